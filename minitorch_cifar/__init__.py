@@ -1,0 +1,38 @@
+"""minitorch_cifar: a deep-learning framework written from scratch on NumPy (CPU) and CuPy (GPU).
+
+The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``.
+"""
+from . import backend
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .backend import cuda_is_available, get_array_module
+from .factories import (arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like, rand,
+                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .ops import cat, maximum, minimum, pad, stack, where
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
+
+__version__ = "0.1.0"
+
+
+def manual_seed(seed):
+    """Seed every random generator the framework uses (NumPy's and, when present, CuPy's)."""
+    backend.manual_seed(seed)
+
+
+class cuda:
+    """``minitorch_cifar.cuda.is_available()``, as in PyTorch."""
+    is_available = staticmethod(cuda_is_available)
+
+
+def _method_as_function(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"``input.{name}(...)`` as a function."
+    return fn
+
+
+for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "clip", "sum", "mean", "var", "std",
+              "max", "min", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax", "reshape", "flatten",
+              "transpose", "permute", "unsqueeze", "squeeze", "matmul"):
+    globals()[_name] = _method_as_function(_name)
+del _name

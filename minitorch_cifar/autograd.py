@@ -1,0 +1,156 @@
+"""Reverse-mode automatic differentiation: the ``Function`` base class and the backward pass.
+
+A ``Function`` computes one op on raw arrays in ``forward`` and, given the gradient of the loss with
+respect to its output, returns the gradients with respect to each input in ``backward``. Calling
+``SomeFunction.apply(*tensors)`` runs the forward and, when a gradient will be needed, records the
+function as the creator of its output. ``Tensor.backward`` then walks that graph once, in reverse
+topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)).
+"""
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that turns graph recording off (or on) inside it."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return False
+
+
+def no_grad():
+    """``with no_grad():`` (or ``@no_grad()``) runs ops without recording them for backward."""
+    return _GradMode(False)
+
+
+def enable_grad():
+    return _GradMode(True)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting (the adjoint of broadcast_to)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
+    grad = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return grad.reshape(shape)
+
+
+class Function:
+    """One differentiable op. Subclasses define ``forward(*arrays, **options)`` and ``backward(grad)``.
+
+    ``forward`` may keep on ``self`` what ``backward`` needs; ``backward`` returns one gradient per
+    input (``None`` for an input that needs none; ``self.needs_grad[i]`` says which do) and never
+    writes into the ``grad`` it is given, which other ops may share.
+    """
+
+    def __init__(self, needs_grad):
+        self.needs_grad = needs_grad
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
+        from .tensor import Tensor
+
+        arrays = [t.data if isinstance(t, Tensor) else _constant(t) for t in inputs]
+        tensors = [a for a in arrays if hasattr(a, "shape")]
+        if len(tensors) > 1:
+            backend.check_same_device(tensors, cls.__name__)
+        needs_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        record = _grad_enabled and any(needs_grad)
+        fn = cls(needs_grad)
+        result = fn.forward(*arrays, **options)
+        record = record and result.dtype.kind in "fc"
+        out = Tensor._wrap(result, requires_grad=record)
+        if record:
+            fn.inputs = inputs
+            out._creator = fn
+        return out
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop what forward saved and the links to the inputs, freeing that memory."""
+        self.__dict__.clear()
+        self.released = True
+
+
+def _constant(x):
+    """A non-tensor input as the op sees it; a NumPy scalar becomes a Python number so that it cannot
+    promote float32 to float64."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _graph_order(root):
+    """Tensors reachable from ``root`` through creators, each after every tensor it feeds into."""
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        creator = tensor._creator
+        if creator is not None:
+            if getattr(creator, "released", False):
+                raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
+                                   "first backward; pass retain_graph=True to the first call if you need this")
+            stack.extend((t, False) for t in creator.inputs if getattr(t, "requires_grad", False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad, retain_graph=False):
+    """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient."""
+    grads = {id(root): grad}
+    given = set()  # arrays already stored as some .grad: a second holder gets a copy
+    for tensor in _graph_order(root):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        creator = tensor._creator
+        if creator is None or tensor._retains_grad:
+            owned = g.base is None and g.flags.c_contiguous and g.flags.writeable and id(g) not in given
+            tensor._accumulate_grad(g, owned)
+            given.add(id(tensor.grad.data))
+        if creator is None:
+            continue
+        input_grads = creator.backward(g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for t, ig in zip(creator.inputs, input_grads):
+            if ig is None or not getattr(t, "requires_grad", False):
+                continue
+            if ig.dtype != t.data.dtype:
+                ig = ig.astype(t.data.dtype, copy=False)
+            key = id(t)
+            grads[key] = ig if key not in grads else grads[key] + ig
+        if not retain_graph:
+            creator.release()

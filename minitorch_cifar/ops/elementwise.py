@@ -1,0 +1,238 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting, and the unary maths and activations.
+
+Each backward multiplies the upstream gradient by the local derivative and, for binary ops, sums
+it back to each input's shape (``unbroadcast``), since broadcasting copied that input.
+"""
+import math
+
+from .. import backend
+from ..autograd import Function, unbroadcast
+
+
+def _shape(x):
+    return getattr(x, "shape", ())
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = _shape(a), _shape(b)
+        return a + b
+
+    def backward(self, grad):
+        sa, sb = self.shapes
+        return (unbroadcast(grad, sa) if self.needs_grad[0] else None,
+                unbroadcast(grad, sb) if self.needs_grad[1] else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = _shape(a), _shape(b)
+        return a - b
+
+    def backward(self, grad):
+        sa, sb = self.shapes
+        return (unbroadcast(grad, sa) if self.needs_grad[0] else None,
+                unbroadcast(-grad, sb) if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        return (unbroadcast(grad * b, _shape(a)) if self.needs_grad[0] else None,
+                unbroadcast(grad * a, _shape(b)) if self.needs_grad[1] else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        grad_a = grad / b
+        # d(a/b)/db = -a / b^2 = -(grad/b) * (a/b)
+        return (unbroadcast(grad_a, _shape(a)) if self.needs_grad[0] else None,
+                unbroadcast(-grad_a * a / b, _shape(b)) if self.needs_grad[1] else None)
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class Pow(Function):
+    """a ** b for a tensor or number on either side."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a ** b
+        return self.out
+
+    def backward(self, grad):
+        a, b, out = self.a, self.b, self.out
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            # d(a^b)/da = b a^(b-1); written so that b = 0, 1, 2 need no division by a
+            grad_a = unbroadcast(grad * b * a ** (b - 1), _shape(a))
+        if self.needs_grad[1]:
+            xp = backend.get_array_module(out)
+            grad_b = unbroadcast(grad * out * xp.log(a), _shape(b))  # d(a^b)/db = a^b ln a
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = backend.get_array_module(a).exp(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return backend.get_array_module(a).log(a)
+
+    def backward(self, grad):
+        return grad / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = backend.get_array_module(a).sqrt(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return abs(a)
+
+    def backward(self, grad):
+        return grad * backend.get_array_module(grad).sign(self.a)  # sign(0) = 0, as PyTorch
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = backend.get_array_module(a).tanh(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 - self.out * self.out)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        # 1 / (1 + e^-a) overflows for large negative a; tanh form is stable everywhere
+        self.out = 0.5 * (xp.tanh(0.5 * a) + 1)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out * (1 - self.out)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        self.mask = a > 0
+        return xp.maximum(a, 0)
+
+    def backward(self, grad):
+        return grad * self.mask  # zero at a = 0, as PyTorch
+
+
+class LeakyReLU(Function):
+    def forward(self, a, negative_slope=0.01):
+        xp = backend.get_array_module(a)
+        self.mask = a > 0
+        self.slope = negative_slope
+        return xp.where(self.mask, a, a * negative_slope)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        return xp.where(self.mask, grad, grad * self.slope)
+
+
+class GELU(Function):
+    """x Φ(x), exactly (erf) or with PyTorch's tanh approximation."""
+
+    def forward(self, a, approximate="none"):
+        xp = backend.get_array_module(a)
+        self.a, self.approximate = a, approximate
+        if approximate == "tanh":
+            self.t = xp.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))
+            return 0.5 * a * (1 + self.t)
+        if approximate != "none":
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.cdf = 0.5 * (1 + backend.erf(a * (1 / math.sqrt(2))))
+        return a * self.cdf
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        a = self.a
+        if self.approximate == "tanh":
+            t = self.t
+            # d/da of 0.5 a (1 + t), with t = tanh(k (a + c a^3))
+            dinner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
+            return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * dinner)
+        pdf = xp.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))
+        return grad * (self.cdf + a * pdf)  # d(x Φ(x))/dx = Φ(x) + x φ(x)
+
+
+class Clamp(Function):
+    def forward(self, a, min=None, max=None):
+        xp = backend.get_array_module(a)
+        self.a, self.lo, self.hi = a, min, max
+        return xp.clip(a, min, max)
+
+    def backward(self, grad):
+        # the gradient passes where min <= a <= max (both ends included, as PyTorch)
+        keep = True
+        if self.lo is not None:
+            keep = self.a >= self.lo
+        if self.hi is not None:
+            keep = keep & (self.a <= self.hi)
+        return grad * keep
+
+
+class Maximum(Function):
+    """Elementwise max (or min) of two tensors; at ties each side gets half the gradient, as PyTorch."""
+
+    def forward(self, a, b, take_max=True):
+        xp = backend.get_array_module(a, b)
+        self.a, self.b, self.take_max = a, b, take_max
+        return xp.maximum(a, b) if take_max else xp.minimum(a, b)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        a, b = self.a, self.b
+        out_is_a = (a > b) if self.take_max else (a < b)
+        share_a = xp.where(a == b, 0.5, out_is_a.astype(grad.dtype))
+        return (unbroadcast(grad * share_a, _shape(a)) if self.needs_grad[0] else None,
+                unbroadcast(grad * (1 - share_a), _shape(b)) if self.needs_grad[1] else None)
+
+
+class Where(Function):
+    def forward(self, condition, a, b):
+        xp = backend.get_array_module(condition, a, b)
+        self.condition, self.shapes = condition, (_shape(a), _shape(b))
+        return xp.where(condition, a, b)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        zero = xp.zeros((), dtype=grad.dtype)
+        return (None,
+                unbroadcast(xp.where(self.condition, grad, zero), self.shapes[0]) if self.needs_grad[1] else None,
+                unbroadcast(xp.where(self.condition, zero, grad), self.shapes[1]) if self.needs_grad[2] else None)

@@ -1,0 +1,56 @@
+"""Matrix products: ``matmul`` with NumPy's batching rules, and the fused ``linear`` layer op."""
+from ..autograd import Function, unbroadcast
+
+
+class MatMul(Function):
+    """a @ b. For C = A B:  dL/dA = G B^T  and  dL/dB = A^T G (batched, then summed over broadcast)."""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs tensors of at least one dimension, got shapes {a.shape} and {b.shape}")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not fit "
+                             f"({a.shape[-1]} columns against {b.shape[-2 if b.ndim > 1 else 0]} rows)")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        # treat a vector as a matrix with one row (a) or one column (b), as matmul itself does
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if b.ndim == 1:
+            g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            grad_a = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs_grad[1]:
+            grad_b = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+
+class Linear(Function):
+    """y = x W^T + b over the last axis of x;  dL/dx = G W,  dL/dW = G^T x,  dL/db = sum of G over rows."""
+
+    def forward(self, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {tuple(x.shape)} does not fit weight of shape "
+                             f"{tuple(weight.shape)} (needs input[..., {weight.shape[-1] if weight.ndim else '?'}])")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}")
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad):
+        x, w = self.x, self.weight
+        rows = grad.reshape(-1, grad.shape[-1])
+        grad_x = (grad @ w) if self.needs_grad[0] else None
+        grad_w = rows.T @ x.reshape(-1, x.shape[-1]) if self.needs_grad[1] else None
+        grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
+        return grad_x, grad_w, grad_b

@@ -1,0 +1,136 @@
+"""Ops that move elements without changing them: reshape, permute, indexing, cat, stack, pad.
+
+Their backward moves the gradient back the same way: reshape back, permute by the inverse
+permutation, scatter-add into the indexed positions, split, crop.
+"""
+from .. import backend
+from ..autograd import Function
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.shape)
+
+
+class Permute(Function):
+    def forward(self, a, axes):
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, grad):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return grad.transpose(inverse)
+
+
+class BroadcastTo(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return backend.get_array_module(a).broadcast_to(a, shape)
+
+    def backward(self, grad):
+        from ..autograd import unbroadcast
+        return unbroadcast(grad, self.shape)
+
+
+def _is_advanced(index):
+    """True when an index holds an array or list (NumPy's advanced indexing, which may repeat elements)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "shape") and p.ndim > 0 or isinstance(p, list) for p in parts)
+
+
+class GetItem(Function):
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        return a[index]
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        if _is_advanced(self.index):
+            backend.scatter_add(full, self.index, grad)  # a repeated index collects every gradient it gave
+        else:
+            full[self.index] = grad
+        return full
+
+
+class Cat(Function):
+    def forward(self, *arrays, axis=0):
+        xp = backend.get_array_module(*arrays)
+        self.axis, self.sizes = axis, [a.shape[axis] for a in arrays]
+        return xp.concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_grad):
+            index = (slice(None),) * (self.axis % grad.ndim) + (slice(start, start + size),)
+            grads.append(grad[index] if needed else None)
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis=0):
+        xp = backend.get_array_module(*arrays)
+        self.axis = axis
+        return xp.stack(arrays, axis=axis)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        return tuple(xp.take(grad, i, axis=self.axis) if needed else None for i, needed in enumerate(self.needs_grad))
+
+
+class Pad(Function):
+    """``pad`` with PyTorch's argument order: (left, right) of the last axis first, then the one before."""
+
+    def forward(self, a, pad, mode="constant", value=0.0):
+        xp = backend.get_array_module(a)
+        if len(pad) % 2 or len(pad) // 2 > a.ndim:
+            raise ValueError(f"pad needs (left, right) pairs for at most {a.ndim} axes, got {tuple(pad)}")
+        if any(p < 0 for p in pad):
+            raise ValueError(f"pad sizes must be non-negative, got {tuple(pad)}")
+        widths = [(0, 0)] * (a.ndim - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+        self.shape, self.widths, self.mode = a.shape, widths, mode
+        if mode == "constant":
+            return xp.pad(a, widths, mode="constant", constant_values=value)
+        self.sources = _pad_sources(xp, a.shape, widths, mode)
+        out = a
+        for axis, src in self.sources:
+            out = xp.take(out, src, axis=axis)
+        return out
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        if self.mode == "constant":
+            return grad[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, self.shape))]
+        # every padded element was copied from a source element: scatter its gradient back there
+        for axis, src in reversed(self.sources):
+            shape = list(grad.shape)
+            shape[axis] = self.shape[axis]
+            back = xp.zeros(shape, dtype=grad.dtype)
+            backend.scatter_add(back, (slice(None),) * axis + (src,), grad)
+            grad = back
+        return grad
+
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_sources(xp, shape, widths, mode):
+    """For each padded axis, the index of the input element each output position copies."""
+    if mode not in _NUMPY_PAD_MODES:
+        raise ValueError(f"pad mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    import numpy as np
+    sources = []
+    for axis, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            if mode == "reflect" and max(lo, hi) >= shape[axis]:
+                raise ValueError(f"reflect padding {max(lo, hi)} must be smaller than the axis size {shape[axis]}")
+            src = np.pad(np.arange(shape[axis]), (lo, hi), mode=_NUMPY_PAD_MODES[mode])
+            sources.append((axis, xp.asarray(src)))
+    return sources
