@@ -23,7 +23,10 @@ class LogLikelihood(Function):
 
     def backward(self, grad):
         xp = backend.get_array_module(grad)
-        g = grad[:, None] if self.reduction == "none" else grad * self.scale
+        if self.reduction == "none":
+            g = grad[:, None]
+        else:
+            g = grad * self.scale if self.reduction == "mean" else grad
         g_logp = self.coefficients * g
         if not self.from_logits:
             return g_logp, None

@@ -1,0 +1,203 @@
+"""Every differentiable op: a float64 numeric gradient check, and forward + gradient parity with PyTorch.
+
+One table drives both checks. Shapes exercise broadcasting and axes; input ranges keep away from
+kinks (relu, abs at 0) and from the edges of a function's domain (log, sqrt near 0).
+"""
+import numpy as np
+import pytest
+
+import minitorch_cifar as mt
+import minitorch_cifar.nn.functional as F
+from minitorch_cifar.testing import gradcheck
+from helpers import check_against_torch, torch
+
+TF = torch.nn.functional
+
+
+def away_from_zero(shape, rng):
+    """Uniform values with |x| in [0.2, 2]: differentiable for relu, abs, leaky_relu, clamp at 0."""
+    return rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def distinct(shape, rng):
+    """Distinct values (a shuffled grid), so that max/min have no ties."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) - n / 2) / n * 4.0
+
+
+def positive(shape, rng):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+# name: (ours, theirs, input makers or shapes)
+OPS = {
+    "add_broadcast": (lambda a, b: a + b, lambda a, b: a + b, [(3, 4), (4,)]),
+    "add_scalar": (lambda a: 2.5 + a, lambda a: 2.5 + a, [(3, 4)]),
+    "sub_broadcast": (lambda a, b: a - b, lambda a, b: a - b, [(2, 3, 4), (3, 1)]),
+    "rsub": (lambda a: 1.0 - a, lambda a: 1.0 - a, [(5,)]),
+    "mul_broadcast": (lambda a, b: a * b, lambda a, b: a * b, [(2, 1, 4), (3, 1)]),
+    "mul_self": (lambda a: a * a, lambda a: a * a, [(3, 3)]),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, [(3, 4), positive]),
+    "rdiv": (lambda a: 3.0 / a, lambda a: 3.0 / a, [positive]),
+    "neg": (lambda a: -a, lambda a: -a, [(3, 4)]),
+    "pow_scalar": (lambda a: a ** 3, lambda a: a ** 3, [(3, 4)]),
+    "pow_half": (lambda a: a ** 0.5, lambda a: a ** 0.5, [positive]),
+    "pow_tensor": (lambda a, b: a ** b, lambda a, b: a ** b, [positive, (3, 4)]),
+    "rpow": (lambda a: 2.0 ** a, lambda a: 2.0 ** a, [(3, 4)]),
+    "matmul_2d": (lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4, 5)]),
+    "matmul_batched_broadcast": (lambda a, b: a @ b, lambda a, b: a @ b, [(2, 3, 4), (4, 2)]),
+    "matmul_vector": (lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (2, 4, 3)]),
+    "matmul_matrix_vector": (lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4,)]),
+    "exp": (lambda a: a.exp(), torch.exp, [(3, 4)]),
+    "log": (lambda a: a.log(), torch.log, [positive]),
+    "sqrt": (lambda a: a.sqrt(), torch.sqrt, [positive]),
+    "abs": (lambda a: a.abs(), torch.abs, [away_from_zero]),
+    "tanh": (lambda a: a.tanh(), torch.tanh, [(3, 4)]),
+    "sigmoid": (lambda a: a.sigmoid(), torch.sigmoid, [(3, 4)]),
+    "relu": (lambda a: F.relu(a), TF.relu, [away_from_zero]),
+    "leaky_relu": (lambda a: F.leaky_relu(a, 0.1), lambda a: TF.leaky_relu(a, 0.1), [away_from_zero]),
+    "gelu": (lambda a: F.gelu(a), TF.gelu, [(3, 4)]),
+    "gelu_tanh": (lambda a: F.gelu(a, "tanh"), lambda a: TF.gelu(a, approximate="tanh"), [(3, 4)]),
+    "softmax": (lambda a: a.softmax(1), lambda a: a.softmax(1), [(3, 5)]),
+    "softmax_dim0": (lambda a: F.softmax(a, 0), lambda a: TF.softmax(a, 0), [(3, 5, 2)]),
+    "log_softmax": (lambda a: a.log_softmax(-1), lambda a: a.log_softmax(-1), [(3, 5)]),
+    "sum_all": (lambda a: a.sum(), torch.sum, [(3, 4)]),
+    "sum_axis_keepdim": (lambda a: a.sum(1, keepdim=True), lambda a: a.sum(1, keepdim=True), [(2, 3, 4)]),
+    "sum_axes_tuple": (lambda a: a.sum(axis=(0, 2)), lambda a: a.sum((0, 2)), [(2, 3, 4)]),
+    "mean_all": (lambda a: a.mean(), torch.mean, [(3, 4)]),
+    "mean_axis": (lambda a: a.mean(-1), lambda a: a.mean(-1), [(2, 3, 4)]),
+    "mean_axes_keepdims": (lambda a: a.mean(axis=(0, 1), keepdims=True), lambda a: a.mean((0, 1), keepdim=True),
+                           [(2, 3, 4)]),
+    "var_unbiased": (lambda a: a.var(1), lambda a: a.var(1), [(3, 5)]),
+    "var_biased_tuple": (lambda a: a.var((0, 2), unbiased=False, keepdim=True),
+                         lambda a: a.var((0, 2), unbiased=False, keepdim=True), [(2, 3, 4)]),
+    "std": (lambda a: a.std(0), lambda a: a.std(0), [(4, 3)]),
+    "max_all": (lambda a: a.max(), torch.max, [distinct]),
+    "max_dim_values": (lambda a: a.max(1).values, lambda a: a.max(1).values, [distinct]),
+    "min_dim_keepdim": (lambda a: a.min(0, keepdim=True)[0], lambda a: a.min(0, keepdim=True)[0], [distinct]),
+    "amax_tuple": (lambda a: a.amax((0, 2)), lambda a: a.amax((0, 2)), [lambda s, r: distinct((2, 3, 4), r)]),
+    "reshape": (lambda a: a.reshape(4, 3) * 1.5, lambda a: a.reshape(4, 3) * 1.5, [(3, 4)]),
+    "view_infer": (lambda a: a.view(-1, 2), lambda a: a.view(-1, 2), [(3, 4)]),
+    "flatten": (lambda a: a.flatten(1), lambda a: a.flatten(1), [(2, 3, 4)]),
+    "transpose": (lambda a: a.transpose(0, 2), lambda a: a.transpose(0, 2), [(2, 3, 4)]),
+    "permute": (lambda a: a.permute(2, 0, 1), lambda a: a.permute(2, 0, 1), [(2, 3, 4)]),
+    "T": (lambda a: a.T @ a, lambda a: a.T @ a, [(3, 4)]),
+    "unsqueeze": (lambda a: a.unsqueeze(1) * a.unsqueeze(0), lambda a: a.unsqueeze(1) * a.unsqueeze(0), [(3,)]),
+    "squeeze": (lambda a: a.squeeze(1), lambda a: a.squeeze(1), [(3, 1, 2)]),
+    "expand": (lambda a: a.expand(2, 3, 4), lambda a: a.expand(2, 3, 4), [(3, 1)]),
+    "index_int_slice": (lambda a: a[1, 1:3], lambda a: a[1, 1:3], [(3, 4)]),
+    "index_negative_step": (lambda a: a[::-1, ::2], lambda a: a.flip(0)[:, ::2], [(3, 4)]),
+    "index_int_array_repeats": (lambda a: a[[0, 2, 0, 0]], lambda a: a[[0, 2, 0, 0]], [(3, 4)]),
+    "index_two_arrays": (lambda a: a[[0, 1, 1], [2, 0, 2]], lambda a: a[[0, 1, 1], [2, 0, 2]], [(3, 4)]),
+    "index_bool_mask": (lambda a: a[a.detach() > 0], lambda a: a[a.detach() > 0], [away_from_zero]),
+    "cat": (lambda a, b: mt.cat([a, b, a], 1), lambda a, b: torch.cat([a, b, a], 1), [(2, 3), (2, 1)]),
+    "stack": (lambda a, b: mt.stack([a, b], -1), lambda a, b: torch.stack([a, b], -1), [(2, 3), (2, 3)]),
+    "pad_constant": (lambda a: mt.pad(a, (1, 2, 0, 1), value=0.5), lambda a: TF.pad(a, (1, 2, 0, 1), value=0.5),
+                     [(2, 3, 4)]),
+    "pad_reflect": (lambda a: mt.pad(a, (2, 1, 1, 2), mode="reflect"),
+                    lambda a: TF.pad(a, (2, 1, 1, 2), mode="reflect"), [(1, 2, 4, 5)]),
+    "pad_replicate": (lambda a: mt.pad(a, (2, 1), mode="replicate"), lambda a: TF.pad(a, (2, 1), mode="replicate"),
+                      [(2, 3, 4)]),
+    "pad_circular": (lambda a: mt.pad(a, (1, 2, 2, 1), mode="circular"),
+                     lambda a: TF.pad(a, (1, 2, 2, 1), mode="circular"), [(1, 2, 3, 4)]),
+    "where": (lambda a, b: mt.where(a.detach() > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [(3, 4), (4,)]),
+    "clamp": (lambda a: a.clamp(-1.0, 1.0), lambda a: a.clamp(-1.0, 1.0), [(4, 5)]),
+    "clamp_min": (lambda a: a.clamp(min=0.5), lambda a: a.clamp(min=0.5), [(4, 5)]),
+    "maximum": (lambda a, b: mt.maximum(a, b), torch.maximum, [(3, 4), (4,)]),
+    "minimum": (lambda a, b: mt.minimum(a, b), torch.minimum, [(3, 4), (3, 1)]),
+    "linear": (lambda x, w, b: F.linear(x, w, b), TF.linear, [(2, 3, 4), (5, 4), (5,)]),
+    "mse_loss": (lambda a, b: F.mse_loss(a, b), TF.mse_loss, [(3, 4), (3, 4)]),
+    "mse_loss_sum": (lambda a, b: F.mse_loss(a, b, reduction="sum"), lambda a, b: TF.mse_loss(a, b, reduction="sum"),
+                     [(3, 4), (3, 4)]),
+}
+
+
+def specs_for(makers, rng):
+    """A maker is a shape, or a function (shape, rng) -> array called with shape (3, 4)."""
+    return [m if isinstance(m, tuple) else np.asarray(m((3, 4), rng), dtype=np.float64) for m in makers]
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradient_is_numerically_right(name, device):
+    ours, _, makers = OPS[name]
+    rng = np.random.default_rng(1)
+    arrays = [rng.uniform(-2, 2, s) if isinstance(s, tuple) else s for s in specs_for(makers, rng)]
+    inputs = [mt.Tensor(a, device=device, requires_grad=True) for a in arrays]
+    assert gradcheck(ours, inputs)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_matches_torch(name, device):
+    ours, theirs, makers = OPS[name]
+    check_against_torch(specs_for(makers, np.random.default_rng(2)), ours, theirs, device=device)
+
+
+@pytest.mark.parametrize("name", ["add_broadcast", "matmul_batched_broadcast", "softmax", "log_softmax", "gelu",
+                                  "var_unbiased", "linear", "sigmoid"])
+def test_float32_forward_and_gradients_stay_float32(name, device):
+    ours, theirs, makers = OPS[name]
+    out = check_against_torch(specs_for(makers, np.random.default_rng(3)), ours, theirs, device=device,
+                              dtype=np.float32, rtol=1e-5, atol=1e-6)
+    assert out.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- losses
+N, C = 6, 5
+LABELS = np.array([0, 3, 4, 1, 3, 2])
+CLASS_WEIGHT = np.array([0.5, 1.0, 2.0, 1.5, 0.7])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_matches_torch(reduction, smoothing, weighted, device):
+    w = CLASS_WEIGHT if weighted else None
+
+    def ours(x, t):
+        return F.cross_entropy(x, t, weight=None if w is None else mt.Tensor(w, device=device), reduction=reduction,
+                               label_smoothing=smoothing)
+
+    def theirs(x, t):
+        return TF.cross_entropy(x, t, weight=None if w is None else torch.tensor(w), reduction=reduction,
+                                label_smoothing=smoothing)
+
+    check_against_torch([(N, C), LABELS], ours, theirs, device=device)
+
+
+def test_cross_entropy_ignore_index_and_spatial_input(device):
+    labels = np.array([[0, -100, 2], [1, 1, -100]])
+    check_against_torch([(2, 3, 3), labels], lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1),
+                        lambda x, t: TF.cross_entropy(x, t, label_smoothing=0.1), device=device)
+
+
+def test_cross_entropy_with_probability_targets(device, rng):
+    probs = rng.dirichlet(np.ones(C), size=N)
+    check_against_torch([(N, C)], lambda x: F.cross_entropy(x, mt.Tensor(probs, device=device), label_smoothing=0.1),
+                        lambda x: TF.cross_entropy(x, torch.tensor(probs), label_smoothing=0.1), device=device)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_matches_torch(weighted, device):
+    w = CLASS_WEIGHT if weighted else None
+    check_against_torch(
+        [(N, C), LABELS],
+        lambda x, t: F.nll_loss(x.log_softmax(1), t, weight=None if w is None else mt.Tensor(w, device=device)),
+        lambda x, t: TF.nll_loss(x.log_softmax(1), t, weight=None if w is None else torch.tensor(w)), device=device)
+
+
+def test_cross_entropy_gradient_is_numerically_right(device):
+    x = mt.Tensor(np.random.default_rng(4).normal(size=(N, C)), device=device, requires_grad=True)
+    t = mt.Tensor(LABELS, device=device)
+    w = mt.Tensor(CLASS_WEIGHT, device=device)
+    assert gradcheck(lambda x: F.cross_entropy(x, t, weight=w, label_smoothing=0.3), [x])
+
+
+def test_dropout_keeps_expectation_and_gradient_follows_the_mask(device):
+    x = mt.ones(200, 100, dtype=mt.float64, device=device, requires_grad=True)
+    y = F.dropout(x, p=0.3)
+    kept = y.detach().numpy() != 0
+    assert abs(kept.mean() - 0.7) < 0.02
+    np.testing.assert_allclose(y.detach().numpy()[kept], 1 / 0.7)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), kept / 0.7)
+    assert F.dropout(x, 0.3, training=False) is x
