@@ -78,8 +78,9 @@ def test_history_formats_agree(tmp_path):
         assert got.keys() == expected.keys()
         for k in expected:
             np.testing.assert_allclose(got[k], expected[k])
-    got = plots.history_columns({"train_loss": [1.0, 0.5, 0.25], "val_loss": [1.1, None, ""]})
+    got = plots.history_columns({"train_loss": [1.0, 0.5, 0.25], "val_loss": [1.1, None, ""], "note": ["a", "", "b"]})
     np.testing.assert_array_equal(got["epoch"], [1, 2, 3])
+    assert "note" not in got
     np.testing.assert_array_equal(np.isnan(got["val_loss"]), [False, True, True])
     with pytest.raises(ValueError, match="different lengths"):
         plots.history_columns({"train_loss": [1.0, 0.5], "val_loss": [1.0]})
@@ -171,6 +172,8 @@ def test_confusion_matrix(tmp_path, rng, normalize):
     assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
     with pytest.raises(ValueError, match="square"):
         viz.plot_confusion_matrix(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="10 class names for 3 classes"):
+        viz.plot_confusion_matrix(np.zeros((3, 3)), CLASSES)
 
 
 # ---------------------------------------------------------------------- images
@@ -201,6 +204,8 @@ def test_prediction_grid_marks_wrong_ones_red(tmp_path, rng):
     np.testing.assert_allclose(shown[5].get_images()[0].get_array(), images[5].transpose(1, 2, 0) / 255, atol=1e-6)
     with pytest.raises(ValueError, match="must match"):
         viz.plot_predictions(images, labels[:9])
+    with pytest.raises(ValueError, match="3 class names, but class indices go up to"):
+        viz.plot_predictions(images, np.full(10, 5), classes=CLASSES[:3])
 
 
 def test_samples_per_class_and_distribution(tmp_path, rng):
@@ -243,8 +248,8 @@ FIRST_LAYERS = [pytest.param(lambda: PointwiseConv(3, 6), id="pointwise"),
 
 @pytest.mark.parametrize("make_first", FIRST_LAYERS)
 @pytest.mark.parametrize("by_name", [True, False])
-def test_feature_maps(tmp_path, rng, make_first, by_name):
-    model = small_cnn(make_first())
+def test_feature_maps(tmp_path, rng, device, make_first, by_name):
+    model = small_cnn(make_first()).to(device)
     image = (rng.random((3, 8, 8)) * 255).astype(np.uint8)
     layer = "1" if by_name else model[1]
     fig = viz.plot_feature_maps(model, image, layer, tmp_path / "maps.png", mean=MEAN, std=STD, max_maps=4)
@@ -253,7 +258,7 @@ def test_feature_maps(tmp_path, rng, make_first, by_name):
     assert all(m.training for m in model.modules())  # the mode it was in before
     x = (image / 255 - np.reshape(MEAN, (1, 3, 1, 1))) / np.reshape(STD, (1, 3, 1, 1))
     with mt.no_grad():
-        expected = model[1](model[0](mt.tensor(x.astype(np.float32)))).numpy()[0]
+        expected = model[1](model[0](mt.tensor(x.astype(np.float32), device=device))).numpy()[0]
     shown = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
     assert len(shown) == 1 + 4  # the input, then 4 of the 6 channels
     np.testing.assert_allclose(shown[0], image.transpose(1, 2, 0) / 255, atol=1e-6)
@@ -319,11 +324,11 @@ def summary_rows(text):
     return [line.split() for line in text.splitlines() if re.match(r"\s+\w+-\d+\s", line)]
 
 
-def test_summary_rows_and_totals():
-    model = nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+def test_summary_rows_and_totals(device):
+    model = nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3)).to(device)
     model[3].bias.requires_grad_(False)
     printed = []
-    text = viz.summary(model, (12,), print_fn=printed.append)
+    text = viz.summary(model, (12,), device=device, print_fn=printed.append)
     assert printed == [text]
     assert summary_rows(text) == [["Linear-1", "[-1,", "8]", "104"], ["ReLU-2", "[-1,", "8]", "0"],
                                   ["Dropout-3", "[-1,", "8]", "0"], ["Linear-4", "[-1,", "3]", "27"]]
@@ -332,7 +337,7 @@ def test_summary_rows_and_totals():
     assert "Trainable params: 128" in text and "Non-trainable params: 3" in text
     assert f"Params size (MB): {total * 4 / 2 ** 20:.2f}" in text
     assert "Layer (type)" in text and "Output Shape" in text and "Param #" in text
-    batch_of_32 = viz.summary(model, (12,), batch_size=32, print_fn=None)
+    batch_of_32 = viz.summary(model, (12,), device=device, batch_size=32, print_fn=None)
     assert summary_rows(batch_of_32)[3] == ["Linear-4", "[32,", "3]", "27"]
     assert "Input size (MB): 0.00" in batch_of_32 and f"Forward/backward pass size (MB): {32 * 2 * 27 * 4 / 2 ** 20:.2f}" in batch_of_32
 

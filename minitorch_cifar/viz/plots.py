@@ -68,10 +68,21 @@ def _numpy(x):
 
 
 def _class_names(classes, *indices):
-    """The given class names, else "0", "1", ... up to the largest index in ``indices``."""
-    if classes is not None:
-        return [str(c) for c in classes]
-    return [str(i) for i in range(max(int(a.max(initial=0)) for a in indices) + 1)]
+    """The given class names (checked to cover ``indices``), else "0", "1", ... up to the largest index."""
+    count = max(int(a.max(initial=0)) for a in indices) + 1
+    if classes is None:
+        return [str(i) for i in range(count)]
+    if len(classes) < count:
+        raise ValueError(f"{len(classes)} class names, but class indices go up to {count - 1}")
+    return [str(c) for c in classes]
+
+
+def _one_name_each(classes, count):
+    """Names for ``count`` classes, one each."""
+    names = _class_names(classes, np.arange(count))
+    if len(names) != count:
+        raise ValueError(f"{len(names)} class names for {count} classes")
+    return names
 
 
 def displayable(images, mean=None, std=None):
@@ -124,10 +135,19 @@ def history_columns(history):
     if len(lengths) > 1:
         raise ValueError(f"history columns have different lengths: { {k: len(v) for k, v in columns.items()} }")
     count = lengths.pop() if lengths else 0
-    arrays = {k: np.array([math.nan if v in (None, "") else float(v) for v in values], dtype=np.float64)
-              for k, values in columns.items()}
+    arrays = {}
+    for key, values in columns.items():
+        try:
+            arrays[key] = np.array([_number(v) for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            pass  # a column that is not numeric (a time stamp, a note) is not a curve
     arrays.setdefault("epoch", np.arange(1, count + 1, dtype=np.float64))
     return arrays
+
+
+def _number(value):
+    """A metric as a float: None or an empty CSV cell is NaN."""
+    return math.nan if value is None or (isinstance(value, str) and not value.strip()) else float(value)
 
 
 def _plot_pair(ax, h, metric, colour, prefix=""):
@@ -277,7 +297,7 @@ def _display_mode():
 def plot_per_class_accuracy(accuracy, classes=None, path=None, title=None, figsize=(10, 5)):
     """Bars of each class's accuracy (fractions in [0, 1]), labelled, with the mean as a dashed line."""
     accuracy = _numpy(accuracy).astype(np.float64).ravel()
-    names = _class_names(classes, np.arange(accuracy.size))
+    names = _one_name_each(classes, accuracy.size)
     fig = plt.figure(figsize=figsize, dpi=DPI)
     ax = fig.subplots()
     bars = ax.bar(names, accuracy, color=_ACC_COLOUR)
@@ -302,7 +322,7 @@ def plot_confusion_matrix(matrix, classes=None, normalize=False, path=None, titl
     if normalize:
         totals = matrix.sum(axis=1, keepdims=True)
         matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-    names = _class_names(classes, np.arange(matrix.shape[0]))
+    names = _one_name_each(classes, matrix.shape[0])
     fig = plt.figure(figsize=figsize, dpi=DPI)
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
