@@ -4,3 +4,4 @@ from .containers import ModuleList, Sequential
 from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, StateDictError
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d

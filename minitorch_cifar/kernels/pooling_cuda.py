@@ -1,0 +1,98 @@
+"""The pooling kernels of ``pooling`` for CuPy arrays: the same windows, scan order and results.
+
+One CUDA thread per output element. Inputs may have any strides (a raw CuPy array indexed by a
+flat C-order position follows its strides); outputs are C-contiguous. The backward kernels scatter
+with atomicAdd, since overlapping windows (kernel 3, stride 2) can send two gradients to one input.
+"""
+import functools
+
+from .. import backend
+
+_WINDOW_PARAMS = ("raw int64 h_start, raw int64 h_stop, int64 h_step, raw int64 w_start, raw int64 w_stop, "
+                  "int64 w_step, int64 height, int64 width, int64 out_h, int64 out_w")
+_POSITION = "const long long ow = i % out_w, oh = i / out_w % out_h, plane = i / (out_w * out_h);"
+
+
+@functools.cache
+def _kernels():
+    cp = backend.cupy()
+    max_forward = cp.ElementwiseKernel(
+        "raw T x, T lowest, " + _WINDOW_PARAMS, "raw T out, raw int64 indices",
+        _POSITION + """
+        T best = lowest;
+        long long arg = h_start[oh] * width + w_start[ow];
+        for (long long ih = h_start[oh]; ih < h_stop[oh]; ih += h_step) {
+            for (long long iw = w_start[ow]; iw < w_stop[ow]; iw += w_step) {
+                const T v = x[(plane * height + ih) * width + iw];
+                if (v > best || v != v) { best = v; arg = ih * width + iw; }  // first max; a NaN wins
+            }
+        }
+        out[i] = best;
+        indices[i] = arg;
+        """, "minitorch_max_pool_forward")
+    max_backward = cp.ElementwiseKernel(
+        "raw T grad, raw int64 indices, int64 out_size, int64 in_size", "raw T grad_input",
+        "atomicAdd(&grad_input[i / out_size * in_size + indices[i]], grad[i]);",
+        "minitorch_max_pool_backward")
+    avg_forward = cp.ElementwiseKernel(
+        "raw T x, raw T divisor, " + _WINDOW_PARAMS, "raw T out",
+        _POSITION + """
+        T sum = 0;
+        for (long long ih = h_start[oh]; ih < h_stop[oh]; ih += h_step)
+            for (long long iw = w_start[ow]; iw < w_stop[ow]; iw += w_step)
+                sum += x[(plane * height + ih) * width + iw];
+        out[i] = sum / divisor[oh * out_w + ow];
+        """, "minitorch_avg_pool_forward")
+    avg_backward = cp.ElementwiseKernel(
+        "raw T grad, raw T divisor, " + _WINDOW_PARAMS, "raw T grad_input",
+        _POSITION + """
+        const T share = grad[i] / divisor[oh * out_w + ow];
+        for (long long ih = h_start[oh]; ih < h_stop[oh]; ih += h_step)
+            for (long long iw = w_start[ow]; iw < w_stop[ow]; iw += w_step)
+                atomicAdd(&grad_input[(plane * height + ih) * width + iw], share);
+        """, "minitorch_avg_pool_backward")
+    return max_forward, max_backward, avg_forward, avg_backward
+
+
+def _window_args(windows, input_shape, out_shape):
+    cp = backend.cupy()
+    return (cp.asarray(windows.h_start), cp.asarray(windows.h_stop), windows.h_step,
+            cp.asarray(windows.w_start), cp.asarray(windows.w_stop), windows.w_step,
+            input_shape[2], input_shape[3], out_shape[2], out_shape[3])
+
+
+def _out_shape(input_shape, windows):
+    return tuple(input_shape[:2]) + (len(windows.h_start), len(windows.w_start))
+
+
+def max_pool_forward(x, windows):
+    cp = backend.cupy()
+    shape = _out_shape(x.shape, windows)
+    out, indices = cp.empty(shape, x.dtype), cp.empty(shape, cp.int64)
+    _kernels()[0](x, x.dtype.type(-float("inf")), *_window_args(windows, x.shape, shape), out, indices,
+                  size=out.size)
+    return out, indices
+
+
+def max_pool_backward(grad, indices, input_shape):
+    cp = backend.cupy()
+    grad_input = cp.zeros(input_shape, grad.dtype)
+    _kernels()[1](grad, indices, indices.shape[2] * indices.shape[3], input_shape[2] * input_shape[3], grad_input,
+                  size=grad.size)
+    return grad_input
+
+
+def avg_pool_forward(x, windows, divisor):
+    cp = backend.cupy()
+    shape = _out_shape(x.shape, windows)
+    out = cp.empty(shape, x.dtype)
+    _kernels()[2](x, cp.asarray(divisor, dtype=x.dtype), *_window_args(windows, x.shape, shape), out, size=out.size)
+    return out
+
+
+def avg_pool_backward(grad, windows, divisor, input_shape):
+    cp = backend.cupy()
+    grad_input = cp.zeros(input_shape, grad.dtype)
+    _kernels()[3](grad, cp.asarray(divisor, dtype=grad.dtype), *_window_args(windows, input_shape, grad.shape),
+                  grad_input, size=grad.size)
+    return grad_input
