@@ -105,26 +105,39 @@ def test_adaptive_gradcheck(pool, rng):
 
 
 # ----------------------------------------------------------------------------- parity with PyTorch
-@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
 @pytest.mark.parametrize("config", SLIDING)
-def test_max_pool2d_matches_torch(config, layout, device, rng):
+def test_max_pool2d_matches_torch(config, device, rng):
     hw, k, s, p, d, ceil = config
-    x = distinct((3, 4) + hw, rng)
-    x = channels_last(x) if layout == "nhwc" else x
-    check_against_torch([x], lambda t: F.max_pool2d(t, k, s, p, d, ceil),
+    check_against_torch([distinct((3, 4) + hw, rng)], lambda t: F.max_pool2d(t, k, s, p, d, ceil),
                         lambda t: torch.nn.functional.max_pool2d(t, k, s, p, d, ceil), device=device)
 
 
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
-def test_max_pool_ties_and_nan_indices_match_torch(layout, device, rng):
+def test_max_pool_ties_and_nan_indices_match_torch(layout, rng):
     x = rng.integers(0, 3, (2, 3, 9, 9)).astype(np.float32)
     x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[1, 2, 4, 4] = np.nan
     x = channels_last(x) if layout == "nhwc" else x
-    ours, our_indices = F.max_pool2d(mt.tensor(x, device=device), 3, 2, 1, return_indices=True)
-    theirs, their_indices = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    ours, our_indices = F.max_pool2d(mt.Tensor(x), 3, 2, 1, return_indices=True)
+    theirs, their_indices = torch.nn.functional.max_pool2d(torch.from_numpy(x), 3, 2, 1, return_indices=True)
     assert_close(ours, theirs, 0, 0, "max values")
     assert our_indices.dtype == np.int64
     assert_close(our_indices, their_indices, 0, 0, "indices")
+
+
+@pytest.mark.parametrize("pool", [
+    lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: F.max_pool2d(t, 2, ceil_mode=True),
+    lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False), lambda t: F.adaptive_avg_pool2d(t, (3, 2)),
+    lambda t: F.adaptive_max_pool2d(t, 1)])
+def test_channels_last_input_gives_the_same_results(pool, rng):
+    x = distinct((2, 3, 7, 7), rng)
+    results = []
+    for given in (x, channels_last(x)):
+        t = mt.Tensor(given, requires_grad=True)  # shares the array, keeping its strides
+        out = pool(t)
+        out.backward(mt.Tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape)))
+        results.append((out.data, t.grad.data))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-15)
 
 
 @pytest.mark.parametrize("divisor_override", [None, 3])

@@ -1,5 +1,6 @@
 """Layers, containers and losses with PyTorch's names, arguments and state_dict keys."""
 from . import functional, init
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleList, Sequential
 from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss

@@ -1,0 +1,121 @@
+"""BatchNorm's passes over an (N, C, ...) array, channel by channel, each one read of its inputs:
+
+- ``channel_sums``: sum(p - a) and sum((p - a)(q - b)) per channel, in float64. With p = q = x and
+  a = b = one sample of x, these give the batch mean and variance (shifting by a sample keeps
+  E[x^2] - E[x]^2 from cancelling); with p = grad, q = x, b = mean, the two sums of the backward.
+- ``channel_affine``: (x - shift) * scale + offset (+ grad * grad_scale) per channel: the
+  normalisation in the forward, and the closed-form input gradient in the backward.
+
+Two loop orders for two memory layouts: channels first, (N, C, L) with each channel's L values
+contiguous, and channels last, (R, C) rows (NHWC memory behind an NCHW-shaped view, or an (N, C)
+matrix), where the innermost loop runs over channels. CuPy arrays go to ``batchnorm_cuda``.
+"""
+import numba
+import numpy as np
+
+from .. import backend
+
+_ROWS_PER_BLOCK = 256  # channels-last sums add per block of rows, in an order that does not depend on the thread count
+
+
+def _channels_last_rows(x):
+    """x as (R, C) rows when its channel axis (1) is innermost in memory, else None."""
+    xp = backend.get_array_module(x)
+    moved = xp.moveaxis(x, 1, -1)
+    return moved.reshape(-1, x.shape[1]) if moved.flags.c_contiguous else None
+
+
+def _as_layout(a, channels_last):
+    """(R, C) rows or (N, C, L) of ``a``, copying only if its memory is in the other layout."""
+    if channels_last:
+        rows = _channels_last_rows(a)
+        return rows if rows is not None else np.ascontiguousarray(np.moveaxis(a, 1, -1)).reshape(-1, a.shape[1])
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+# ----------------------------------------------------------------------------- numba kernels
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
+def _sums_channels_first(p, p_shift, q, q_shift, sum_p, sum_pq):
+    batch, channels, length = p.shape
+    for c in numba.prange(channels):
+        total_p = total_pq = 0.0
+        for n in range(batch):
+            for i in range(length):
+                d = p[n, c, i] - p_shift[c]
+                total_p += d
+                total_pq += d * (q[n, c, i] - q_shift[c])
+        sum_p[c], sum_pq[c] = total_p, total_pq
+
+
+@numba.njit(parallel=True, cache=True)
+def _sums_channels_last(p, p_shift, q, q_shift, sum_p, sum_pq):
+    rows, channels = p.shape
+    blocks = (rows + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    partial_p = np.zeros((blocks, channels))
+    partial_pq = np.zeros((blocks, channels))
+    for b in numba.prange(blocks):
+        for r in range(b * _ROWS_PER_BLOCK, min(rows, (b + 1) * _ROWS_PER_BLOCK)):
+            for c in range(channels):
+                d = p[r, c] - p_shift[c]
+                partial_p[b, c] += d
+                partial_pq[b, c] += d * (q[r, c] - q_shift[c])
+    sum_p[:] = partial_p.sum(axis=0)
+    sum_pq[:] = partial_pq.sum(axis=0)
+
+
+@numba.njit(parallel=True, cache=True)
+def _affine_channels_first(x, shift, scale, offset, grad, grad_scale, out):
+    batch, channels, length = x.shape
+    for nc in numba.prange(batch * channels):
+        n, c = nc // channels, nc % channels
+        for i in range(length):
+            value = (x[n, c, i] - shift[c]) * scale[c] + offset[c]
+            if grad is not None:  # compiled away when grad is None
+                value += grad[n, c, i] * grad_scale[c]
+            out[n, c, i] = value
+
+
+@numba.njit(parallel=True, cache=True)
+def _affine_channels_last(x, shift, scale, offset, grad, grad_scale, out):
+    rows, channels = x.shape
+    for b in numba.prange((rows + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK):
+        for r in range(b * _ROWS_PER_BLOCK, min(rows, (b + 1) * _ROWS_PER_BLOCK)):
+            for c in range(channels):
+                value = (x[r, c] - shift[c]) * scale[c] + offset[c]
+                if grad is not None:
+                    value += grad[r, c] * grad_scale[c]
+                out[r, c] = value
+
+
+# ----------------------------------------------------------------------------- entry points
+def channel_sums(p, p_shift, q, q_shift):
+    """Per channel (axis 1) of same-shaped p and q: sum(p - p_shift) and sum((p - p_shift) * (q - q_shift)),
+    accumulated in float64; the shifts are (C,) arrays."""
+    if backend.is_cupy_array(p):
+        from . import batchnorm_cuda
+        return batchnorm_cuda.channel_sums(p, p_shift, q, q_shift)
+    channels_last = _channels_last_rows(p) is not None
+    sum_p, sum_pq = np.empty(p.shape[1]), np.empty(p.shape[1])
+    kernel = _sums_channels_last if channels_last else _sums_channels_first
+    kernel(_as_layout(p, channels_last), np.asarray(p_shift, np.float64), _as_layout(q, channels_last),
+           np.asarray(q_shift, np.float64), sum_p, sum_pq)
+    return sum_p, sum_pq
+
+
+def channel_affine(x, shift, scale, offset, grad=None, grad_scale=None):
+    """Per channel: (x - shift) * scale + offset, plus grad * grad_scale when grad is given. The (C,)
+    coefficients are cast to x's dtype; the result has x's shape, dtype and memory layout."""
+    if backend.is_cupy_array(x):
+        from . import batchnorm_cuda
+        return batchnorm_cuda.channel_affine(x, shift, scale, offset, grad, grad_scale)
+    rows = _channels_last_rows(x)
+    coefficients = [None if v is None else np.asarray(v, x.dtype) for v in (shift, scale, offset, grad_scale)]
+    if rows is not None:
+        out = np.empty_like(rows)
+        _affine_channels_last(rows, *coefficients[:3], None if grad is None else _as_layout(grad, True),
+                              coefficients[3], out)
+        return np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+    out = np.empty(x.shape, x.dtype)
+    _affine_channels_first(_as_layout(x, False), *coefficients[:3], None if grad is None else _as_layout(grad, False),
+                           coefficients[3], _as_layout(out, False))
+    return out

@@ -1,0 +1,82 @@
+"""Batch normalisation as one op, with its backward in closed form.
+
+Per channel c, over the M = N * (spatial size) values of a batch:
+    mean = sum(x) / M,   var = sum((x - mean)^2) / M,   xhat = (x - mean) / sqrt(var + eps)
+    y = weight * xhat + bias
+Backward, with g = dL/dy and the batch statistics (which depend on x):
+    dL/dbias = sum(g),   dL/dweight = sum(g * xhat)
+    dL/dx = weight / sqrt(var + eps) * (g - sum(g) / M - xhat * sum(g * xhat) / M)
+In eval mode the running statistics are constants, and dL/dx = weight / sqrt(running_var + eps) * g.
+"""
+from .. import backend
+from ..autograd import Function
+from ..kernels.batchnorm import channel_affine, channel_sums
+
+
+class BatchNorm(Function):
+    def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        xp = backend.get_array_module(x)
+        f64 = xp.float64
+        count = x.size // x.shape[1]
+        if training:
+            sample = x[(0, slice(None)) + (0,) * (x.ndim - 2)].astype(f64)  # the shift of channel_sums
+            sum_shifted, sum_squares = channel_sums(x, sample, x, sample)
+            mean = sample + sum_shifted / count
+            var = xp.maximum(sum_squares / count - (sum_shifted / count) ** 2, 0)
+            if running_mean is not None:
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+                running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+        else:
+            mean, var = running_mean.astype(f64), running_var.astype(f64)
+        invstd = 1 / xp.sqrt(var + eps)
+        scale = invstd if weight is None else invstd * weight
+        self.x, self.mean, self.invstd, self.scale = x, mean, invstd, scale
+        self.training, self.count = training, count
+        return channel_affine(x, mean, scale, xp.zeros_like(mean) if bias is None else bias)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        need_x, need_weight, need_bias = self.needs_grad
+        grad_x = grad_weight = grad_bias = None
+        if self.training or need_weight or need_bias:
+            # sum(g) and sum(g * (x - mean)) = sum(g * xhat) / invstd
+            sum_g, sum_gx = channel_sums(grad, xp.zeros_like(self.mean), self.x, self.mean)
+            grad_weight = (sum_gx * self.invstd).astype(grad.dtype) if need_weight else None
+            grad_bias = sum_g.astype(grad.dtype) if need_bias else None
+        if need_x and self.training:
+            # scale * (g - sum_g/M - (x - mean) * invstd^2 * sum_gx/M), as (x - mean) * b + c + g * scale
+            b = -self.scale * self.invstd ** 2 * sum_gx / self.count
+            c = -self.scale * sum_g / self.count
+            grad_x = channel_affine(self.x, self.mean, b, c, grad=grad, grad_scale=self.scale)
+        elif need_x:
+            zeros = xp.zeros_like(self.mean)
+            grad_x = channel_affine(grad, zeros, self.scale, zeros)
+        return grad_x, grad_weight, grad_bias
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel (axis 1) of (N, C, ...) input with the batch's statistics (``training``,
+    which also updates the running ones in place when given) or with the running statistics."""
+    from ..tensor import Tensor
+
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {input.shape}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not fit {channels} channels "
+                             f"of input {input.shape}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
+    if training and input.numel() // max(channels, 1) <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {input.shape}")
+    running = {name: t.data if isinstance(t, Tensor) else t
+               for name, t in (("running_mean", running_mean), ("running_var", running_var))}
+    if running_mean is not None:
+        backend.check_same_device([input.data, running["running_mean"], running["running_var"]], "batch_norm")
+    return BatchNorm.apply(input, weight, bias, **running, training=training, momentum=momentum, eps=eps)
