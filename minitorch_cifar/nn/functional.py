@@ -47,13 +47,25 @@ def log_softmax(input, dim):
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero elements with probability ``p`` (and scale the rest by 1/(1-p)) while training."""
+    return _dropout(input, p, training, None)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) input with probability ``p`` (and scale the rest by 1/(1-p)) while
+    training. A 3-D input is taken as (N, C, L), as PyTorch does."""
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
+    return _dropout(input, p, training, input.shape[:2] + (1,) * (input.ndim - 2))
+
+
+def _dropout(input, p, training, mask_shape):
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
     if p == 1:
         return input * 0
-    return Dropout.apply(input, p=p)
+    return Dropout.apply(input, p=p, mask_shape=mask_shape)
 
 
 def _check_reduction(reduction):
