@@ -339,7 +339,8 @@ def test_summary_rows_and_totals(device):
     assert "Layer (type)" in text and "Output Shape" in text and "Param #" in text
     batch_of_32 = viz.summary(model, (12,), device=device, batch_size=32, print_fn=None)
     assert summary_rows(batch_of_32)[3] == ["Linear-4", "[32,", "3]", "27"]
-    assert "Input size (MB): 0.00" in batch_of_32 and f"Forward/backward pass size (MB): {32 * 2 * 27 * 4 / 2 ** 20:.2f}" in batch_of_32
+    outputs_per_sample = 8 + 8 + 8 + 3  # floats, each kept with its gradient
+    assert f"Forward/backward pass size (MB): {32 * 2 * outputs_per_sample * 4 / 2 ** 20:.2f}" in batch_of_32
 
 
 class Block(nn.Module):
@@ -377,6 +378,19 @@ def test_summary_restores_modes_and_hooks_even_on_error():
     np.testing.assert_array_equal(mt.rand(3).numpy(), expected_next)  # the framework's generator was not used
     with pytest.raises(ValueError, match="input_shape"):
         viz.summary(model, (0, 4))
+
+
+def test_summary_leaves_batch_norm_statistics_alone():
+    model = nn.Sequential(PointwiseConv(3, 4), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2))
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    rows = summary_rows(viz.summary(model, (3, 8, 8), print_fn=None))
+    assert rows == [["PointwiseConv-1", "[-1,", "4,", "8,", "8]", "12"],
+                    ["BatchNorm2d-2", "[-1,", "4,", "8,", "8]", "8"],
+                    ["ReLU-3", "[-1,", "4,", "8,", "8]", "0"],
+                    ["MaxPool2d-4", "[-1,", "4,", "4,", "4]", "0"]]
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key], err_msg=key)
+    assert model[1].training
 
 
 @needs_conv
