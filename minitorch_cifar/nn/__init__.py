@@ -2,6 +2,7 @@
 from . import functional, init
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleList, Sequential
+from .conv import Conv2d
 from .dropout import Dropout2d
 from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
