@@ -20,8 +20,6 @@ from minitorch_cifar.viz import plots  # noqa: E402
 
 CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
-Conv2d = getattr(nn, "Conv2d", None)
-needs_conv = pytest.mark.skipif(Conv2d is None, reason="nn.Conv2d has not landed yet")
 
 
 @pytest.fixture(autouse=True)
@@ -243,7 +241,7 @@ def small_cnn(first):
 
 
 FIRST_LAYERS = [pytest.param(lambda: PointwiseConv(3, 6), id="pointwise"),
-                pytest.param(lambda: Conv2d(3, 6, 3, padding=1), id="Conv2d", marks=needs_conv)]
+                pytest.param(lambda: nn.Conv2d(3, 6, 3, padding=1), id="Conv2d")]
 
 
 @pytest.mark.parametrize("make_first", FIRST_LAYERS)
@@ -393,10 +391,32 @@ def test_summary_leaves_batch_norm_statistics_alone():
     assert model[1].training
 
 
-@needs_conv
-def test_summary_of_a_conv_layer():
-    text = viz.summary(nn.Sequential(Conv2d(3, 32, 3, padding=1), nn.ReLU()), (3, 32, 32), print_fn=None)
-    assert summary_rows(text)[0] == ["Conv2d-1", "[-1,", "32,", "32,", "32]", "896"]
+def cnn2(nn_module):
+    """The write-up's CNN2 (conv-BN-ReLU-pool twice, then an MLP head), in either framework's nn."""
+    return nn_module.Sequential(
+        nn_module.Conv2d(3, 32, 3, padding=1), nn_module.BatchNorm2d(32), nn_module.ReLU(), nn_module.MaxPool2d(2),
+        nn_module.Conv2d(32, 64, 3, padding=1), nn_module.BatchNorm2d(64), nn_module.ReLU(), nn_module.MaxPool2d(2),
+        nn_module.Flatten(), nn_module.Linear(64 * 8 * 8, 256), nn_module.ReLU(), nn_module.Dropout(0.5),
+        nn_module.Linear(256, 10))
+
+
+def test_summary_matches_pytorch_layer_by_layer():
+    torch = pytest.importorskip("torch")
+    theirs, rows = cnn2(torch.nn), []
+
+    def record(module, args, output):
+        rows.append([f"{type(module).__name__}-{len(rows) + 1}", str([-1, *output.shape[1:]]),
+                     f"{sum(p.numel() for p in module.parameters()):,}"])
+
+    handles = [m.register_forward_hook(record) for m in theirs.modules() if not list(m.children())]
+    with torch.no_grad():
+        theirs.eval()(torch.zeros(2, 3, 32, 32))
+    for handle in handles:
+        handle.remove()
+    text = viz.summary(cnn2(nn), (3, 32, 32), print_fn=None)
+    assert [[r[0], " ".join(r[1:-1]), r[-1]] for r in summary_rows(text)] == rows
+    assert rows[0] == ["Conv2d-1", "[-1, 32, 32, 32]", "896"]
+    assert f"Total params: {sum(p.numel() for p in theirs.parameters()):,}" in text
 
 
 # ---------------------------------------------------------------------- to_dot
