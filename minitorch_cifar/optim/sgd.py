@@ -1,0 +1,90 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay."""
+from .. import backend
+from ..kernels import optim as kernels
+from ..tensor import Tensor
+from .optimizer import Optimizer, fused_views
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD, op for op. With g the gradient (negated if ``maximize``)::
+
+        g = g + weight_decay * p                               (if weight_decay)
+        b = g on the first step, else momentum * b + (1 - dampening) * g
+        g = g + momentum * b if nesterov else b                (if momentum)
+        p = p - lr * g
+
+    The momentum buffer is ``state[p]['momentum_buffer']``."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
+        if lr < 0:
+            raise ValueError(f"SGD: invalid learning rate {lr} (must be >= 0)")
+        if momentum < 0:
+            raise ValueError(f"SGD: invalid momentum {momentum} (must be >= 0)")
+        if weight_decay < 0:
+            raise ValueError(f"SGD: invalid weight_decay {weight_decay} (must be >= 0)")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    def _update_group(self, group):
+        # float() turns NumPy float64 scalars (say, from an LR range test) into Python floats, which
+        # NumPy casts to the parameters' dtype: float32 arithmetic stays float32.
+        options = dict(lr=float(group["lr"]), momentum=float(group["momentum"]),
+                       dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
+                       nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            param, grad = p.data, p.grad.data
+            buf, first = None, False
+            if options["momentum"] != 0:
+                state = self.state[p]
+                first = "momentum_buffer" not in state
+                if first:
+                    state["momentum_buffer"] = Tensor._wrap(backend.get_array_module(param).empty_like(param))
+                buf = state["momentum_buffer"].data
+            flat = fused_views(param, grad, *([] if buf is None else [buf]))
+            if flat is None:
+                _sgd_arrays(param, grad, buf, first, **options)
+            else:
+                _sgd_fused(*flat, first=first, **options)
+
+
+def _sgd_arrays(param, grad, buf, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The update with array ops (NumPy or CuPy), in place on ``param`` and ``buf``."""
+    d_p = grad
+    owned = False  # whether d_p is a temporary of ours, which may be overwritten
+    if maximize:
+        d_p, owned = backend.get_array_module(grad).negative(grad), True
+    if weight_decay != 0:
+        decayed = param * weight_decay
+        decayed += d_p
+        d_p, owned = decayed, True
+    if momentum != 0:
+        if first:
+            buf[...] = d_p
+        else:
+            buf *= momentum
+            buf += d_p if dampening == 0 else d_p * (1 - dampening)
+        if nesterov:
+            ahead = buf * momentum
+            ahead += d_p
+            d_p, owned = ahead, True
+        else:
+            d_p, owned = buf, False
+    if owned:
+        d_p *= lr
+        param -= d_p
+    else:
+        param -= d_p * lr
+
+
+def _sgd_fused(param, grad, buf=None, *, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The same update in one numba pass over flat NumPy arrays."""
+    scalar = param.dtype.type
+    if buf is None:
+        buf = param[:0]
+    kernels.sgd(param, grad, buf, scalar(lr), scalar(weight_decay), scalar(momentum), scalar(1 - dampening), first,
+                nesterov, maximize)
