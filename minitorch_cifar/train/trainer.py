@@ -1,0 +1,330 @@
+"""``Trainer``: the training loop with progress, history, checkpoints, early stopping and evaluation."""
+import csv
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import backend
+from ..autograd import no_grad
+from ..tensor import Tensor
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint, save_weights
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+_PER_STEP_SCHEDULERS = ("OneCycleLR", "CyclicLR")  # stepped after every batch, as PyTorch's docs do
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; ``epoch`` and ``step`` say where."""
+
+    def __init__(self, message, epoch, step):
+        super().__init__(message)
+        self.epoch, self.step = epoch, step
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What ``Trainer.evaluate`` measures. ``confusion_matrix[i, j]`` counts samples of class i predicted as j;
+    ``per_class_acc[i]`` is the fraction of class i predicted right (NaN for a class with no samples)."""
+    loss: float
+    acc: float
+    per_class_acc: np.ndarray
+    confusion_matrix: np.ndarray
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` on ``loss_fn(output, target)`` (a mean over the batch).
+
+    - ``scheduler`` is stepped per ``scheduler_step``: 'step' (after every batch; the default for OneCycleLR
+      and CyclicLR) or 'epoch' (the default for the others); ReduceLROnPlateau gets the monitored metric.
+    - ``monitor`` ('val_acc', 'val_loss', 'train_acc' or 'train_loss'; maximised for accuracies, minimised for
+      losses) picks the best epoch. With ``patience``, training stops after that many epochs without
+      improvement, and the best weights are put back into the model when ``fit`` ends.
+    - With ``out_dir``, every epoch writes ``metrics.csv`` (the history), ``checkpoint.npz`` (everything needed
+      to resume) and, when the monitored metric improves, ``best.npz`` (the best weights); all atomically.
+    - Running sums of loss and accuracy stay on the device and are read every ``sync_every`` steps, so a GPU
+      is not stalled each step; a NaN or infinite loss raises NonFiniteLossError naming the step.
+    - ``on_epoch_end``: callables ``fn(trainer, record)`` run after each epoch (``record`` is the newest history
+      entry); one may set ``trainer.stop_training = True``.
+    """
+
+    def __init__(self, model, optimizer, loss_fn, scheduler=None, device="cpu", scheduler_step=None,
+                 out_dir=None, patience=None, monitor="val_acc", progress=True, sync_every=10, on_epoch_end=()):
+        if scheduler_step is None:
+            scheduler_step = "step" if _is_a(scheduler, *_PER_STEP_SCHEDULERS) else "epoch"
+        if scheduler_step not in ("step", "epoch"):
+            raise ValueError(f"scheduler_step must be 'step' or 'epoch', got {scheduler_step!r}")
+        if not monitor.endswith(("_acc", "_loss")) or monitor.split("_")[0] not in ("train", "val"):
+            raise ValueError(f"monitor must be one of 'val_acc', 'val_loss', 'train_acc', 'train_loss'; "
+                             f"got {monitor!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be a positive number of epochs, got {patience}")
+        self.device = backend.parse_device(device)
+        self.model = model.to(self.device)
+        self.optimizer, self.loss_fn, self.scheduler = optimizer, loss_fn, scheduler
+        self.scheduler_step, self.patience, self.monitor = scheduler_step, patience, monitor
+        self.progress, self.sync_every = progress, max(1, int(sync_every))
+        self.on_epoch_end = list(on_epoch_end)
+        self.out_dir = None if out_dir is None else os.fspath(out_dir)
+        self.epoch = 0                     # epochs completed
+        self.history = []                  # one dict per epoch, keys HISTORY_KEYS
+        self.best_value, self.best_epoch, self.bad_epochs = None, None, 0
+        self._best_state = None            # copies of the best epoch's state dict arrays
+        self.stop_training = False
+
+    # ------------------------------------------------------------------ files
+    def _file(self, name):
+        return None if self.out_dir is None else os.path.join(self.out_dir, name)
+
+    @property
+    def metrics_path(self):
+        return self._file("metrics.csv")
+
+    @property
+    def checkpoint_path(self):
+        return self._file("checkpoint.npz")
+
+    @property
+    def best_path(self):
+        return self._file("best.npz")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_loader, val_loader=None, epochs=1, resume=None):
+        """Train up to epoch ``epochs`` (a total: a trainer that has done, or resumed after, k epochs runs epochs
+        k+1 .. ``epochs``), validating on ``val_loader`` after each. ``resume`` is a checkpoint path to continue
+        from (see ``resume``). Returns the history."""
+        if resume is not None:
+            self.resume(resume, train_loader)
+        monitored = val_loader is not None or self.monitor.startswith("train")
+        if not monitored and (self.patience is not None or self._plateau()):
+            raise ValueError(f"monitor={self.monitor!r} needs a val_loader (for early stopping or "
+                             f"ReduceLROnPlateau); pass one, or monitor 'train_loss' / 'train_acc'")
+        self.stop_training = self._patience_ran_out()
+        while self.epoch < epochs and not self.stop_training:
+            epoch = self.epoch + 1
+            started = time.perf_counter()
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            with tqdm(total=_length(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
+                      disable=not self.progress, dynamic_ncols=True) as bar:
+                train_loss, train_acc = self._train_epoch(train_loader, epoch, bar)
+                self._check_weights(epoch)
+                val = self.evaluate(val_loader) if val_loader is not None else None
+                if val is not None:
+                    bar.set_postfix_str(f"{bar.postfix or ''}  val_loss {val.loss:.4f}  val_acc {val.acc:.2%}")
+            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                      "val_loss": None if val is None else val.loss, "val_acc": None if val is None else val.acc,
+                      "lr": lr, "seconds": time.perf_counter() - started}
+            self.history.append(record)
+            self.epoch = epoch
+            if self.scheduler is not None and self.scheduler_step == "epoch":
+                if self._plateau():
+                    self.scheduler.step(record[self.monitor])
+                else:
+                    self.scheduler.step()
+            improved = monitored and self._track_best(record)
+            self._save(train_loader, improved)
+            for callback in self.on_epoch_end:
+                callback(self, record)
+            self.stop_training = self.stop_training or self._patience_ran_out()
+        if self.patience is not None and self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        return self.history
+
+    def _plateau(self):
+        return _is_a(self.scheduler, "ReduceLROnPlateau")
+
+    def _train_epoch(self, loader, epoch, bar):
+        """One pass over ``loader``; returns (mean loss, accuracy)."""
+        self.model.train()
+        totals = _RunningTotals()
+        for step, (x, y) in enumerate(loader, start=1):
+            x, y = self._on_device(x), self._on_device(y)
+            self.optimizer.zero_grad()
+            output = self.model(x)
+            loss = self.loss_fn(output, y)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_step == "step":
+                self.scheduler.step()
+            totals.add(loss.data, _correct(output.data, y.data), len(y))
+            bar.update()
+            if step % self.sync_every == 0:
+                self._read(totals, epoch, bar)
+        self._read(totals, epoch, bar)
+        if totals.seen == 0:
+            raise ValueError("the training loader gave no batches")
+        return totals.loss, totals.acc
+
+    def _read(self, totals, epoch, bar):
+        """Bring the pending per-step sums to the host (one sync), stop on a non-finite loss, update the bar."""
+        bad_step, bad_loss = totals.sync()
+        if bad_step is not None:
+            raise NonFiniteLossError(self._divergence_message(
+                f"the training loss became {bad_loss} at epoch {epoch}, step {bad_step}"), epoch, bad_step)
+        lr = self.optimizer.param_groups[0]["lr"]
+        bar.set_postfix_str(f"loss {totals.loss:.4f}  acc {totals.acc:.2%}  lr {lr:.3g}", refresh=False)
+
+    def _divergence_message(self, what):
+        lr = self.optimizer.param_groups[0]["lr"]
+        saved = self.checkpoint_path
+        if saved and os.path.exists(saved):
+            kept = f"the last good checkpoint, {saved} (epoch {self.epoch}), is intact"
+        else:
+            kept = "no checkpoint was written yet" if saved else "no checkpoint is kept (no out_dir)"
+        return (f"{what}, so training stopped: the learning rate (now {lr:.3g}) is probably too high; try a lower "
+                f"one (e.g. 10x lower, or pick one with lr_find). {kept[0].upper()}{kept[1:]}")
+
+    def _check_weights(self, epoch):
+        """Refuse to record or save an epoch whose last update left NaN or infinite weights."""
+        xp = backend.get_array_module(*[p.data for p in self.model.parameters()])
+        finite = xp.stack([xp.isfinite(p.data).all() for p in self.model.parameters()])
+        if not bool(finite.all()):
+            raise NonFiniteLossError(self._divergence_message(
+                f"the weights became NaN or infinite in the last step of epoch {epoch}"), epoch, None)
+
+    def _on_device(self, batch):
+        if isinstance(batch, Tensor):
+            return batch.to(self.device)
+        return Tensor(batch, device=self.device)
+
+    # ------------------------------------------------------------------ best epoch and early stopping
+    def _track_best(self, record):
+        """Remember the epoch's weights if the monitored metric improved; returns whether it did."""
+        value = record[self.monitor]
+        maximise = self.monitor.endswith("_acc")
+        if self.best_value is not None and not (value > self.best_value if maximise else value < self.best_value):
+            self.bad_epochs += 1
+            return False
+        self.best_value, self.best_epoch, self.bad_epochs = value, record["epoch"], 0
+        self._best_state = {key: t.data.copy() for key, t in self.model.state_dict().items()}
+        return True
+
+    def _patience_ran_out(self):
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    # ------------------------------------------------------------------ saving and resuming
+    def _save(self, train_loader, improved):
+        if self.out_dir is None:
+            return
+        with atomic_write(self.metrics_path, text=True) as file:
+            writer = csv.DictWriter(file, fieldnames=HISTORY_KEYS)
+            writer.writeheader()
+            writer.writerows(self.history)
+        loader_state = train_loader.state_dict() if hasattr(train_loader, "state_dict") else None
+        save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.scheduler, self.epoch, self.history,
+                        trainer={"best_value": self.best_value, "best_epoch": self.best_epoch,
+                                 "bad_epochs": self.bad_epochs, "monitor": self.monitor},
+                        best_state=self._best_state, loader=loader_state)
+        if improved:
+            save_weights(self.model, self.best_path)
+
+    def resume(self, path, train_loader=None):
+        """Restore model, optimizer, scheduler, history, early-stopping state, random generator and (given
+        ``train_loader``, if it has ``load_state_dict``) the loader's shuffle state from a checkpoint, so that
+        ``fit`` continues exactly as the interrupted run would have."""
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        self.epoch, self.history = state["epoch"] or 0, list(state["history"] or [])
+        trainer = state.get("trainer") or {}
+        self.best_value, self.best_epoch = trainer.get("best_value"), trainer.get("best_epoch")
+        self.bad_epochs = trainer.get("bad_epochs", 0)
+        self._best_state = state.get("best_state")
+        if state.get("loader") is not None and hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(state["loader"])
+        return self
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, loader):
+        """Loss, accuracy, per-class accuracy and confusion matrix of the model on ``loader`` (in eval mode,
+        without gradients). The counts are accumulated on the device and read once at the end."""
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum = counts = None
+        seen = 0
+        try:
+            with no_grad():
+                for x, y in loader:
+                    x, y = self._on_device(x), self._on_device(y)
+                    output = self.model(x)
+                    loss = self.loss_fn(output, y).data
+                    xp = backend.get_array_module(output.data)
+                    classes = output.shape[1]
+                    # one bincount over (true, predicted) pairs, flattened to true * C + predicted
+                    pairs = _labels(y.data) * classes + output.data.argmax(axis=1)
+                    batch_counts = xp.bincount(pairs.ravel(), minlength=classes * classes)
+                    batch_loss = loss.astype(xp.float64) * len(y)
+                    loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+                    counts = batch_counts if counts is None else counts + batch_counts
+                    seen += len(y)
+        finally:
+            self.model.train(was_training)
+        if seen == 0:
+            raise ValueError("evaluate: the loader gave no batches")
+        confusion = backend.to_device(counts, "cpu").reshape(classes, classes)
+        per_class = confusion.diagonal() / confusion.sum(axis=1).clip(min=1)
+        per_class[confusion.sum(axis=1) == 0] = np.nan
+        return Evaluation(loss=float(backend.to_device(loss_sum, "cpu")) / seen,
+                          acc=float(confusion.trace() / seen), per_class_acc=per_class, confusion_matrix=confusion)
+
+
+class _RunningTotals:
+    """Per-step loss sums and correct counts kept on the device until ``sync`` reads them in one transfer."""
+
+    def __init__(self):
+        self.pending = []                  # (loss, correct count, batch size): device scalars, host int
+        self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+        self.steps = 0                     # steps already synced
+
+    def add(self, loss, correct, count):
+        self.pending.append((loss, correct, count))
+
+    def sync(self):
+        """Fold the pending steps into the totals; returns (step, loss) of the first non-finite loss, or Nones."""
+        if not self.pending:
+            return None, None
+        losses, correct, counts = zip(*self.pending)
+        xp = backend.get_array_module(losses[0])
+        values = backend.to_device(xp.stack([xp.stack(losses).astype(xp.float64),
+                                             xp.stack(correct).astype(xp.float64)]), "cpu")
+        first_step, self.pending = self.steps + 1, []
+        self.steps += len(counts)
+        bad = np.flatnonzero(~np.isfinite(values[0]))
+        if bad.size:
+            return first_step + int(bad[0]), float(values[0, bad[0]])
+        self.loss_sum += float(values[0] @ np.asarray(counts, dtype=np.float64))
+        self.correct += int(values[1].sum())
+        self.seen += sum(counts)
+        return None, None
+
+    @property
+    def loss(self):
+        return self.loss_sum / self.seen if self.seen else math.nan
+
+    @property
+    def acc(self):
+        return self.correct / self.seen if self.seen else math.nan
+
+
+def _labels(target):
+    """Class indices from a target of indices (N,) or of class probabilities (N, C)."""
+    return target if target.ndim == 1 else target.argmax(axis=1)
+
+
+def _correct(output, target):
+    """How many rows of ``output`` have their largest value at the target class (a device scalar)."""
+    return (output.argmax(axis=1) == _labels(target)).sum()
+
+
+def _is_a(obj, *class_names):
+    """Whether ``obj``'s class or one of its bases has one of these names (so that the optimizers package and
+    user subclasses need not be imported here)."""
+    return any(cls.__name__ in class_names for cls in type(obj).__mro__)
+
+
+def _length(loader):
+    try:
+        return len(loader)
+    except TypeError:
+        return None
