@@ -1,0 +1,126 @@
+"""The learning-rate range test (Smith, "Cyclical Learning Rates for Training Neural Networks", 2017).
+
+Train for a few iterations while the learning rate grows from ``start_lr`` to ``end_lr``, record the loss,
+and pick the rate where the (smoothed) loss falls fastest. The model and optimizer are put back afterwards.
+"""
+import copy
+import dataclasses
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+@dataclasses.dataclass
+class LRFinderResult:
+    """``lrs[i]`` is the learning rate of iteration i, ``losses[i]`` the smoothed loss after it and
+    ``raw_losses[i]`` the batch loss; ``suggested_lr`` the steepest-descent rate (None if the curve is too
+    short); ``diverged`` whether the test stopped early because the loss blew up."""
+    lrs: list
+    losses: list
+    raw_losses: list
+    suggested_lr: float | None
+    diverged: bool
+    skip_start: int = 10
+    skip_end: int = 5
+
+    def plot(self, path=None, title=None):
+        """The smoothed loss against the learning rate (log axis), suggestion marked; saved as PNG given a path.
+        The noisy ends left out of the suggestion are left out of the picture too."""
+        from ..viz.plots import plot_lr_finder
+        lrs, losses = _trimmed(self.lrs, self.losses, self.skip_start, self.skip_end)
+        return plot_lr_finder(lrs, losses, self.suggested_lr, path=path, title=title)
+
+
+def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_iter=100, step_mode="exp",
+            smooth=0.05, diverge=5.0, device=None, skip_start=10, skip_end=5):
+    """Run the range test: ``num_iter`` training steps (cycling through ``loader`` as needed) with the learning
+    rate of every parameter group set to ``start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))`` ('exp') or
+    ``start_lr + (end_lr - start_lr) * i / (num_iter - 1)`` ('linear') at step i.
+
+    The loss is smoothed by an exponential moving average with bias correction,
+        avg_i = (1 - smooth) * avg_{i-1} + smooth * loss_i,   smoothed_i = avg_i / (1 - (1 - smooth) ** (i + 1)),
+    and the test stops once ``smoothed_i > diverge * min(smoothed)`` (or the loss is not finite). The suggestion
+    is the rate where d(smoothed loss)/d(log lr) is most negative, leaving out the first ``skip_start`` and the
+    last ``skip_end`` points, as fastai and torch-lr-finder do. The model's and optimizer's states (weights,
+    buffers, momentum, learning rates) and the model's train/eval mode are restored at the end."""
+    if step_mode not in ("exp", "linear"):
+        raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
+    if num_iter < 2:
+        raise ValueError(f"num_iter must be at least 2, got {num_iter}")
+    if not 0 < smooth <= 1:
+        raise ValueError(f"smooth must be in (0, 1], got {smooth}")
+    if device is None:
+        device = next(iter(model.parameters())).device
+    saved_model = {key: t.data.copy() for key, t in model.state_dict().items()}
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    was_training = model.training
+
+    lrs, smoothed, raw = [], [], []
+    average, diverged = 0.0, False
+    try:
+        model.train()
+        batches = _cycle(loader)
+        for i in range(num_iter):
+            fraction = i / (num_iter - 1)
+            lr = (start_lr * (end_lr / start_lr) ** fraction if step_mode == "exp"
+                  else start_lr + (end_lr - start_lr) * fraction)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = (b.to(device) if isinstance(b, Tensor) else Tensor(b, device=device) for b in next(batches))
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+            value = float(loss.item())
+            average = (1 - smooth) * average + smooth * value
+            lrs.append(lr)
+            raw.append(value)
+            smoothed.append(average / (1 - (1 - smooth) ** (i + 1)))
+            if not math.isfinite(smoothed[-1]) or smoothed[-1] > diverge * min(smoothed):
+                diverged = True
+                break
+    finally:
+        model.load_state_dict(saved_model)
+        optimizer.load_state_dict(saved_optimizer)
+        model.zero_grad()
+        model.train(was_training)
+    return LRFinderResult(lrs, smoothed, raw, steepest_descent(lrs, smoothed, skip_start, skip_end), diverged,
+                          skip_start, skip_end)
+
+
+def steepest_descent(lrs, losses, skip_start=10, skip_end=5):
+    """The learning rate where d(loss)/d(log lr) is most negative, between the skipped ends (None for a curve
+    of fewer than three finite points)."""
+    lrs, losses = _trimmed(lrs, losses, skip_start, skip_end)
+    finite = np.isfinite(losses)
+    lrs, losses = lrs[finite], losses[finite]
+    if lrs.size < 3:
+        return None
+    slopes = np.gradient(losses, np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def _trimmed(lrs, losses, skip_start, skip_end):
+    """The curve without its first ``skip_start`` and last ``skip_end`` points, unless that leaves fewer than
+    three."""
+    lrs, losses = np.asarray(lrs, dtype=np.float64), np.asarray(losses, dtype=np.float64)
+    end = len(lrs) - skip_end
+    if end - skip_start < 3:
+        return lrs, losses
+    return lrs[skip_start:end], losses[skip_start:end]
+
+
+def _cycle(loader):
+    """Batches from ``loader``, starting it over whenever it runs out."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("lr_find: the loader gave no batches")
