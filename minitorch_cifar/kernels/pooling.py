@@ -11,6 +11,7 @@ kernels whose innermost loop runs over channels; any other input as N*C planes. 
 input's layout, as PyTorch's do.
 """
 import collections
+import functools
 
 import numba
 import numpy as np
@@ -41,19 +42,27 @@ def _sliding_axis(size, kernel, stride, padding, dilation, ceil_mode):
     return start, stop, padded_length
 
 
+def _read_only(*arrays):
+    for a in arrays:
+        a.flags.writeable = False  # the tables are cached and shared between calls
+    return arrays
+
+
+@functools.lru_cache(maxsize=512)
 def sliding_windows(input_hw, kernel, stride, padding, dilation, ceil_mode):
-    """The windows of max_pool2d/avg_pool2d (pairs of ints per axis), and their lengths counting padding."""
-    axes = [_sliding_axis(*args, ceil_mode) for args in zip(input_hw, kernel, stride, padding, dilation)]
+    """The windows of max_pool2d/avg_pool2d (tuples of ints per axis), and their lengths counting padding."""
+    axes = [_read_only(*_sliding_axis(*args, ceil_mode)) for args in zip(input_hw, kernel, stride, padding, dilation)]
     (h_start, h_stop, h_padded), (w_start, w_stop, w_padded) = axes
     return Windows(h_start, h_stop, dilation[0], w_start, w_stop, dilation[1]), (h_padded, w_padded)
 
 
+@functools.lru_cache(maxsize=512)
 def adaptive_windows(input_hw, output_hw):
     """Adaptive pooling's bins: output i covers [floor(i*In/Out), ceil((i+1)*In/Out))."""
     tables = []
     for size, out in zip(input_hw, output_hw):
         i = np.arange(out, dtype=np.int64)
-        tables += [i * size // out, -(-(i + 1) * size // out), 1]
+        tables += [*_read_only(i * size // out, -(-(i + 1) * size // out)), 1]
     return Windows(*tables)
 
 
