@@ -43,6 +43,9 @@ class Trainer:
     - ``monitor`` ('val_acc', 'val_loss', 'train_acc' or 'train_loss'; maximised for accuracies, minimised for
       losses) picks the best epoch. With ``patience``, training stops after that many epochs without
       improvement, and the best weights are put back into the model when ``fit`` ends.
+    - ``history`` holds one dict per epoch with the keys HISTORY_KEYS (``viz.plots`` draws it): mean training
+      loss and accuracy over the epoch's batches, validation loss and accuracy (None without a val_loader), the
+      first parameter group's learning rate at the start of the epoch, and the epoch's wall-clock seconds.
     - With ``out_dir``, every epoch writes ``metrics.csv`` (the history), ``checkpoint.npz`` (everything needed
       to resume) and, when the monitored metric improves, ``best.npz`` (the best weights); all atomically.
     - Running sums of loss and accuracy stay on the device and are read every ``sync_every`` steps, so a GPU
