@@ -243,7 +243,9 @@ def avg_pool_forward(x, windows, divisor):
         return _cuda().avg_pool_forward(x, windows, divisor)
     n, c = x.shape[:2]
     out = _empty_like_layout(x, (n, c, len(windows.h_start), len(windows.w_start)), x.dtype)
-    _avg_forward(_as_bhwk(x), *windows, divisor.astype(x.dtype), _as_bhwk(out))
+    # out's layout follows x's (a 1x1 output of channels-last x is C-contiguous too, but is not N*C planes)
+    out_bhwk = _nhwc(out) if is_channels_last(x) else _as_bhwk(out)
+    _avg_forward(_as_bhwk(x), *windows, divisor.astype(x.dtype), out_bhwk)
     return out
 
 
