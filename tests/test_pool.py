@@ -52,7 +52,7 @@ def test_max_kernel_matches_reference(config, layout, device, rng):
     np.testing.assert_array_equal(backend.to_device(out, "cpu"), expected)
     np.testing.assert_array_equal(backend.to_device(indices, "cpu"), expected_indices)
     grad = rng.standard_normal(out.shape).astype(np.float32)
-    grad_input = pooling.max_pool_backward(backend.to_device(grad, device), indices, x.shape)
+    grad_input = pooling.max_pool_backward(backend.to_device(grad, device), indices, x.shape, layout == "nhwc")
     np.testing.assert_allclose(backend.to_device(grad_input, "cpu"),
                                pooling.reference_max_pool_backward(grad, expected_indices, x.shape), rtol=1e-6)
 
@@ -69,9 +69,28 @@ def test_avg_kernel_matches_reference(config, include_pad, layout, device, rng):
     np.testing.assert_allclose(backend.to_device(out, "cpu"), pooling.reference_avg_pool(x, windows, divisor),
                                rtol=1e-12)
     grad = rng.standard_normal(out.shape)
-    grad_input = pooling.avg_pool_backward(backend.to_device(grad, device), windows, divisor, x.shape)
+    grad_input = pooling.avg_pool_backward(backend.to_device(grad, device), windows, divisor, x.shape, layout == "nhwc")
     np.testing.assert_allclose(backend.to_device(grad_input, "cpu"),
                                pooling.reference_avg_pool_backward(grad, windows, divisor, x.shape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("output_hw", [(1, 1), (2, 3)])
+def test_adaptive_kernels_on_channels_last_input(output_hw, rng):
+    """A 1x1 output is C-contiguous in both layouts: the kernels must still follow the input's."""
+    x = rng.standard_normal((3, 5, 4, 6))
+    windows = pooling.adaptive_windows((4, 6), output_hw)
+    divisor = pooling.window_divisor(windows)
+    out = pooling.avg_pool_forward(channels_last(x), windows, divisor)
+    np.testing.assert_allclose(out, pooling.reference_avg_pool(x, windows, divisor), rtol=1e-12)
+    grad = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(pooling.avg_pool_backward(grad, windows, divisor, x.shape, True),
+                               pooling.reference_avg_pool_backward(grad, windows, divisor, x.shape), rtol=1e-12)
+    out, indices = pooling.max_pool_forward(channels_last(x), windows)
+    expected, expected_indices = pooling.reference_max_pool(x, windows)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_array_equal(pooling.max_pool_backward(grad, indices, x.shape, True),
+                                  pooling.reference_max_pool_backward(grad, expected_indices, x.shape))
 
 
 def test_channels_last_input_keeps_its_layout(rng):
@@ -79,7 +98,7 @@ def test_channels_last_input_keeps_its_layout(rng):
     windows, _ = windows_of(((6, 6), 2, 2, 0, 1, False))
     out, indices = pooling.max_pool_forward(x, windows)
     assert pooling.is_channels_last(out) and pooling.is_channels_last(indices) and out.dtype == np.float32
-    assert pooling.is_channels_last(pooling.max_pool_backward(np.ones_like(out), indices, x.shape))
+    assert pooling.is_channels_last(pooling.max_pool_backward(np.ones_like(out), indices, x.shape, True))
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -127,7 +146,7 @@ def test_max_pool_ties_and_nan_indices_match_torch(layout, rng):
 @pytest.mark.parametrize("pool", [
     lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: F.max_pool2d(t, 2, ceil_mode=True),
     lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False), lambda t: F.adaptive_avg_pool2d(t, (3, 2)),
-    lambda t: F.adaptive_max_pool2d(t, 1)])
+    lambda t: F.adaptive_avg_pool2d(t, 1), lambda t: F.adaptive_max_pool2d(t, 1)])
 def test_channels_last_input_gives_the_same_results(pool, rng):
     x = distinct((2, 3, 7, 7), rng)
     results = []

@@ -18,18 +18,24 @@ from .. import backend
 _ROWS_PER_BLOCK = 256  # channels-last sums add per block of rows, in an order that does not depend on the thread count
 
 
-def _channels_last_rows(x):
-    """x as (R, C) rows when its channel axis (1) is innermost in memory, else None."""
-    xp = backend.get_array_module(x)
-    moved = xp.moveaxis(x, 1, -1)
-    return moved.reshape(-1, x.shape[1]) if moved.flags.c_contiguous else None
+def _channels_innermost(x):
+    """A view of x (N, C, ...) with the channel axis moved last: (N, ..., C)."""
+    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
+
+
+def _from_channels_innermost(x):
+    """The inverse of ``_channels_innermost``."""
+    return x.transpose((0, x.ndim - 1) + tuple(range(1, x.ndim - 1)))
+
+
+def _is_channels_last(x):
+    return _channels_innermost(x).flags.c_contiguous
 
 
 def _as_layout(a, channels_last):
-    """(R, C) rows or (N, C, L) of ``a``, copying only if its memory is in the other layout."""
+    """(R, C) rows or (N, C, L) of ``a``: views when its memory is in that layout, else copies."""
     if channels_last:
-        rows = _channels_last_rows(a)
-        return rows if rows is not None else np.ascontiguousarray(np.moveaxis(a, 1, -1)).reshape(-1, a.shape[1])
+        return _channels_innermost(a).reshape(-1, a.shape[1])
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
@@ -94,7 +100,7 @@ def channel_sums(p, p_shift, q, q_shift):
     if backend.is_cupy_array(p):
         from . import batchnorm_cuda
         return batchnorm_cuda.channel_sums(p, p_shift, q, q_shift)
-    channels_last = _channels_last_rows(p) is not None
+    channels_last = _is_channels_last(p)
     sum_p, sum_pq = np.empty(p.shape[1]), np.empty(p.shape[1])
     kernel = _sums_channels_last if channels_last else _sums_channels_first
     kernel(_as_layout(p, channels_last), np.asarray(p_shift, np.float64), _as_layout(q, channels_last),
@@ -108,14 +114,14 @@ def channel_affine(x, shift, scale, offset, grad=None, grad_scale=None):
     if backend.is_cupy_array(x):
         from . import batchnorm_cuda
         return batchnorm_cuda.channel_affine(x, shift, scale, offset, grad, grad_scale)
-    rows = _channels_last_rows(x)
-    coefficients = [None if v is None else np.asarray(v, x.dtype) for v in (shift, scale, offset, grad_scale)]
-    if rows is not None:
-        out = np.empty_like(rows)
-        _affine_channels_last(rows, *coefficients[:3], None if grad is None else _as_layout(grad, True),
-                              coefficients[3], out)
-        return np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+    channels_last = _is_channels_last(x)
+    shift, scale, offset, grad_scale = (None if v is None else np.asarray(v, x.dtype)
+                                        for v in (shift, scale, offset, grad_scale))
+    grad = None if grad is None else _as_layout(grad, channels_last)
+    if channels_last:
+        out = np.empty(_channels_innermost(x).shape, x.dtype)
+        _affine_channels_last(_as_layout(x, True), shift, scale, offset, grad, grad_scale, out.reshape(-1, x.shape[1]))
+        return _from_channels_innermost(out)
     out = np.empty(x.shape, x.dtype)
-    _affine_channels_first(_as_layout(x, False), *coefficients[:3], None if grad is None else _as_layout(grad, False),
-                           coefficients[3], _as_layout(out, False))
+    _affine_channels_first(_as_layout(x, False), shift, scale, offset, grad, grad_scale, _as_layout(out, False))
     return out

@@ -83,32 +83,35 @@ def is_channels_last(x):
     return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
+def _empty(shape, dtype, channels_last):
+    """A new (N, C, H, W) array, C-contiguous or as a view of NHWC memory."""
+    if not channels_last:
+        return np.empty(shape, dtype)
+    n, c, h, w = shape
+    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+
+
+def _nhwc(x):
+    return x.transpose(0, 2, 3, 1)
+
+
 def _planes(x):
     """(N, C, H, W) as (N*C, H, W): a view when the strides allow it, else a copy."""
     n, c, h, w = x.shape
     return x.reshape(n * c, h, w)
 
 
-def _empty_like_layout(x, shape, dtype):
-    """A new (N, C, H', W') array in x's layout (channels last or C-contiguous)."""
-    xp = backend.get_array_module(x)
-    if is_channels_last(x):
-        n, c, h, w = shape
-        return xp.empty((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
-    return xp.empty(shape, dtype=dtype)
+def _bhwk(x, channels_last):
+    """(N, C, H, W) as the (B, H, W, K) arrays that the average and scatter kernels take: (N, H, W, C)
+    for channels last, (N*C, H, W, 1) planes otherwise. Always decided by the forward input's layout:
+    a 1x1 output, for one, is C-contiguous in both."""
+    return _nhwc(x) if channels_last else _planes(x)[..., None]
 
 
-def _same_layout(a, like):
-    """``a`` in the memory layout of ``like`` (a copy only when they differ)."""
-    if is_channels_last(like) == is_channels_last(a):
-        return a
-    out = _empty_like_layout(like, a.shape, a.dtype)
-    out[...] = a
-    return out
-
-
-def _nhwc(x):
-    return x.transpose(0, 2, 3, 1)
+def _pixel_rows(x, channels_last):
+    """The (B, H*W, K) form of ``_bhwk``, whose pixels the scatter kernel indexes by h*W + w."""
+    b = _bhwk(x, channels_last)
+    return b.reshape(b.shape[0], -1, b.shape[3])
 
 
 def _cuda():
@@ -197,65 +200,52 @@ def _avg_backward(grad, h_start, h_stop, h_step, w_start, w_stop, w_step, diviso
                             grad_input[b, ih, iw, k] += grad[b, oh, ow, k] / divisor[oh, ow]
 
 
-def _as_bhwk(x):
-    """(N, C, H, W) as the (B, H, W, K) array the average kernels take (a view where possible)."""
-    return _nhwc(x) if is_channels_last(x) else _planes(x)[..., None]
-
-
 # ----------------------------------------------------------------------------- entry points
 def max_pool_forward(x, windows):
     """Max over each window of x (N, C, H, W): the output and, per output, the flat index h*W + w of
-    the input element that won (PyTorch's indices, int64)."""
+    the input element that won (PyTorch's indices, int64), both in x's layout."""
     if backend.is_cupy_array(x):
         return _cuda().max_pool_forward(x, windows)
-    n, c = x.shape[:2]
-    shape = (n, c, len(windows.h_start), len(windows.w_start))
-    out = _empty_like_layout(x, shape, x.dtype)
-    indices = _empty_like_layout(x, shape, np.int64)
-    if is_channels_last(x):
+    channels_last = is_channels_last(x)
+    shape = x.shape[:2] + (len(windows.h_start), len(windows.w_start))
+    out, indices = _empty(shape, x.dtype, channels_last), _empty(shape, np.int64, channels_last)
+    if channels_last:
         _max_forward_nhwc(_nhwc(x), *windows, _nhwc(out), _nhwc(indices))
     else:
         _max_forward_planes(_planes(x), *windows, _planes(out), _planes(indices))
     return out, indices
 
 
-def max_pool_backward(grad, indices, input_shape):
-    """Route each output's gradient to the input element its window's maximum came from."""
+def max_pool_backward(grad, indices, input_shape, channels_last):
+    """Route each output's gradient to the input element its window's maximum came from; the result
+    is channels last if the forward input was."""
     if backend.is_cupy_array(grad):
         return _cuda().max_pool_backward(grad, indices, input_shape)
-    grad = _same_layout(grad, indices)
-    grad_input = _empty_like_layout(indices, input_shape, grad.dtype)
-    n, c, h, w = input_shape
-    if is_channels_last(indices):
-        flat_input = _nhwc(grad_input).reshape(n, h * w, c)
-        flat_input[...] = 0
-        _scatter_by_index(_nhwc(grad).reshape(n, -1, c), _nhwc(indices).reshape(n, -1, c), flat_input)
-    else:
-        grad_input[...] = 0
-        _scatter_by_index(grad.reshape(n * c, -1, 1), indices.reshape(n * c, -1, 1),
-                          grad_input.reshape(n * c, h * w, 1))
+    grad_input = _empty(input_shape, grad.dtype, channels_last)
+    flat_input = _pixel_rows(grad_input, channels_last)  # a view: grad_input is new, in this layout
+    flat_input[...] = 0
+    _scatter_by_index(_pixel_rows(grad, channels_last), _pixel_rows(indices, channels_last), flat_input)
     return grad_input
 
 
 def avg_pool_forward(x, windows, divisor):
-    """Sum of each window of x (N, C, H, W) divided by ``divisor`` (OH, OW)."""
+    """Sum of each window of x (N, C, H, W) divided by ``divisor`` (OH, OW), in x's layout."""
     if backend.is_cupy_array(x):
         return _cuda().avg_pool_forward(x, windows, divisor)
-    n, c = x.shape[:2]
-    out = _empty_like_layout(x, (n, c, len(windows.h_start), len(windows.w_start)), x.dtype)
-    # out's layout follows x's (a 1x1 output of channels-last x is C-contiguous too, but is not N*C planes)
-    out_bhwk = _nhwc(out) if is_channels_last(x) else _as_bhwk(out)
-    _avg_forward(_as_bhwk(x), *windows, divisor.astype(x.dtype), out_bhwk)
+    channels_last = is_channels_last(x)
+    out = _empty(x.shape[:2] + (len(windows.h_start), len(windows.w_start)), x.dtype, channels_last)
+    _avg_forward(_bhwk(x, channels_last), *windows, divisor.astype(x.dtype), _bhwk(out, channels_last))
     return out
 
 
-def avg_pool_backward(grad, windows, divisor, input_shape):
-    """Spread each output's gradient evenly (1/divisor) over its window (in the gradient's layout)."""
+def avg_pool_backward(grad, windows, divisor, input_shape, channels_last):
+    """Spread each output's gradient evenly (1/divisor) over its window; the result is channels last if
+    the forward input was."""
     if backend.is_cupy_array(grad):
         return _cuda().avg_pool_backward(grad, windows, divisor, input_shape)
-    grad_input = _empty_like_layout(grad, input_shape, grad.dtype)
+    grad_input = _empty(input_shape, grad.dtype, channels_last)
     grad_input[...] = 0
-    _avg_backward(_as_bhwk(grad), *windows, divisor.astype(grad.dtype), _as_bhwk(grad_input))
+    _avg_backward(_bhwk(grad, channels_last), *windows, divisor.astype(grad.dtype), _bhwk(grad_input, channels_last))
     return grad_input
 
 

@@ -11,23 +11,24 @@ from ..kernels import pooling
 
 class MaxPool(Function):
     def forward(self, x, windows, indices_out=None):
-        self.input_shape = x.shape
+        self.input_shape, self.channels_last = x.shape, pooling.is_channels_last(x)
         out, self.indices = pooling.max_pool_forward(x, windows)
         if indices_out is not None:
             indices_out.append(self.indices)
         return out
 
     def backward(self, grad):
-        return pooling.max_pool_backward(grad, self.indices, self.input_shape)
+        return pooling.max_pool_backward(grad, self.indices, self.input_shape, self.channels_last)
 
 
 class AvgPool(Function):
     def forward(self, x, windows, divisor):
         self.input_shape, self.windows, self.divisor = x.shape, windows, divisor
+        self.channels_last = pooling.is_channels_last(x)
         return pooling.avg_pool_forward(x, windows, divisor)
 
     def backward(self, grad):
-        return pooling.avg_pool_backward(grad, self.windows, self.divisor, self.input_shape)
+        return pooling.avg_pool_backward(grad, self.windows, self.divisor, self.input_shape, self.channels_last)
 
 
 def _pair(value, what, name, minimum):
