@@ -8,8 +8,8 @@ k = ((g * KH + i) * KW + j) * Cg + c, holding
 
 so each tap copies Cg contiguous channels, and each group's columns form one contiguous block.
 ``col2im`` is the adjoint: every entry of a patch-shaped matrix is added back into the input
-position it was read from. It is written as a gather (each input element sums the entries that
-came from it, in a fixed tap order), so that it writes every element once and needs no zeroing.
+position it was read from (row by row of the patch matrix on the CPU; as a gather, each input
+element summing its entries, on the GPU).
 
 The numba kernels here are serial and release the GIL: ``kernels.workers`` runs them on chunks of
 the batch in parallel threads. CuPy arrays go to ``im2col_cuda``, which computes the same thing.
@@ -38,54 +38,67 @@ def _cuda():
 
 
 # ----------------------------------------------------------------------------- numba kernels
+# Both kernels walk the patch matrix row by row. Where a kernel row's taps all fall inside the input
+# (no dilation or groups between them), they read kw * C contiguous values, copied as one block.
 @numba.njit(cache=True, nogil=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
     images, height, width, channels = x.shape
     per_group = channels // groups
+    span = kw * per_group  # columns per kernel row of one group
+    rows_of_x = x.reshape(images, height, width * channels)
+    blocks = groups == 1 and dw == 1
     for n in range(images):
         for oh in range(out_h):
             for ow in range(out_w):
                 r = (n * out_h + oh) * out_w + ow
+                iw0 = ow * sw - pw
+                whole_row = blocks and iw0 >= 0 and iw0 + kw <= width
                 for g in range(groups):
                     for i in range(kh):
                         ih = oh * sh - ph + i * dh
-                        for j in range(kw):
-                            iw = ow * sw - pw + j * dw
-                            k0 = ((g * kh + i) * kw + j) * per_group
-                            c0 = g * per_group
-                            if 0 <= ih < height and 0 <= iw < width:
-                                for c in range(per_group):
-                                    cols[r, k0 + c] = x[n, ih, iw, c0 + c]
-                            else:
-                                for c in range(per_group):
-                                    cols[r, k0 + c] = 0
+                        k = (g * kh + i) * span
+                        if ih < 0 or ih >= height:
+                            cols[r, k:k + span] = 0
+                        elif whole_row:
+                            cols[r, k:k + span] = rows_of_x[n, ih, iw0 * channels:iw0 * channels + span]
+                        else:
+                            for j in range(kw):
+                                iw = iw0 + j * dw
+                                if 0 <= iw < width:
+                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = \
+                                        x[n, ih, iw, g * per_group:(g + 1) * per_group]
+                                else:
+                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = 0
 
 
 @numba.njit(cache=True, nogil=True)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
     images, height, width, channels = x.shape
     per_group = channels // groups
+    span = kw * per_group
+    rows_of_x = x.reshape(images, height, width * channels)
+    blocks = groups == 1 and dw == 1
+    x[...] = 0
     for n in range(images):
-        for ih in range(height):
-            for iw in range(width):
-                for c in range(channels):
-                    x[n, ih, iw, c] = 0
-                # the taps (i, j) of output pixel (oh, ow) that read (ih, iw): oh * sh - ph + i * dh == ih
-                for i in range(kh):
-                    t = ih + ph - i * dh
-                    if t < 0 or t % sh != 0 or t // sh >= out_h:
-                        continue
-                    oh = t // sh
-                    for j in range(kw):
-                        u = iw + pw - j * dw
-                        if u < 0 or u % sw != 0 or u // sw >= out_w:
+        for oh in range(out_h):
+            for ow in range(out_w):
+                r = (n * out_h + oh) * out_w + ow
+                iw0 = ow * sw - pw
+                whole_row = blocks and iw0 >= 0 and iw0 + kw <= width
+                for g in range(groups):
+                    for i in range(kh):
+                        ih = oh * sh - ph + i * dh
+                        k = (g * kh + i) * span
+                        if ih < 0 or ih >= height:
                             continue
-                        r = (n * out_h + oh) * out_w + u // sw
-                        for g in range(groups):
-                            k0 = ((g * kh + i) * kw + j) * per_group
-                            c0 = g * per_group
-                            for c in range(per_group):
-                                x[n, ih, iw, c0 + c] += cols[r, k0 + c]
+                        if whole_row:
+                            rows_of_x[n, ih, iw0 * channels:iw0 * channels + span] += cols[r, k:k + span]
+                        else:
+                            for j in range(kw):
+                                iw = iw0 + j * dw
+                                if 0 <= iw < width:
+                                    x[n, ih, iw, g * per_group:(g + 1) * per_group] += \
+                                        cols[r, k + j * per_group:k + (j + 1) * per_group]
 
 
 def _arguments(geometry):

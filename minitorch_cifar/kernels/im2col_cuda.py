@@ -1,8 +1,8 @@
 """im2col and col2im of ``kernels.im2col`` for CuPy arrays: one CUDA thread per element written.
 
-Same layout and summation order as the numba kernels: x is channels last (N, H, W, C); patch-matrix
-column k = ((g * KH + i) * KW + j) * Cg + c; col2im gathers each input element's entries over the
-taps in increasing (i, j) order.
+Same layout as the numba kernels: x is channels last (N, H, W, C), patch-matrix column
+k = ((g * KH + i) * KW + j) * Cg + c. col2im is a gather here: each thread sums one input element's
+entries over the taps in increasing (i, j) order.
 """
 import functools
 

@@ -1,13 +1,22 @@
-"""Run independent chunks of CPU work on all cores, each chunk's whole pipeline on one thread.
+"""Threads on the CPU: the process-wide settings, and chunks of work run on all cores.
 
 The convolution cuts its batch into chunks and runs, for each chunk, im2col, the matrix product and
 col2im on one of ``num_threads()`` threads: the numba kernels and NumPy's matrix products release
 the GIL, the chunk's patch matrix stays in that core's cache, and no thread waits for another inside
-a chunk. For this, BLAS is held to one thread while the chunks run (with threadpoolctl; where it is
-not installed, chunks run one after the other on multi-threaded BLAS instead).
+a chunk. BLAS runs single-threaded inside the chunks (threadpoolctl; where it is not installed, the
+chunks run one after the other on multi-threaded BLAS instead).
+
+``configure_threads`` (run when the kernels package is imported) sets, unless the user's
+environment already chooses:
+- numba's threading layer to 'workqueue': its idle threads sleep, where OpenMP's spin for a while
+  after each parallel loop and take a core from the threads that follow (on 2 cores a training step
+  ran up to 2-3x slower);
+- NumPy's OpenBLAS to one thread (OPENBLAS_NUM_THREADS overrides): its idle threads likewise spin
+  after each call, and the work that matters (convolution) is parallel at the level of chunks.
 """
 import concurrent.futures
 import functools
+import os
 import threading
 
 import numba
@@ -22,22 +31,27 @@ def num_threads():
 
 
 @functools.cache
-def _blas_controller():
+def _openblas():
+    """threadpoolctl's handle on the OpenBLAS that NumPy uses, or None without threadpoolctl."""
     try:
         import threadpoolctl
     except ImportError:
         return None
-    return threadpoolctl.ThreadpoolController()
+    np.ones((2, 2)) @ np.ones((2, 2))  # make sure NumPy's BLAS is loaded
+    return threadpoolctl.ThreadpoolController().select(internal_api="openblas")
+
+
+def configure_threads():
+    """The process-wide defaults described in this module's docstring."""
+    if numba.config.THREADING_LAYER == "default" and "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"
+    if _openblas() is not None and "OPENBLAS_NUM_THREADS" not in os.environ:
+        _openblas().limit(limits=1)
 
 
 @functools.cache
 def _executor(workers):
     return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="minitorch-chunks")
-
-
-def _single_threaded_blas():
-    controller = _blas_controller()
-    return controller.limit(limits=1, user_api="blas")
 
 
 def run_chunks(count, work, reduce=None):
@@ -53,9 +67,9 @@ def run_chunks(count, work, reduce=None):
             total = reduce(total, result) if reduce is not None else None
         return total
 
-    if threads <= 1 or _blas_controller() is None:
+    if threads <= 1 or _openblas() is None:
         return [share(0, 1)]
-    with _single_threaded_blas():
+    with _openblas().limit(limits=1):
         others = [_executor(threads - 1).submit(share, t, threads) for t in range(1, threads)]
         mine = share(0, threads)
         return [mine] + [f.result() for f in others]

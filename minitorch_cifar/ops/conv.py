@@ -22,7 +22,7 @@ from ..autograd import Function
 from ..kernels import workers
 from ..kernels.im2col import ConvGeometry, col2im, im2col, output_size, patch_columns
 
-CHUNK_BYTES = 4 << 20  # patch-matrix bytes per chunk: a few chunks in flight fit in the shared L3 cache
+CHUNK_BYTES = 2 << 20  # patch-matrix bytes per chunk: about what a core's cache holds
 
 
 def channels_last(a):
@@ -30,14 +30,16 @@ def channels_last(a):
     return backend.get_array_module(a).ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
-def _chunks(xp, images, bytes_per_image):
-    """(start, stop) image ranges: one for CuPy, else about CHUNK_BYTES of patches each, evenly spread
-    over the worker threads."""
+def _chunks(xp, images, rows_per_image, columns, itemsize):
+    """(start, stop) image ranges: one for CuPy; else about CHUNK_BYTES of patches each, but at least as many
+    rows as columns (so that a chunk's dW = P^T dY costs more than writing dW out), a multiple of the
+    thread count of them, evenly split."""
     if xp is not np:
         return [(0, images)]
     threads = workers.num_threads()
-    count = threads * -(-images * bytes_per_image // (threads * CHUNK_BYTES))
-    count = max(1, min(count, images))
+    rows = max(CHUNK_BYTES // (columns * itemsize), columns)
+    per_chunk = max(1, rows // rows_per_image)
+    count = min(images, threads * -(-images // (threads * per_chunk)))
     return [(images * i // count, images * (i + 1) // count) for i in range(count)]
 
 
@@ -83,7 +85,7 @@ class Conv2d(Function):
                 rows[start * pixels:stop * pixels] += bias
             return ()
 
-        self.chunks = _chunks(xp, x.shape[0], pixels * patch_columns(x.shape[3], geometry) * x.itemsize)
+        self.chunks = _chunks(xp, x.shape[0], pixels, patch_columns(x.shape[3], geometry), x.itemsize)
         workers.run_chunks(len(self.chunks), chunk)
         return out.transpose(0, 3, 1, 2)
 
