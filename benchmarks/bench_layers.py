@@ -2,10 +2,11 @@
 
 Each case is one layer's forward + backward (input gradient and parameter gradients) at batch 128,
 float32, on the activation shapes of the cnn3 and resnet10 models, in NCHW and in channels-last
-memory. Both frameworks run with the same thread count. Printed: milliseconds per call, ours and
-PyTorch's, and the ratio ours / PyTorch (below 1.0: we are faster), then per-model totals.
+memory. Both frameworks run with the same thread count. Printed: milliseconds per call (the best of
+--repeat rounds), ours and PyTorch's, and the ratio ours / PyTorch (below 1.0: we are faster), then
+per-model totals.
 
-    python benchmarks/bench_layers.py [--threads 2] [--layout nchw|nhwc|both] [--repeat 7]
+    python benchmarks/bench_layers.py [--threads 2] [--layout nchw|nhwc|both] [--repeat 15]
 
 The layer's input is made by a pass-through op that drops the gradient it receives, in both
 frameworks (torch.autograd.grad on PyTorch's side), so that neither run pays for storing an input
@@ -57,15 +58,16 @@ class _Upstream(mt.Function):
         return None
 
 
-def best_of(steps, repeat, inner=3):
-    """Milliseconds per call of each step, the best of ``repeat`` timings of ``inner`` calls. The steps
-    take turns, so that a noisy stretch of the machine hits both; before each turn a short pause and an
-    untimed call let the other framework's idle threads stop spinning (both run OpenMP thread pools)."""
+def best_of(steps, rounds, inner=3):
+    """Milliseconds per call of each step: the best of ``rounds`` timings of ``inner`` calls. Each round
+    times every step once, so the samples of each step spread over the whole run and a noisy stretch of
+    the machine cannot spoil all of them. Before each timing a short pause and an untimed call let the
+    other framework's idle threads stop spinning (PyTorch's OpenMP threads spin for a while)."""
     for step in steps:
         for _ in range(3):
             step()
     best = [float("inf")] * len(steps)
-    for _ in range(repeat):
+    for _ in range(rounds):
         for i, step in enumerate(steps):
             time.sleep(0.02)
             step()
@@ -83,7 +85,8 @@ def _in_layout(array, channels_last):
     return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
-def time_case(make_ours, make_theirs, shape, channels_last, repeat):
+def make_steps(make_ours, make_theirs, shape, channels_last):
+    """One training pass (forward, backward) of our layer and of PyTorch's, on the same data."""
     rng = np.random.default_rng(0)
     ours, theirs = make_ours(), make_theirs()
     our_x = mt.Tensor(_in_layout(rng.standard_normal(shape, dtype=np.float32), channels_last), requires_grad=True)
@@ -105,26 +108,26 @@ def time_case(make_ours, make_theirs, shape, channels_last, repeat):
         out = theirs(their_x)
         torch.autograd.grad(out, [their_x] + list(theirs.parameters()), their_upstream)
 
-    return best_of([our_step, their_step], repeat)
+    return our_step, their_step
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--layout", choices=["nchw", "nhwc", "both"], default="both")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=15, help="rounds; each layer's figure is its best")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     print(f"threads: {args.threads}; torch {torch.__version__}, numpy {np.__version__}, numba {numba.__version__}")
     layouts = ["nchw", "nhwc"] if args.layout == "both" else [args.layout]
     for layout in layouts:
+        steps = [make_steps(*case, layout == "nhwc") for case in CASES.values()]
+        times = best_of([step for pair in steps for step in pair], args.repeat)
+        results = {name: times[2 * i:2 * i + 2] for i, name in enumerate(CASES)}
         print(f"\n{layout.upper()}  (forward + backward, batch 128, float32; ms)")
         print(f"{'layer':<24}{'ours':>9}{'torch':>9}{'ratio':>8}")
-        results = {}
-        for name, (make_ours, make_theirs, shape) in CASES.items():
-            ours_ms, theirs_ms = time_case(make_ours, make_theirs, shape, layout == "nhwc", args.repeat)
-            results[name] = ours_ms, theirs_ms
+        for name, (ours_ms, theirs_ms) in results.items():
             print(f"{name:<24}{ours_ms:>9.2f}{theirs_ms:>9.2f}{ours_ms / theirs_ms:>8.2f}")
         for model, counts in MODELS.items():
             ours_ms = sum(results[name][0] * n for name, n in counts.items())

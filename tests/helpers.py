@@ -1,8 +1,10 @@
 """One helper compares an op of ours with PyTorch's: forward values and every input's gradient."""
+import numba
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
+from minitorch_cifar.kernels import sized
 
 torch = pytest.importorskip("torch")
 
@@ -48,3 +50,11 @@ def check_against_torch(specs, ours, theirs, device="cpu", dtype=np.float64, rto
             assert o.grad is not None, f"input {i}: no gradient"
             assert_close(o.grad, t.grad, rtol, atol, f"gradient of input {i}")
     return out
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def kernel_build(request, monkeypatch):
+    """Run the numba kernels made by ``kernels.sized`` in their serial or parallel build, whatever the input's size."""
+    if request.param == "parallel" and numba.get_num_threads() < 2:
+        pytest.skip("numba has a single thread")
+    monkeypatch.setattr(sized, "PARALLEL_MIN_ELEMENTS", 0 if request.param == "parallel" else 1 << 62)

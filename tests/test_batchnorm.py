@@ -9,7 +9,7 @@ from minitorch_cifar.kernels import batchnorm as kernels
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.testing import gradcheck
 
-from helpers import assert_close, check_against_torch, torch
+from helpers import assert_close, check_against_torch, kernel_build, torch  # noqa: F401 (kernel_build: a fixture)
 
 SHAPES = [(6, 3), (4, 3, 5), (4, 3, 5, 6)]
 
@@ -22,7 +22,7 @@ def channels_last(x):
 # ----------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("layout", ["first", "last"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_kernels_match_numpy(shape, layout, device, rng):
+def test_kernels_match_numpy(shape, layout, device, rng, kernel_build):
     x, g = rng.standard_normal(shape) + 3, rng.standard_normal(shape)
     if layout == "last":
         x, g = channels_last(x), channels_last(g)
@@ -123,7 +123,7 @@ def test_float32_matches_torch_float32(rng):
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_channels_last_input_gives_the_same_results(training, rng):
+def test_channels_last_input_gives_the_same_results(training, rng, kernel_build):
     x, upstream = rng.standard_normal((4, 3, 5, 6)), rng.standard_normal((4, 3, 5, 6))
     results = []
     for given in (x, channels_last(x)):

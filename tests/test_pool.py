@@ -8,7 +8,7 @@ from minitorch_cifar.kernels import pooling
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.testing import gradcheck
 
-from helpers import assert_close, check_against_torch, torch
+from helpers import assert_close, check_against_torch, kernel_build, torch  # noqa: F401 (kernel_build: a fixture)
 
 # (input H, W), kernel, stride, padding, dilation, ceil_mode
 SLIDING = [
@@ -42,7 +42,7 @@ def windows_of(config):
 # ----------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("layout", ["nchw", "nhwc", "strided"])
 @pytest.mark.parametrize("config", SLIDING)
-def test_max_kernel_matches_reference(config, layout, device, rng):
+def test_max_kernel_matches_reference(config, layout, device, rng, kernel_build):
     x = rng.integers(0, 4, (2, 3) + config[0]).astype(np.float32)  # many ties: the first maximum must win
     x[0, 0, 0, :2] = np.nan
     windows, _ = windows_of(config)
@@ -60,7 +60,7 @@ def test_max_kernel_matches_reference(config, layout, device, rng):
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
 @pytest.mark.parametrize("include_pad", [True, False])
 @pytest.mark.parametrize("config", AVERAGE)
-def test_avg_kernel_matches_reference(config, include_pad, layout, device, rng):
+def test_avg_kernel_matches_reference(config, include_pad, layout, device, rng, kernel_build):
     x = rng.standard_normal((2, 3) + config[0])
     windows, padded = windows_of(config)
     divisor = pooling.window_divisor(windows, padded if include_pad else None)
@@ -75,7 +75,7 @@ def test_avg_kernel_matches_reference(config, include_pad, layout, device, rng):
 
 
 @pytest.mark.parametrize("output_hw", [(1, 1), (2, 3)])
-def test_adaptive_kernels_on_channels_last_input(output_hw, rng):
+def test_adaptive_kernels_on_channels_last_input(output_hw, rng, kernel_build):
     """A 1x1 output is C-contiguous in both layouts: the kernels must still follow the input's."""
     x = rng.standard_normal((3, 5, 4, 6))
     windows = pooling.adaptive_windows((4, 6), output_hw)

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from .. import backend
+from .sized import sized_kernel
 
 _ROWS_PER_BLOCK = 256  # channels-last sums add per block of rows, in an order that does not depend on the thread count
 
@@ -40,7 +41,7 @@ def _as_layout(a, channels_last):
 
 
 # ----------------------------------------------------------------------------- numba kernels
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})
+@sized_kernel(fastmath={"reassoc"})
 def _sums_channels_first(p, p_shift, q, q_shift, sum_p, sum_pq):
     batch, channels, length = p.shape
     for c in numba.prange(channels):
@@ -53,7 +54,7 @@ def _sums_channels_first(p, p_shift, q, q_shift, sum_p, sum_pq):
         sum_p[c], sum_pq[c] = total_p, total_pq
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _sums_channels_last(p, p_shift, q, q_shift, sum_p, sum_pq):
     rows, channels = p.shape
     blocks = (rows + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
@@ -69,7 +70,7 @@ def _sums_channels_last(p, p_shift, q, q_shift, sum_p, sum_pq):
     sum_pq[:] = partial_pq.sum(axis=0)
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _affine_channels_first(x, shift, scale, offset, grad, grad_scale, out):
     batch, channels, length = x.shape
     for nc in numba.prange(batch * channels):
@@ -81,7 +82,7 @@ def _affine_channels_first(x, shift, scale, offset, grad, grad_scale, out):
             out[n, c, i] = value
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _affine_channels_last(x, shift, scale, offset, grad, grad_scale, out):
     rows, channels = x.shape
     for b in numba.prange((rows + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK):
@@ -104,7 +105,7 @@ def channel_sums(p, p_shift, q, q_shift):
     sum_p, sum_pq = np.empty(p.shape[1]), np.empty(p.shape[1])
     kernel = _sums_channels_last if channels_last else _sums_channels_first
     kernel(_as_layout(p, channels_last), np.asarray(p_shift, np.float64), _as_layout(q, channels_last),
-           np.asarray(q_shift, np.float64), sum_p, sum_pq)
+           np.asarray(q_shift, np.float64), sum_p, sum_pq, elements=p.size)
     return sum_p, sum_pq
 
 
@@ -120,8 +121,10 @@ def channel_affine(x, shift, scale, offset, grad=None, grad_scale=None):
     grad = None if grad is None else _as_layout(grad, channels_last)
     if channels_last:
         out = np.empty(_channels_innermost(x).shape, x.dtype)
-        _affine_channels_last(_as_layout(x, True), shift, scale, offset, grad, grad_scale, out.reshape(-1, x.shape[1]))
+        _affine_channels_last(_as_layout(x, True), shift, scale, offset, grad, grad_scale, out.reshape(-1, x.shape[1]),
+                              elements=x.size)
         return _from_channels_innermost(out)
     out = np.empty(x.shape, x.dtype)
-    _affine_channels_first(_as_layout(x, False), shift, scale, offset, grad, grad_scale, _as_layout(out, False))
+    _affine_channels_first(_as_layout(x, False), shift, scale, offset, grad, grad_scale, _as_layout(out, False),
+                           elements=x.size)
     return out

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from .. import backend
+from .sized import sized_kernel
 
 Windows = collections.namedtuple("Windows", "h_start h_stop h_step w_start w_stop w_step")
 
@@ -123,7 +124,7 @@ def _cuda():
 # Max: each window is scanned row by row as PyTorch does; a larger value or a NaN takes over, so the
 # first maximum wins a tie and the last NaN wins over numbers. Written as selects, not branches: the
 # comparisons of pooling are unpredictable.
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _max_forward_planes(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
     planes, _, width = x.shape
     out_h, out_w = out.shape[1], out.shape[2]
@@ -143,7 +144,7 @@ def _max_forward_planes(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out
                     out[p, oh, ow], indices[p, oh, ow] = best, arg
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
     batch, _, width, channels = x.shape
     out_h, out_w = out.shape[1], out.shape[2]
@@ -163,7 +164,7 @@ def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, 
                             indices[n, oh, ow, c] = ih * width + iw if take else indices[n, oh, ow, c]
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _scatter_by_index(grad, indices, grad_input):
     """grad_input[b, indices[b, j, k], k] += grad[b, j, k]: the max-pool gradient to each window's winner."""
     for b in numba.prange(grad.shape[0]):
@@ -174,7 +175,7 @@ def _scatter_by_index(grad, indices, grad_input):
 
 # Average: one kernel serves both layouts, on (B, H, W, K) arrays: (N, H, W, C) for channels last,
 # (N*C, H, W, 1) for planes. Sums run in PyTorch's order (row by row).
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _avg_forward(x, h_start, h_stop, h_step, w_start, w_stop, w_step, divisor, out):
     for b in numba.prange(x.shape[0]):
         for oh in range(out.shape[1]):
@@ -189,7 +190,7 @@ def _avg_forward(x, h_start, h_stop, h_step, w_start, w_stop, w_step, divisor, o
                     out[b, oh, ow, k] /= divisor[oh, ow]
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def _avg_backward(grad, h_start, h_stop, h_step, w_start, w_stop, w_step, divisor, grad_input):
     for b in numba.prange(grad.shape[0]):
         for oh in range(grad.shape[1]):
@@ -210,9 +211,9 @@ def max_pool_forward(x, windows):
     shape = x.shape[:2] + (len(windows.h_start), len(windows.w_start))
     out, indices = _empty(shape, x.dtype, channels_last), _empty(shape, np.int64, channels_last)
     if channels_last:
-        _max_forward_nhwc(_nhwc(x), *windows, _nhwc(out), _nhwc(indices))
+        _max_forward_nhwc(_nhwc(x), *windows, _nhwc(out), _nhwc(indices), elements=x.size)
     else:
-        _max_forward_planes(_planes(x), *windows, _planes(out), _planes(indices))
+        _max_forward_planes(_planes(x), *windows, _planes(out), _planes(indices), elements=x.size)
     return out, indices
 
 
@@ -224,7 +225,8 @@ def max_pool_backward(grad, indices, input_shape, channels_last):
     grad_input = _empty(input_shape, grad.dtype, channels_last)
     flat_input = _pixel_rows(grad_input, channels_last)  # a view: grad_input is new, in this layout
     flat_input[...] = 0
-    _scatter_by_index(_pixel_rows(grad, channels_last), _pixel_rows(indices, channels_last), flat_input)
+    _scatter_by_index(_pixel_rows(grad, channels_last), _pixel_rows(indices, channels_last), flat_input,
+                      elements=grad_input.size)
     return grad_input
 
 
@@ -234,7 +236,8 @@ def avg_pool_forward(x, windows, divisor):
         return _cuda().avg_pool_forward(x, windows, divisor)
     channels_last = is_channels_last(x)
     out = _empty(x.shape[:2] + (len(windows.h_start), len(windows.w_start)), x.dtype, channels_last)
-    _avg_forward(_bhwk(x, channels_last), *windows, divisor.astype(x.dtype), _bhwk(out, channels_last))
+    _avg_forward(_bhwk(x, channels_last), *windows, divisor.astype(x.dtype), _bhwk(out, channels_last),
+                 elements=x.size)
     return out
 
 
@@ -245,7 +248,8 @@ def avg_pool_backward(grad, windows, divisor, input_shape, channels_last):
         return _cuda().avg_pool_backward(grad, windows, divisor, input_shape)
     grad_input = _empty(input_shape, grad.dtype, channels_last)
     grad_input[...] = 0
-    _avg_backward(_bhwk(grad, channels_last), *windows, divisor.astype(grad.dtype), _bhwk(grad_input, channels_last))
+    _avg_backward(_bhwk(grad, channels_last), *windows, divisor.astype(grad.dtype), _bhwk(grad_input, channels_last),
+                  elements=grad_input.size)
     return grad_input
 
 
