@@ -8,6 +8,7 @@ import pytest
 import minitorch_cifar as mt
 from minitorch_cifar import backend, nn
 from minitorch_cifar.kernels import im2col as kernels
+from minitorch_cifar.kernels import winograd
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.ops import conv as conv_op
 from minitorch_cifar.testing import gradcheck
@@ -74,6 +75,16 @@ def many_chunks(monkeypatch):
     monkeypatch.setattr(conv_op, "CHUNK_BYTES", 1)
 
 
+@pytest.fixture
+def winograd_everywhere(monkeypatch):
+    """Take the Winograd path for every 3x3 stride-1 convolution, however few its channels."""
+    monkeypatch.setattr(conv_op, "WINOGRAD_MIN_CHANNELS", 1)
+
+
+# the configurations Winograd's F(2x2, 3x3) serves on the CPU: 3x3 kernel, stride 1, no dilation, no groups
+WINOGRAD = [(c, i) for c, i in zip(CONFIGS, IDS) if c[2] == 3 and c[3] == 1 and c[5] == 1 and c[6] == 1]
+
+
 # ----------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_kernels_match_reference(config, device, rng):
@@ -97,6 +108,24 @@ def test_col2im_is_the_adjoint_of_im2col(rng):
     assert np.vdot(kernels.im2col(x, geometry), p) == pytest.approx(np.vdot(x, kernels.col2im(p, geometry, x.shape)))
 
 
+@pytest.mark.parametrize("config", [c for c, _ in WINOGRAD], ids=[i for _, i in WINOGRAD])
+def test_winograd_transforms_match_reference_and_their_adjoints(config, rng):
+    n, c, h, w = config[0]
+    geometry = geometry_of(config)
+    grid = winograd.tile_grid(geometry.output)
+    x = rng.standard_normal((n, h, w, c))
+    v = winograd.input_tiles(x, geometry.padding, grid, np.empty((16, n * grid[0] * grid[1], c)))
+    np.testing.assert_allclose(v, winograd.reference_input_tiles(x, geometry.padding, grid), rtol=1e-12, atol=1e-12)
+    m = rng.standard_normal((16, v.shape[1], 3))
+    y = winograd.output_tiles(m, grid, np.empty((n,) + geometry.output + (3,)))
+    np.testing.assert_allclose(y, winograd.reference_output_tiles(m, grid, geometry.output), rtol=1e-12, atol=1e-12)
+    # the backward kernels are the adjoints: <T a, b> = <a, T^T b>
+    dv, dy = rng.standard_normal(v.shape), rng.standard_normal(y.shape)
+    assert np.vdot(v, dv) == pytest.approx(np.vdot(x, winograd.input_tiles_adjoint(dv, geometry.padding, grid,
+                                                                                   np.empty_like(x))))
+    assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.output_tiles_adjoint(dy, grid, np.empty_like(m))))
+
+
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_gradients_match_finite_differences(config, rng):
@@ -111,6 +140,14 @@ def test_conv2d_matches_pytorch(config, device):
                         rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("config", [c for c, _ in WINOGRAD], ids=[i for _, i in WINOGRAD])
+def test_winograd_gradients_and_pytorch_parity(config, winograd_everywhere, many_chunks, rng):
+    tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True) for s in specs(config)]
+    gradcheck(lambda *t: F.conv2d(*t, **conv_args(config)), tensors)
+    check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
+                        lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[3], CONFIGS[9]], ids=[IDS[2], IDS[3], IDS[9]])
 def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
     check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
@@ -118,8 +155,10 @@ def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
                         rtol=1e-10, atol=1e-12)
 
 
-def test_float32_matches_pytorch_on_a_cifar_sized_layer(device, many_chunks):
-    check_against_torch([(4, 16, 16, 16), (32, 16, 3, 3), (32,)], lambda x, w, b: F.conv2d(x, w, b, padding=1),
+@pytest.mark.parametrize("in_channels", [8, 32])  # im2col, and Winograd on the CPU
+def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, device, many_chunks):
+    check_against_torch([(4, in_channels, 16, 15), (32, in_channels, 3, 3), (32,)],
+                        lambda x, w, b: F.conv2d(x, w, b, padding=1),
                         lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1), device=device,
                         dtype=np.float32, rtol=1e-4, atol=1e-4)
 

@@ -75,16 +75,20 @@ def run_chunks(count, work, reduce=None):
         return [mine] + [f.result() for f in others]
 
 
-def workspace(nbytes):
-    """A scratch byte buffer of at least ``nbytes`` for the calling thread, reused between calls."""
-    buffer = getattr(_local, "buffer", None)
+def workspace(nbytes, slot=0):
+    """Scratch byte buffer number ``slot`` of the calling thread, at least ``nbytes`` long, reused between calls."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    buffer = buffers.get(slot)
     if buffer is None or buffer.nbytes < nbytes:
-        buffer = _local.buffer = np.empty(nbytes, np.uint8)
+        buffer = buffers[slot] = np.empty(nbytes, np.uint8)
     return buffer
 
 
-def scratch(shape, dtype):
-    """A scratch array of ``shape`` and ``dtype`` in the calling thread's workspace (overwritten by the next call)."""
+def scratch(shape, dtype, slot=0):
+    """A scratch array of ``shape`` and ``dtype`` in the calling thread's buffer ``slot`` (overwritten by the
+    next call for that slot)."""
     dtype = np.dtype(dtype)
-    count = int(np.prod(shape))
-    return workspace(count * dtype.itemsize)[:count * dtype.itemsize].view(dtype).reshape(shape)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    return workspace(nbytes, slot)[:nbytes].view(dtype).reshape(shape)

@@ -10,7 +10,11 @@ and Y, of shape (N * OH * OW, C_out), already is the output in channels-last mem
 
     dW_g = P_g^T dY_g,    db = column sums of dY,    dP_g = dY_g W_g^T,    dx = col2im(dP)
 
-On the CPU the batch is cut into chunks of images whose patch matrix fits in cache, and each chunk's
+On the CPU, 3x3 convolutions with stride 1 (no dilation or groups, at least WINOGRAD_MIN_CHANNELS
+input channels) use Winograd's F(2x2, 3x3) instead (``kernels.winograd``): the same products on
+transformed 4x4 tiles, with 2.25x fewer multiplications.
+
+On the CPU the batch is cut into chunks of images whose patches fit in cache, and each chunk's
 whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the patches instead of
 keeping them. The output is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops,
 BatchNorm and pooling keep that layout, so the next convolution reads its patches contiguously.
@@ -19,10 +23,11 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..kernels import workers
+from ..kernels import winograd, workers
 from ..kernels.im2col import ConvGeometry, col2im, im2col, output_size, patch_columns
 
-CHUNK_BYTES = 2 << 20  # patch-matrix bytes per chunk: about what a core's cache holds
+CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
+WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
 
 
 def channels_last(a):
@@ -30,17 +35,9 @@ def channels_last(a):
     return backend.get_array_module(a).ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
-def _chunks(xp, images, rows_per_image, columns, itemsize):
-    """(start, stop) image ranges: one for CuPy; else about CHUNK_BYTES of patches each, but at least as many
-    rows as columns (so that a chunk's dW = P^T dY costs more than writing dW out), a multiple of the
-    thread count of them, evenly split."""
-    if xp is not np:
-        return [(0, images)]
-    threads = workers.num_threads()
-    rows = max(CHUNK_BYTES // (columns * itemsize), columns)
-    per_chunk = max(1, rows // rows_per_image)
-    count = min(images, threads * -(-images // (threads * per_chunk)))
-    return [(images * i // count, images * (i + 1) // count) for i in range(count)]
+def _scratch(xp, shape, dtype, slot=0):
+    """Work space for one chunk: the thread's reusable buffer on the CPU, a new array on the GPU."""
+    return workers.scratch(shape, dtype, slot) if xp is np else xp.empty(shape, dtype)
 
 
 def _matmul_into(a, b, out):
@@ -48,7 +45,125 @@ def _matmul_into(a, b, out):
     if backend.is_cupy_array(out):
         out[...] = a @ b
     else:
-        backend.get_array_module(out).matmul(a, b, out=out)
+        np.matmul(a, b, out=out)
+
+
+class _Im2col:
+    """The direct method, for any geometry: Y_g = P_g W_g; dW_g = P_g^T dY_g, dx = col2im(dY_g W_g^T)."""
+
+    def __init__(self, weight, geometry, input_shape):
+        xp = backend.get_array_module(weight)
+        groups, out_channels = geometry.groups, weight.shape[0]
+        # W_g: weight (C_out, C/groups, KH, KW) -> (groups, KH * KW * C/groups, C_out/groups)
+        self.weights = xp.ascontiguousarray(
+            weight.reshape((groups, out_channels // groups) + weight.shape[1:]).transpose(0, 3, 4, 2, 1)
+        ).reshape(groups, -1, out_channels // groups)
+        self.geometry = geometry
+        columns = patch_columns(input_shape[3], geometry)
+        # a chunk's rows: its output pixels; dW's product should reduce over at least as many rows as P has columns
+        self.rows_per_image, self.row_items, self.min_rows = geometry.output[0] * geometry.output[1], columns, columns
+        # a 1x1 convolution with stride 1 and no padding: the patch matrix is the input itself
+        self.pointwise = geometry.kernel == (1, 1) and geometry.stride == (1, 1) and geometry.padding == (0, 0) \
+            and geometry.output == tuple(input_shape[1:3])
+
+    def _patches(self, x):
+        if self.pointwise:
+            return x.reshape(-1, x.shape[3])
+        xp = backend.get_array_module(x)
+        shape = (len(x) * self.rows_per_image, self.row_items)
+        return im2col(x, self.geometry, _scratch(xp, shape, x.dtype))
+
+    def _per_group(self, a, b, out, transpose_b=False):
+        """out[:, group g] = a[:, group g] @ b[g] (or b[g]^T) for each group's block of columns."""
+        groups = self.geometry.groups
+        width_a, width_out = a.shape[1] // groups, out.shape[1] // groups
+        for g in range(groups):
+            b_g = b[g].T if transpose_b else b[g]
+            _matmul_into(a[:, g * width_a:(g + 1) * width_a], b_g, out[:, g * width_out:(g + 1) * width_out])
+
+    def forward(self, x, out):
+        """out (N', OH, OW, C_out) = the convolution of the images x (N', H, W, C), without bias."""
+        self._per_group(self._patches(x), self.weights, out.reshape(-1, out.shape[3]))
+
+    def backward(self, x, grad, grad_x, need_weight):
+        """Write dx into ``grad_x`` (unless None) and return this chunk's share of dW_g (groups, K/groups, C_out/groups)."""
+        xp = backend.get_array_module(grad)
+        groups, (_, k, out_per_group) = self.geometry.groups, self.weights.shape
+        g = grad.reshape(-1, grad.shape[3])
+        grad_w = None
+        if need_weight:
+            patches = self._patches(x)
+            grad_w = xp.stack([patches[:, i * k:(i + 1) * k].T @ g[:, i * out_per_group:(i + 1) * out_per_group]
+                               for i in range(groups)])
+        if grad_x is not None:
+            if self.pointwise:
+                self._per_group(g, self.weights, grad_x.reshape(len(g), -1), transpose_b=True)
+            else:
+                grad_patches = _scratch(xp, (len(g), k * groups), g.dtype)  # the patches' buffer, used up
+                self._per_group(g, self.weights, grad_patches, transpose_b=True)
+                col2im(grad_patches, self.geometry, grad_x.shape, out=grad_x)
+        return grad_w
+
+    def weight_gradient(self, grad_w, weight_shape):
+        """(groups, KH * KW * C/groups, C_out/groups) back to (C_out, C/groups, KH, KW)."""
+        xp = backend.get_array_module(grad_w)
+        out_channels, per_group, kh, kw = weight_shape
+        groups = self.geometry.groups
+        return xp.ascontiguousarray(
+            grad_w.reshape(groups, kh, kw, per_group, out_channels // groups).transpose(0, 4, 3, 1, 2)
+        ).reshape(weight_shape)
+
+
+class _Winograd:
+    """F(2x2, 3x3) on the CPU: M_xi = V_xi U_xi; dU_xi = V_xi^T dM_xi, dV_xi = dM_xi U_xi^T (kernels.winograd)."""
+
+    def __init__(self, weight, geometry, input_shape):
+        self.u = winograd.transform_weight(weight)
+        self.padding, self.grid = geometry.padding, winograd.tile_grid(geometry.output)
+        channels, out_channels = input_shape[3], weight.shape[0]
+        self.rows_per_image = self.grid[0] * self.grid[1]
+        self.row_items, self.min_rows = 16 * (channels + out_channels), channels
+
+    def _tiles(self, images, channels, dtype, slot):
+        return workers.scratch((16, images * self.rows_per_image, channels), dtype, slot)
+
+    def forward(self, x, out):
+        v = winograd.input_tiles(x, self.padding, self.grid, self._tiles(len(x), x.shape[3], x.dtype, 0))
+        m = self._tiles(len(x), out.shape[3], x.dtype, 1)
+        np.matmul(v, self.u, out=m)
+        winograd.output_tiles(m, self.grid, out)
+
+    def backward(self, x, grad, grad_x, need_weight):
+        m = winograd.output_tiles_adjoint(grad, self.grid, self._tiles(len(x), grad.shape[3], grad.dtype, 1))
+        v = self._tiles(len(x), x.shape[3], x.dtype, 0)
+        grad_u = None
+        if need_weight:
+            grad_u = np.matmul(winograd.input_tiles(x, self.padding, self.grid, v).transpose(0, 2, 1), m)
+        if grad_x is not None:
+            np.matmul(m, self.u.transpose(0, 2, 1), out=v)
+            winograd.input_tiles_adjoint(v, self.padding, self.grid, grad_x)
+        return grad_u
+
+    def weight_gradient(self, grad_u, weight_shape):
+        return winograd.weight_gradient(grad_u)
+
+
+def _method(xp, weight, geometry, input_shape):
+    winograd_fits = (xp is np and geometry.kernel == (3, 3) and geometry.stride == (1, 1) and
+                     geometry.dilation == (1, 1) and geometry.groups == 1 and input_shape[3] >= WINOGRAD_MIN_CHANNELS)
+    return (_Winograd if winograd_fits else _Im2col)(weight, geometry, input_shape)
+
+
+def _chunks(xp, images, method, itemsize):
+    """(start, stop) image ranges: one for CuPy; else about CHUNK_BYTES of scratch each, but at least
+    ``method.min_rows`` rows, a multiple of the thread count of them, evenly split."""
+    if xp is not np:
+        return [(0, images)]
+    threads = workers.num_threads()
+    rows = max(CHUNK_BYTES // (method.row_items * itemsize), method.min_rows)
+    per_chunk = max(1, rows // method.rows_per_image)
+    count = min(images, threads * -(-images // (threads * per_chunk)))
+    return [(images * i // count, images * (i + 1) // count) for i in range(count)]
 
 
 def _add_results(total, more):
@@ -64,93 +179,40 @@ def _add_results(total, more):
 class Conv2d(Function):
     def forward(self, x, weight, bias=None, geometry=None):
         xp = backend.get_array_module(x)
-        groups = geometry.groups
         self.x = x = channels_last(x)
-        out_channels = weight.shape[0]
-        # W_g: weight (C_out, C/groups, KH, KW) -> (groups, KH * KW * C/groups, C_out/groups)
-        self.weights = xp.ascontiguousarray(
-            weight.reshape((groups, out_channels // groups) + weight.shape[1:]).transpose(0, 3, 4, 2, 1)
-        ).reshape(groups, -1, out_channels // groups)
-        self.weight_shape, self.geometry = weight.shape, geometry
-        out_h, out_w = geometry.output
-        out = xp.empty((x.shape[0], out_h, out_w, out_channels), x.dtype)
-        rows = out.reshape(-1, out_channels)
-        pixels = out_h * out_w
+        self.method = method = _method(xp, weight, geometry, x.shape)
+        self.weight_shape = weight.shape
+        self.chunks = _chunks(xp, len(x), method, x.itemsize)
+        out = xp.empty((len(x),) + geometry.output + (weight.shape[0],), x.dtype)
 
         def chunk(index):
             start, stop = self.chunks[index]
-            patches = self._patches(x[start:stop])
-            self._per_group(patches, self.weights, rows[start * pixels:stop * pixels])
+            method.forward(x[start:stop], out[start:stop])
             if bias is not None:
-                rows[start * pixels:stop * pixels] += bias
-            return ()
+                out[start:stop] += bias
 
-        self.chunks = _chunks(xp, x.shape[0], pixels, patch_columns(x.shape[3], geometry), x.itemsize)
         workers.run_chunks(len(self.chunks), chunk)
         return out.transpose(0, 3, 1, 2)
 
-    def _pointwise(self):
-        """A 1x1 convolution with stride 1 and no padding: the patch matrix is the input itself."""
-        g = self.geometry
-        return g.kernel == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.output == self.x.shape[1:3]
-
-    def _patches(self, x):
-        """The patch matrix of the images x (N', H, W, C), in the thread's scratch space on the CPU."""
-        if self._pointwise():
-            return x.reshape(-1, x.shape[3])
-        n, (out_h, out_w) = x.shape[0], self.geometry.output
-        shape = (n * out_h * out_w, patch_columns(x.shape[3], self.geometry))
-        out = None if backend.is_cupy_array(x) else workers.scratch(shape, x.dtype)
-        return im2col(x, self.geometry, out)
-
-    def _per_group(self, a, b, out, transpose_b=False):
-        """out[:, group g] = a[:, group g] @ b[g] (or b[g]^T) for each group's block of columns."""
-        groups = self.geometry.groups
-        width_a, width_out = a.shape[1] // groups, out.shape[1] // groups
-        for g in range(groups):
-            b_g = b[g].T if transpose_b else b[g]
-            _matmul_into(a[:, g * width_a:(g + 1) * width_a], b_g, out[:, g * width_out:(g + 1) * width_out])
-
     def backward(self, grad):
         xp = backend.get_array_module(grad)
-        x, weights, geometry = self.x, self.weights, self.geometry
+        x, method = self.x, self.method
         need_x, need_weight = self.needs_grad[:2]
         need_bias = len(self.needs_grad) > 2 and self.needs_grad[2]
-        groups, (_, k, out_per_group) = geometry.groups, weights.shape
-        grad_rows = channels_last(grad).reshape(-1, groups * out_per_group)
+        grad = channels_last(grad)
         grad_x = xp.empty_like(x) if need_x else None
-        pixels = geometry.output[0] * geometry.output[1]
 
         def chunk(index):
             start, stop = self.chunks[index]
-            g = grad_rows[start * pixels:stop * pixels]
-            grad_w = grad_b = None
-            if need_weight:
-                patches = self._patches(x[start:stop])
-                grad_w = xp.stack([patches[:, i * k:(i + 1) * k].T @ g[:, i * out_per_group:(i + 1) * out_per_group]
-                                   for i in range(groups)])
-            if need_bias:
-                grad_b = g.sum(axis=0)
-            if need_x:
-                if self._pointwise():
-                    self._per_group(g, weights, grad_x[start:stop].reshape(len(g), -1), transpose_b=True)
-                else:
-                    shape = (len(g), k * groups)
-                    grad_patches = workers.scratch(shape, g.dtype) if xp is np else xp.empty(shape, g.dtype)
-                    self._per_group(g, weights, grad_patches, transpose_b=True)
-                    col2im(grad_patches, geometry, grad_x[start:stop].shape, out=grad_x[start:stop])
-            return grad_w, grad_b
+            g = grad[start:stop]
+            grad_w = method.backward(x[start:stop], g, grad_x[start:stop] if need_x else None, need_weight)
+            return grad_w, g.reshape(-1, g.shape[3]).sum(axis=0) if need_bias else None
 
         total = None
         for thread_sum in workers.run_chunks(len(self.chunks), chunk, reduce=_add_results):
             total = _add_results(total, thread_sum)
         grad_w, grad_b = total
-        if grad_w is not None:
-            # (groups, KH * KW * C/groups, C_out/groups) back to (C_out, C/groups, KH, KW)
-            out_channels, per_group, kh, kw = self.weight_shape
-            grad_w = xp.ascontiguousarray(
-                grad_w.reshape(groups, kh, kw, per_group, out_per_group).transpose(0, 4, 3, 1, 2)
-            ).reshape(self.weight_shape)
+        grad_w = method.weight_gradient(grad_w, self.weight_shape) if need_weight else None
         return grad_x.transpose(0, 3, 1, 2) if need_x else None, grad_w, grad_b
 
 
