@@ -126,6 +126,14 @@ def test_winograd_transforms_match_reference_and_their_adjoints(config, rng):
     assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.output_tiles_adjoint(dy, grid, np.empty_like(m))))
 
 
+def test_winograd_weight_transform_matches_reference_and_its_adjoint(rng):
+    w = rng.standard_normal((5, 4, 3, 3))
+    u_t = winograd.transform_weight(w)
+    np.testing.assert_allclose(u_t, winograd.reference_transform_weight(w), rtol=1e-12, atol=1e-12)
+    du = rng.standard_normal(u_t.shape)
+    assert np.vdot(u_t, du) == pytest.approx(np.vdot(w, winograd.weight_gradient(du)))
+
+
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_gradients_match_finite_differences(config, rng):

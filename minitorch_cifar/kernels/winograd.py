@@ -12,7 +12,8 @@ Each 2x2 block of output pixels (a tile) is computed from the 4x4 input patch d 
 
 Summed over input channels, the elementwise product at each of the 16 positions xi is a matrix
 product, M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of
-shape (C_in, C_out): 16 products of C_in x C_out per tile, where the direct convolution spends 36.
+shape (C_in, C_out) (stored transposed): 16 products of C_in x C_out per tile, where the direct
+convolution spends 36.
 Backward applies each step's adjoint: dM = A dY A^T, dU_xi = V_xi^T dM_xi, dg = G^T dU G,
 dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (tiles overlap).
 
@@ -35,17 +36,18 @@ def tile_grid(output_hw):
 
 
 def transform_weight(weight):
-    """U (16, C_in, C_out) = G g G^T for each (C_out, C_in, 3, 3) kernel g, positions xi = 4a + b."""
-    g = _G.astype(weight.dtype)
-    u = np.einsum("ai,ocij,bj->abco", g, weight, g, optimize=True)
-    return np.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0]))
+    """U^T (16, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = 4a + b. Kept
+    transposed, which the kernels write and read in memory order; the products take it as U_xi = U^T_xi^T."""
+    u_t = np.empty((16,) + weight.shape[:2], weight.dtype)
+    _transform_weight(np.ascontiguousarray(weight), u_t)
+    return u_t
 
 
-def weight_gradient(grad_u):
-    """dg = G^T dU G: the gradient of the (C_out, C_in, 3, 3) kernels from that of U (16, C_in, C_out)."""
-    g = _G.astype(grad_u.dtype)
-    _, c_in, c_out = grad_u.shape
-    return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, grad_u.reshape(4, 4, c_in, c_out), g, optimize=True))
+def weight_gradient(grad_u_t):
+    """dg = G^T dU G: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T (16, C_out, C_in)."""
+    grad = np.empty(grad_u_t.shape[1:] + (3, 3), grad_u_t.dtype)
+    _weight_gradient(np.ascontiguousarray(grad_u_t), grad)
+    return grad
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -95,6 +97,51 @@ def _a(o0, o1, o2, o3, y0, y1):
     _add(o1, y0, y1, 1)
     _add(o2, y0, y1, -1)
     _add(o3, y1, y1, -2)  # -y1
+
+
+@numba.njit(inline="always")
+def _g(g0, g1, g2, half):
+    """G (g0, g1, g2); ``half`` is 0.5 in the arrays' dtype (a float literal would promote float32 to float64)."""
+    return g0, half * (g0 + g1 + g2), half * (g0 - g1 + g2), g2
+
+
+@numba.njit(inline="always")
+def _gt(m0, m1, m2, m3, half):
+    """G^T (m0..m3), the adjoint of _g."""
+    return m0 + half * (m1 + m2), half * (m1 - m2), half * (m1 + m2) + m3
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_weight(w, u_t):
+    """u_t[4a + b, co, ci] = (G w[co, ci] G^T)[a, b]. Runs on numba's own threads (not in chunks)."""
+    c_out, c_in = w.shape[:2]
+    half = np.full(1, 0.5, w.dtype)[0]
+    for co in numba.prange(c_out):
+        for ci in range(c_in):
+            t00, t10, t20, t30 = _g(w[co, ci, 0, 0], w[co, ci, 1, 0], w[co, ci, 2, 0], half)  # G g, by column
+            t01, t11, t21, t31 = _g(w[co, ci, 0, 1], w[co, ci, 1, 1], w[co, ci, 2, 1], half)
+            t02, t12, t22, t32 = _g(w[co, ci, 0, 2], w[co, ci, 1, 2], w[co, ci, 2, 2], half)
+            u_t[0, co, ci], u_t[1, co, ci], u_t[2, co, ci], u_t[3, co, ci] = _g(t00, t01, t02, half)  # (G g) G^T
+            u_t[4, co, ci], u_t[5, co, ci], u_t[6, co, ci], u_t[7, co, ci] = _g(t10, t11, t12, half)
+            u_t[8, co, ci], u_t[9, co, ci], u_t[10, co, ci], u_t[11, co, ci] = _g(t20, t21, t22, half)
+            u_t[12, co, ci], u_t[13, co, ci], u_t[14, co, ci], u_t[15, co, ci] = _g(t30, t31, t32, half)
+
+
+@numba.njit(parallel=True, cache=True)
+def _weight_gradient(grad_u_t, grad):
+    """grad[co, ci] = G^T dU G, with dU the 4x4 grad_u_t[:, co, ci]."""
+    c_out, c_in = grad.shape[:2]
+    half = np.full(1, 0.5, grad.dtype)[0]
+    d = grad_u_t
+    for co in numba.prange(c_out):
+        for ci in range(c_in):
+            p00, p10, p20 = _gt(d[0, co, ci], d[4, co, ci], d[8, co, ci], d[12, co, ci], half)  # G^T dU, by column
+            p01, p11, p21 = _gt(d[1, co, ci], d[5, co, ci], d[9, co, ci], d[13, co, ci], half)
+            p02, p12, p22 = _gt(d[2, co, ci], d[6, co, ci], d[10, co, ci], d[14, co, ci], half)
+            p03, p13, p23 = _gt(d[3, co, ci], d[7, co, ci], d[11, co, ci], d[15, co, ci], half)
+            grad[co, ci, 0, 0], grad[co, ci, 0, 1], grad[co, ci, 0, 2] = _gt(p00, p01, p02, p03, half)  # (G^T dU) G
+            grad[co, ci, 1, 0], grad[co, ci, 1, 1], grad[co, ci, 1, 2] = _gt(p10, p11, p12, p13, half)
+            grad[co, ci, 2, 0], grad[co, ci, 2, 1], grad[co, ci, 2, 2] = _gt(p20, p21, p22, p23, half)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -235,6 +282,12 @@ def reference_input_tiles(x, padding, grid):
     bt = _BT.astype(x.dtype)
     v = np.einsum("ai,nhwijc,bj->abnhwc", bt, _patches(x, padding, grid), bt)
     return v.reshape(16, -1, x.shape[3])
+
+
+def reference_transform_weight(weight):
+    """U^T (16, C_out, C_in)."""
+    g = _G.astype(weight.dtype)
+    return np.einsum("ai,ocij,bj->aboc", g, weight, g).reshape((16,) + weight.shape[:2])
 
 
 def reference_output_tiles(m, grid, output_hw):

@@ -118,7 +118,7 @@ class _Winograd:
     """F(2x2, 3x3) on the CPU: M_xi = V_xi U_xi; dU_xi = V_xi^T dM_xi, dV_xi = dM_xi U_xi^T (kernels.winograd)."""
 
     def __init__(self, weight, geometry, input_shape):
-        self.u = winograd.transform_weight(weight)
+        self.u_t = winograd.transform_weight(weight)  # U^T: (16, C_out, C_in)
         self.padding, self.grid = geometry.padding, winograd.tile_grid(geometry.output)
         channels, out_channels = input_shape[3], weight.shape[0]
         self.rows_per_image = self.grid[0] * self.grid[1]
@@ -130,22 +130,23 @@ class _Winograd:
     def forward(self, x, out):
         v = winograd.input_tiles(x, self.padding, self.grid, self._tiles(len(x), x.shape[3], x.dtype, 0))
         m = self._tiles(len(x), out.shape[3], x.dtype, 1)
-        np.matmul(v, self.u, out=m)
+        np.matmul(v, self.u_t.transpose(0, 2, 1), out=m)
         winograd.output_tiles(m, self.grid, out)
 
     def backward(self, x, grad, grad_x, need_weight):
+        """Write dx into ``grad_x`` (unless None) and return this chunk's share of dU^T (16, C_out, C_in)."""
         m = winograd.output_tiles_adjoint(grad, self.grid, self._tiles(len(x), grad.shape[3], grad.dtype, 1))
         v = self._tiles(len(x), x.shape[3], x.dtype, 0)
-        grad_u = None
+        grad_u_t = None
         if need_weight:
-            grad_u = np.matmul(winograd.input_tiles(x, self.padding, self.grid, v).transpose(0, 2, 1), m)
+            grad_u_t = np.matmul(m.transpose(0, 2, 1), winograd.input_tiles(x, self.padding, self.grid, v))
         if grad_x is not None:
-            np.matmul(m, self.u.transpose(0, 2, 1), out=v)
+            np.matmul(m, self.u_t, out=v)
             winograd.input_tiles_adjoint(v, self.padding, self.grid, grad_x)
-        return grad_u
+        return grad_u_t
 
-    def weight_gradient(self, grad_u, weight_shape):
-        return winograd.weight_gradient(grad_u)
+    def weight_gradient(self, grad_u_t, weight_shape):
+        return winograd.weight_gradient(grad_u_t)
 
 
 def _method(xp, weight, geometry, input_shape):
