@@ -28,7 +28,7 @@ def twins(name, dtype=np.float64, device="cpu"):
 
 
 def test_registry_lists_and_builds_models():
-    assert models.list_models() == sorted(NAMES)
+    assert set(NAMES) <= set(models.list_models())  # the whole zoo: test_zoo.py
     assert isinstance(models.get_model("cnn2", num_classes=5).classifier[-1], nn.Linear)
     assert models.get_model("cnn2", num_classes=5).classifier[-1].out_features == 5
     with pytest.raises(ValueError, match="unknown model 'vgg'.*cnn2"):

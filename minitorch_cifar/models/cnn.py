@@ -1,4 +1,4 @@
-"""The plain CNNs of the CIFAR-10 experiments: cnn2, cnn3 (VGG-style, with BatchNorm) and an AlexNet-style net.
+"""The plain CNNs of the CIFAR-10 experiments: cnn1, cnn2, cnn3 (VGG-style, with BatchNorm) and an AlexNet-style net.
 
 Each builder takes the ``nn`` namespace to build from: ours by default, or ``torch.nn``, which builds
 the identical PyTorch model (same layers, names and state_dict keys) from this same code.
@@ -20,6 +20,15 @@ def _network(nn, features, classifier):
 
 def _conv_bn_relu(nn, in_channels, out_channels):
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU()]
+
+
+def cnn1(num_classes=10, nn=None):
+    """The first CNN of the progression: two 3x3 convs (64, 32 channels) with ReLU, one maxpool, and a 256-unit
+    hidden layer; no BatchNorm, no dropout (it overfits)."""
+    nn = _namespace(nn)
+    features = [nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+    classifier = [nn.Linear(32 * 16 * 16, 256), nn.ReLU(), nn.Linear(256, num_classes)]
+    return _network(nn, features, classifier)
 
 
 def cnn2(num_classes=10, nn=None):

@@ -78,3 +78,8 @@ def _namespace(nn):
 def resnet10(num_classes=10, nn=None):
     """One BasicBlock per stage, with the max-pooled stem: the ResNet of the learning-rate and augmentation runs."""
     return resnet_classes(_namespace(nn))[1]([1, 1, 1, 1], num_classes=num_classes, stem_pool=True)
+
+
+def resnet18(num_classes=10, nn=None):
+    """The standard CIFAR ResNet-18: two BasicBlocks per stage and a 3x3 stem without max-pooling."""
+    return resnet_classes(_namespace(nn))[1]([2, 2, 2, 2], num_classes=num_classes, stem_pool=False)
