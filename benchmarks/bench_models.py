@@ -1,0 +1,301 @@
+"""Time one training step of the CIFAR-10 models in minitorch_cifar and in PyTorch, in one process.
+
+A step is forward, cross-entropy, backward and an SGD momentum update, at batch 128 in float32, on
+the same weights (copied from PyTorch's model through state_dict) and the same random batch. Both
+frameworks use the same number of threads. The steps of the two alternate, after warm-up steps,
+and the median of each is printed with the ratio ours / PyTorch (below 1.0: we are faster), the
+achieved GFLOP/s (a step counted as 3x the forward's multiply-adds x 2) beside the machine's
+SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see peak_memory).
+
+    python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--threads 2]
+                                      [--breakdown [MODEL]] [--memory] [--device cuda]
+"""
+import argparse
+import collections
+import gc
+import os
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+import threadpoolctl
+import torch
+
+import minitorch_cifar as mt
+from minitorch_cifar import autograd, models
+from minitorch_cifar import nn as our_nn
+
+BATCH, LR, MOMENTUM = 128, 0.01, 0.9
+
+
+# ----------------------------------------------------------------------------- one training step
+class Pair:
+    """The same model, weights and batch in both frameworks, and a training step of each."""
+
+    def __init__(self, name, device, batch=BATCH, seed=0):
+        torch.manual_seed(seed)
+        self.theirs = models.get_model(name, nn=torch.nn).to(device)
+        self.ours = models.get_model(name)
+        self.ours.load_state_dict({k: v.cpu() for k, v in self.theirs.state_dict().items()})
+        self.ours.to(device)
+        rng = np.random.default_rng(seed)
+        images = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+        labels = rng.integers(0, 10, batch)
+        self.x, self.y = mt.tensor(images, device=device), mt.tensor(labels, device=device)
+        self.tx, self.ty = torch.tensor(images, device=device), torch.tensor(labels, device=device)
+        self.optimizer = mt.optim.SGD(self.ours.parameters(), lr=LR, momentum=MOMENTUM)
+        self.torch_optimizer = torch.optim.SGD(self.theirs.parameters(), lr=LR, momentum=MOMENTUM)
+        self.device = device
+
+    def step_ours(self):
+        self.optimizer.zero_grad()
+        loss = our_nn.functional.cross_entropy(self.ours(self.x), self.y)
+        loss.backward()
+        self.optimizer.step()
+        if self.device != "cpu":
+            mt.backend.cupy().cuda.Device().synchronize()
+        return loss
+
+    def step_theirs(self):
+        self.torch_optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(self.theirs(self.tx), self.ty)
+        loss.backward()
+        self.torch_optimizer.step()
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+        return loss
+
+
+SETTLE_S = 0.02  # before each timed step: PyTorch's idle OpenMP threads spin for a while after its step
+
+
+def time_pair(pair, steps, warmup):
+    """Per-step seconds, ours and PyTorch's (lists), their steps alternating, each after a short pause so that
+    neither framework's idle threads are still busy when the other's step starts."""
+    ours, theirs = [], []
+    for i in range(warmup + steps):
+        for step, times in ((pair.step_ours, ours), (pair.step_theirs, theirs)):
+            time.sleep(SETTLE_S)
+            start = time.perf_counter()
+            step()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return ours, theirs
+
+
+# ----------------------------------------------------------------------------- work and the machine's ceiling
+def forward_flops(model, batch):
+    """2 x the multiply-adds of the convolutions and linear layers in one forward pass of a batch."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, our_nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += 2 * output.numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, our_nn.Linear):
+            total += 2 * output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (our_nn.Conv2d, our_nn.Linear))]
+    with mt.no_grad():
+        model(mt.zeros(batch, 3, 32, 32))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def sgemm_gflops(threads, size=2048, repeat=5):
+    """The best float32 matrix-product rate NumPy's BLAS reaches with ``threads`` threads (square matrices;
+    minitorch_cifar itself keeps BLAS single-threaded and runs its own threads)."""
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        a @ a
+        best = min(_timed(lambda: a @ a) for _ in range(repeat))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- peak memory
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def memory_child(framework, name, steps, threads):
+    """Run in a fresh process: RSS once the model, its optimizer state (momentum buffers) and the batch exist and
+    the kernels are loaded (a step at batch 2), then the peak RSS over training steps at batch 128. Prints the
+    growth in MiB."""
+    _set_threads(threads)
+    small = Pair(name, "cpu", batch=2)
+    (small.step_ours if framework == "ours" else small.step_theirs)()
+    del small
+    pair = Pair(name, "cpu")
+    model, optimizer = (pair.ours, pair.optimizer) if framework == "ours" else (pair.theirs, pair.torch_optimizer)
+    for p in model.parameters():  # a step with zero gradients creates the momentum buffers and changes nothing
+        p.grad = (mt.zeros_like if framework == "ours" else torch.zeros_like)(p)
+    optimizer.step()
+    optimizer.zero_grad()
+    gc.collect()
+    baseline = _rss_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
+    step = pair.step_ours if framework == "ours" else pair.step_theirs
+    for _ in range(steps):
+        step()
+    print((_rss_kib("VmHWM") - baseline) / 1024)
+
+
+def peak_memory(name, threads, steps=3):
+    """Each framework's peak RSS growth over a training step, measured in a subprocess of its own (so that
+    neither framework's allocator caches count against the other). Both keep the same model, optimizer
+    state and batch before the baseline is taken; the growth is what the step itself allocates."""
+    result = {}
+    for framework in ("ours", "theirs"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", framework, name, str(steps), str(threads)],
+                             check=True, capture_output=True, text=True)
+        result[framework] = float(out.stdout.strip().splitlines()[-1])
+    return result["ours"], result["theirs"]
+
+
+# ----------------------------------------------------------------------------- per-layer breakdown
+class OpTimer:
+    """Seconds spent in each autograd Function's forward and backward (ours), by op name."""
+
+    def __init__(self):
+        self.forward, self.backward = collections.defaultdict(float), collections.defaultdict(float)
+        self.patched = []
+
+    def __enter__(self):
+        for cls in _subclasses(autograd.Function):
+            for phase, table in (("forward", self.forward), ("backward", self.backward)):
+                if phase in vars(cls):
+                    original = vars(cls)[phase]
+                    setattr(cls, phase, _timing(original, table, cls.__name__))
+                    self.patched.append((cls, phase, original))
+        return self
+
+    def __exit__(self, *exc):
+        for cls, phase, original in self.patched:
+            setattr(cls, phase, original)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _timing(fn, table, name):
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            table[name] += time.perf_counter() - start
+    return timed
+
+
+# PyTorch's profiler names -> our op names, for the side-by-side table
+TORCH_OPS = {
+    "aten::mkldnn_convolution": ("Conv2d", "forward"), "aten::convolution_backward": ("Conv2d", "backward"),
+    "aten::native_batch_norm": ("BatchNorm", "forward"), "aten::native_batch_norm_backward": ("BatchNorm", "backward"),
+    "aten::max_pool2d_with_indices": ("MaxPool", "forward"),
+    "aten::max_pool2d_with_indices_backward": ("MaxPool", "backward"),
+    "aten::clamp_min": ("ReLU", "forward"), "aten::relu": ("ReLU", "forward"),
+    "aten::threshold_backward": ("ReLU", "backward"),
+    "aten::addmm": ("Linear", "forward"), "aten::mm": ("Linear", "backward"),
+    "aten::_adaptive_avg_pool2d": ("AvgPool", "forward"), "aten::mean": ("AvgPool", "forward"),
+    "aten::_adaptive_avg_pool2d_backward": ("AvgPool", "backward"),
+    "aten::native_dropout": ("Dropout", "forward"), "aten::native_dropout_backward": ("Dropout", "backward"),
+    "aten::add": ("Add", "forward"), "aten::_log_softmax": ("LogLikelihood", "forward"),
+    "aten::_log_softmax_backward_data": ("LogLikelihood", "backward"),
+}
+
+
+def breakdown(pair, steps):
+    """Print milliseconds per step in each op's forward and backward, ours beside PyTorch's (profiler self time)."""
+    with OpTimer() as timer:
+        for _ in range(steps):
+            pair.step_ours()
+    theirs = collections.defaultdict(float)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            pair.step_theirs()
+    for event in prof.key_averages():
+        if event.key in TORCH_OPS:
+            theirs[TORCH_OPS[event.key]] += event.self_cpu_time_total / 1e6
+    names = sorted(set(timer.forward) | set(timer.backward) | {k for k, _ in theirs},
+                   key=lambda k: -(timer.forward[k] + timer.backward[k]))
+    print(f"\n  per op, ms per step    ours fwd   bwd   | PyTorch fwd   bwd")
+    for name in names:
+        f, b = timer.forward[name] / steps * 1e3, timer.backward[name] / steps * 1e3
+        tf, tb = theirs[(name, "forward")] / steps * 1e3, theirs[(name, "backward")] / steps * 1e3
+        print(f"  {name:<22} {f:8.1f} {b:7.1f}   | {tf:8.1f} {tb:7.1f}")
+    print(f"  {'total':<22} {sum(timer.forward.values()) / steps * 1e3:8.1f} "
+          f"{sum(timer.backward.values()) / steps * 1e3:7.1f}   (ours: time inside ops; the rest is Python)")
+
+
+# ----------------------------------------------------------------------------- main
+def _set_threads(threads):
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["cnn2", "cnn3", "alexnet", "resnet10"],
+                        choices=models.list_models())
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per framework and model")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda to compare with PyTorch on the GPU")
+    parser.add_argument("--breakdown", nargs="?", const="slowest", metavar="MODEL",
+                        help="per-op forward/backward times of MODEL (default: the one with the highest ratio)")
+    parser.add_argument("--memory", action="store_true", help="peak memory of a step, each framework in a subprocess")
+    parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        framework, name, steps, threads = args.memory_child
+        return memory_child(framework, name, int(steps), int(threads))
+    _set_threads(args.threads)
+    device = mt.backend.parse_device(args.device)
+    ceiling = sgemm_gflops(args.threads)
+    print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
+          f"batch {BATCH}, float32; NumPy SGEMM {ceiling:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}")
+    print("median (best) ms per training step of --steps; ratio = ours / PyTorch of the medians; GF/s of the medians")
+    header = f"{'model':<10} {'ours ms':>14} {'torch ms':>14} {'ratio':>6} {'ours GF/s':>10} {'torch GF/s':>11}"
+    print(header + ("   peak MiB ours / torch" if args.memory else ""))
+    ratios, pairs = {}, {}
+    for name in args.models:
+        pair = pairs[name] = Pair(name, device)
+        ours_times, theirs_times = time_pair(pair, args.steps, args.warmup)
+        ours, theirs = float(np.median(ours_times)), float(np.median(theirs_times))
+        ratios[name] = ours / theirs
+        work = 3 * forward_flops(pair.ours, BATCH) / 1e9
+        line = (f"{name:<10} {ours * 1e3:7.1f} ({min(ours_times) * 1e3:5.1f}) {theirs * 1e3:7.1f} "
+                f"({min(theirs_times) * 1e3:5.1f}) {ours / theirs:6.2f} {work / ours:10.0f} {work / theirs:11.0f}")
+        if args.memory and device == "cpu":
+            line += "   {:8.0f} / {:.0f}".format(*peak_memory(name, args.threads))
+        print(line, flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    if args.breakdown:
+        name = max(ratios, key=ratios.get) if args.breakdown == "slowest" else args.breakdown
+        print(f"\nbreakdown of {name}:")
+        breakdown(pairs.get(name) or Pair(name, device), max(3, args.steps // 2))
+
+
+if __name__ == "__main__":
+    main()
