@@ -51,52 +51,29 @@ def weight_gradient(grad_u_t):
 
 
 # ----------------------------------------------------------------------------- numba kernels
-# Each step of a transform is written as loops over channels with one output each (out = a + sb * b
-# (+ sc * c), signs +-1, exact): loops that simple vectorize. _BT, _AT and their transposes as such steps:
+# The 1-D steps on scalars; applied along a tile's columns and rows (signs +-1 and halves: exact).
 @numba.njit(inline="always")
-def _add(out, a, b, sb):
-    for c in range(out.shape[0]):
-        out[c] = a[c] + sb * b[c]
-
-
-@numba.njit(inline="always")
-def _add3(out, a, b, c_, sb, sc):
-    for c in range(out.shape[0]):
-        out[c] = a[c] + sb * b[c] + sc * c_[c]
+def _bt(d0, d1, d2, d3):
+    """B^T (d0..d3)."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
 
 
 @numba.njit(inline="always")
-def _bt(o0, o1, o2, o3, d0, d1, d2, d3):
-    """(o0..o3) = B^T (d0..d3)."""
-    _add(o0, d0, d2, -1)
-    _add(o1, d1, d2, 1)
-    _add(o2, d2, d1, -1)
-    _add(o3, d1, d3, -1)
+def _b(e0, e1, e2, e3):
+    """B (e0..e3), the adjoint of _bt."""
+    return e0, e1 - e2 + e3, e1 + e2 - e0, -e3
 
 
 @numba.njit(inline="always")
-def _b(o0, o1, o2, o3, e0, e1, e2, e3):
-    """(o0..o3) = B (e0..e3), the adjoint of _bt."""
-    o0[:] = e0
-    _add3(o1, e1, e2, e3, -1, 1)
-    _add3(o2, e1, e2, e0, 1, -1)
-    _add(o3, e3, e3, -2)  # -e3
+def _at(m0, m1, m2, m3):
+    """A^T (m0..m3)."""
+    return m0 + m1 + m2, m1 - m2 - m3
 
 
 @numba.njit(inline="always")
-def _at(o0, o1, m0, m1, m2, m3):
-    """(o0, o1) = A^T (m0..m3)."""
-    _add3(o0, m0, m1, m2, 1, 1)
-    _add3(o1, m1, m2, m3, -1, -1)
-
-
-@numba.njit(inline="always")
-def _a(o0, o1, o2, o3, y0, y1):
-    """(o0..o3) = A (y0, y1), the adjoint of _at."""
-    o0[:] = y0
-    _add(o1, y0, y1, 1)
-    _add(o2, y0, y1, -1)
-    _add(o3, y1, y1, -2)  # -y1
+def _a(y0, y1):
+    """A (y0, y1), the adjoint of _at."""
+    return y0, y0 + y1, y0 - y1, -y1
 
 
 @numba.njit(inline="always")
@@ -144,98 +121,137 @@ def _weight_gradient(grad_u_t, grad):
             grad[co, ci, 2, 0], grad[co, ci, 2, 1], grad[co, ci, 2, 2] = _gt(p20, p21, p22, p23, half)
 
 
+# The tile kernels work one row of tiles at a time: the 4 input rows under it (or the 2 output rows
+# of it) as flat (columns * C) vectors, the vertical step over whole rows, then the horizontal step
+# tile by tile. Every loop reads and writes whole rows of contiguous channels, and vectorizes.
+@numba.njit(inline="always")
+def _padded_columns(width, pw, tiles_w, channels):
+    """Where the input row lands in a padded row of the tile row's 2 * TW + 2 columns: start and length."""
+    return pw * channels, max(0, min(width, 2 * tiles_w + 2 - pw)) * channels
+
+
 @numba.njit(cache=True, nogil=True)
 def _input_tiles(x, ph, pw, tiles_h, tiles_w, v):
     """V = B^T d B for every tile of x (N, H, W, C); v is (16, N * TH * TW, C)."""
     images, height, width, channels = x.shape
-    d = np.empty((4, 4, channels), x.dtype)
-    e = np.empty((4, 4, channels), x.dtype)
+    flat_x = x.reshape(images, height, width * channels)
+    start, length = _padded_columns(width, pw, tiles_w, channels)
+    rows = np.zeros((4, (2 * tiles_w + 2) * channels), x.dtype)  # zero where the padding is
+    e = np.zeros_like(rows)  # B^T d down every column; zero in the padding columns, which it never writes
     for n in range(images):
         for th in range(tiles_h):
-            for tw in range(tiles_w):
-                t = (n * tiles_h + th) * tiles_w + tw
-                for i in range(4):  # the 4x4 patch, zero outside the input
-                    ih = 2 * th - ph + i
-                    for j in range(4):
-                        iw = 2 * tw - pw + j
-                        if 0 <= ih < height and 0 <= iw < width:
-                            d[i, j] = x[n, ih, iw]
-                        else:
-                            d[i, j] = 0
-                for j in range(4):  # e = B^T d, column by column
-                    _bt(e[0, j], e[1, j], e[2, j], e[3, j], d[0, j], d[1, j], d[2, j], d[3, j])
-                for a in range(4):  # V = e B, row by row: V[a, b] = (B^T e[a, :])[b]
-                    _bt(v[4 * a, t], v[4 * a + 1, t], v[4 * a + 2, t], v[4 * a + 3, t], e[a, 0], e[a, 1], e[a, 2], e[a, 3])
+            ih = 2 * th - ph
+            if 0 <= ih and ih + 3 < height:  # all 4 rows inside the input: read them in place
+                x0, x1, x2, x3 = flat_x[n, ih], flat_x[n, ih + 1], flat_x[n, ih + 2], flat_x[n, ih + 3]
+                for k in range(length):
+                    e[0, start + k], e[1, start + k], e[2, start + k], e[3, start + k] = _bt(x0[k], x1[k], x2[k], x3[k])
+            else:
+                for i in range(4):
+                    if 0 <= ih + i < height:
+                        rows[i, start:start + length] = flat_x[n, ih + i, :length]
+                    else:
+                        rows[i, start:start + length] = 0
+                for k in range(start, start + length):
+                    e[0, k], e[1, k], e[2, k], e[3, k] = _bt(rows[0, k], rows[1, k], rows[2, k], rows[3, k])
+            t0 = (n * tiles_h + th) * tiles_w
+            for a in range(4):  # V[a, :] = B^T e[a, columns of the tile], tile by tile
+                for tw in range(tiles_w):
+                    k = 2 * tw * channels
+                    for c in range(channels):
+                        v[4 * a, t0 + tw, c], v[4 * a + 1, t0 + tw, c], v[4 * a + 2, t0 + tw, c], \
+                            v[4 * a + 3, t0 + tw, c] = _bt(e[a, k + c], e[a, k + channels + c],
+                                                            e[a, k + 2 * channels + c], e[a, k + 3 * channels + c])
 
 
 @numba.njit(cache=True, nogil=True)
 def _input_tiles_adjoint(v, ph, pw, tiles_h, tiles_w, x):
     """x (N, H, W, C) = the sum over tiles of B dV B^T, each added into the input under its tile."""
     images, height, width, channels = x.shape
+    flat_x = x.reshape(images, height, width * channels)
+    start, length = _padded_columns(width, pw, tiles_w, channels)
+    f = np.empty((4, (2 * tiles_w + 2) * channels), x.dtype)
     x[...] = 0
-    d = np.empty((4, 4, channels), x.dtype)
-    e = np.empty((4, 4, channels), x.dtype)
     for n in range(images):
         for th in range(tiles_h):
-            for tw in range(tiles_w):
-                t = (n * tiles_h + th) * tiles_w + tw
-                for a in range(4):  # e = dV B^T, row by row
-                    _b(e[a, 0], e[a, 1], e[a, 2], e[a, 3], v[4 * a, t], v[4 * a + 1, t], v[4 * a + 2, t], v[4 * a + 3, t])
-                for j in range(4):  # d = B e, column by column
-                    _b(d[0, j], d[1, j], d[2, j], d[3, j], e[0, j], e[1, j], e[2, j], e[3, j])
+            t0 = (n * tiles_h + th) * tiles_w
+            f[...] = 0
+            for a in range(4):  # f[a, columns of the tile] += B dV[a, :], tile by tile (neighbours overlap)
+                for tw in range(tiles_w):
+                    k = 2 * tw * channels
+                    for c in range(channels):
+                        d0, d1, d2, d3 = _b(v[4 * a, t0 + tw, c], v[4 * a + 1, t0 + tw, c], v[4 * a + 2, t0 + tw, c],
+                                            v[4 * a + 3, t0 + tw, c])
+                        f[a, k + c] += d0
+                        f[a, k + channels + c] += d1
+                        f[a, k + 2 * channels + c] += d2
+                        f[a, k + 3 * channels + c] += d3
+            ih = 2 * th - ph  # B f down every column, added into the input rows under the tile row
+            if 0 <= ih and ih + 3 < height:
+                x0, x1, x2, x3 = flat_x[n, ih], flat_x[n, ih + 1], flat_x[n, ih + 2], flat_x[n, ih + 3]
+                for k in range(length):
+                    d0, d1, d2, d3 = _b(f[0, start + k], f[1, start + k], f[2, start + k], f[3, start + k])
+                    x0[k] += d0
+                    x1[k] += d1
+                    x2[k] += d2
+                    x3[k] += d3
+            else:
                 for i in range(4):
-                    ih = 2 * th - ph + i
-                    for j in range(4):
-                        iw = 2 * tw - pw + j
-                        if 0 <= ih < height and 0 <= iw < width:
-                            _add(x[n, ih, iw], x[n, ih, iw], d[i, j], 1)
+                    if 0 <= ih + i < height:
+                        for k in range(length):
+                            flat_x[n, ih + i, k] += _b(f[0, start + k], f[1, start + k], f[2, start + k],
+                                                       f[3, start + k])[i]
 
 
 @numba.njit(cache=True, nogil=True)
 def _output_tiles(m, tiles_h, tiles_w, y):
     """y (N, OH, OW, C) = A^T M A for every tile; m is (16, N * TH * TW, C)."""
     images, out_h, out_w, channels = y.shape
-    r = np.empty((4, 2, channels), y.dtype)
-    corner = np.empty((2, 2, channels), y.dtype)
+    flat_y = y.reshape(images, out_h, out_w * channels)
+    r = np.empty((4, 2 * tiles_w * channels), y.dtype)
+    length = out_w * channels
     for n in range(images):
         for th in range(tiles_h):
-            for tw in range(tiles_w):
-                t = (n * tiles_h + th) * tiles_w + tw
-                for a in range(4):  # r = M A, row by row
-                    _at(r[a, 0], r[a, 1], m[4 * a, t], m[4 * a + 1, t], m[4 * a + 2, t], m[4 * a + 3, t])
-                oh, ow = 2 * th, 2 * tw
-                if oh + 1 < out_h and ow + 1 < out_w:  # Y = A^T r, column by column, straight into y
-                    for q in range(2):
-                        _at(y[n, oh, ow + q], y[n, oh + 1, ow + q], r[0, q], r[1, q], r[2, q], r[3, q])
-                else:  # a tile sticking out of the output: only its pixels inside are kept
-                    for q in range(2):
-                        _at(corner[0, q], corner[1, q], r[0, q], r[1, q], r[2, q], r[3, q])
-                    for p in range(min(2, out_h - oh)):
-                        for q in range(min(2, out_w - ow)):
-                            y[n, oh + p, ow + q] = corner[p, q]
+            t0 = (n * tiles_h + th) * tiles_w
+            for a in range(4):  # r[a, columns of the tile] = A^T M[a, :], tile by tile
+                for tw in range(tiles_w):
+                    k = 2 * tw * channels
+                    for c in range(channels):
+                        r[a, k + c], r[a, k + channels + c] = _at(m[4 * a, t0 + tw, c], m[4 * a + 1, t0 + tw, c],
+                                                                  m[4 * a + 2, t0 + tw, c], m[4 * a + 3, t0 + tw, c])
+            oh = 2 * th  # Y = A^T r down every column, straight into the output rows (those inside it)
+            if oh + 1 < out_h:
+                y0, y1 = flat_y[n, oh], flat_y[n, oh + 1]
+                for k in range(length):
+                    y0[k], y1[k] = _at(r[0, k], r[1, k], r[2, k], r[3, k])
+            else:
+                for k in range(length):
+                    flat_y[n, oh, k] = _at(r[0, k], r[1, k], r[2, k], r[3, k])[0]
 
 
 @numba.njit(cache=True, nogil=True)
 def _output_tiles_adjoint(y, tiles_h, tiles_w, m):
     """dM = A dY A^T for every tile of dY (N, OH, OW, C), the pixels past the output counting as 0."""
     images, out_h, out_w, channels = y.shape
-    dy = np.zeros((2, 2, channels), y.dtype)
-    q = np.empty((4, 2, channels), y.dtype)
+    flat_y = y.reshape(images, out_h, out_w * channels)
+    rows = np.zeros((2, 2 * tiles_w * channels), y.dtype)  # zero past the output's last column
+    q = np.empty((4, rows.shape[1]), y.dtype)
+    length = out_w * channels
     for n in range(images):
         for th in range(tiles_h):
-            for tw in range(tiles_w):
-                t = (n * tiles_h + th) * tiles_w + tw
-                oh, ow = 2 * th, 2 * tw
-                for p in range(2):
-                    for s in range(2):
-                        if oh + p < out_h and ow + s < out_w:
-                            dy[p, s] = y[n, oh + p, ow + s]
-                        else:
-                            dy[p, s] = 0
-                for s in range(2):  # q = A dY, column by column
-                    _a(q[0, s], q[1, s], q[2, s], q[3, s], dy[0, s], dy[1, s])
-                for a in range(4):  # dM = q A^T, row by row
-                    _a(m[4 * a, t], m[4 * a + 1, t], m[4 * a + 2, t], m[4 * a + 3, t], q[a, 0], q[a, 1])
+            for p in range(2):
+                if 2 * th + p < out_h:
+                    rows[p, :length] = flat_y[n, 2 * th + p]
+                else:
+                    rows[p, :length] = 0
+            for k in range(rows.shape[1]):  # q = A dY down every column
+                q[0, k], q[1, k], q[2, k], q[3, k] = _a(rows[0, k], rows[1, k])
+            t0 = (n * tiles_h + th) * tiles_w
+            for a in range(4):  # dM[a, :] = A q[a, columns of the tile], tile by tile
+                for tw in range(tiles_w):
+                    k = 2 * tw * channels
+                    for c in range(channels):
+                        m[4 * a, t0 + tw, c], m[4 * a + 1, t0 + tw, c], m[4 * a + 2, t0 + tw, c], \
+                            m[4 * a + 3, t0 + tw, c] = _a(q[a, k + c], q[a, k + channels + c])
 
 
 # ----------------------------------------------------------------------------- entry points
