@@ -1,0 +1,161 @@
+"""The command line, run in-process through ``cli.main(argv)`` (one subprocess checks ``python -m``)."""
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minitorch_cifar import cli
+from minitorch_cifar.data import cifar, write_fake_cifar10
+
+PNG = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fake_data(tmp_path_factory):
+    """100 training and 50 test images in CIFAR-10's format."""
+    return str(write_fake_cifar10(tmp_path_factory.mktemp("cifar"), train_per_class=10, test_per_class=5))
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of one command."""
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def accuracy_line(text):
+    return next(line for line in text.splitlines() if line.startswith("test accuracy: "))
+
+
+def test_train_leaves_csv_png_weights_and_json_then_evaluate_prints_the_same_accuracy(fake_data, tmp_path, capsys):
+    out = tmp_path / "x"
+    status, printed, progress = run(capsys, "train", "--model", "cnn2", "--epochs", "1", "--batch-size", "25",
+                                    "--data-dir", fake_data, "--out", out)
+    assert status == 0
+    assert "epoch 1/1" in progress and "4/4" in progress  # the progress bar went through the 4 batches
+    for name in ("metrics.csv", "curves.png", "final.npz", "best.npz", "checkpoint.npz", "run.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "curves.png").read_bytes().startswith(PNG)
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and 0 <= float(rows[0]["train_acc"]) <= 1
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["config"]["model"] == "cnn2"
+    trained_line = accuracy_line(printed)
+    assert trained_line.startswith(f"test accuracy: {record['results']['test_acc']:.2%} (")
+    assert re.search(r"\(\d+/50\)", trained_line)
+
+    status, printed, _ = run(capsys, "evaluate", out / "final.npz")
+    assert status == 0 and accuracy_line(printed) == trained_line
+    assert len([line for line in printed.splitlines() if line.startswith("  ")]) == 10  # one line per class
+
+    elsewhere = tmp_path / "copied"  # weights without run.json: the model must be named
+    elsewhere.mkdir()
+    shutil.copy(out / "final.npz", elsewhere)
+    status, _, err = run(capsys, "evaluate", elsewhere / "final.npz", "--data-dir", fake_data)
+    assert status == 2 and "pass --model NAME" in err and len(err.splitlines()) == 1
+    status, printed, _ = run(capsys, "evaluate", elsewhere / "final.npz", "--data-dir", fake_data, "--model", "cnn2")
+    assert status == 0 and accuracy_line(printed) == trained_line
+
+    (elsewhere / "final.npz").write_bytes(b"not a checkpoint")
+    status, _, err = run(capsys, "evaluate", elsewhere / "final.npz", "--data-dir", fake_data, "--model", "cnn2")
+    assert status == 1 and "cannot read it as a checkpoint" in err and "Traceback" not in err
+    status, _, err = run(capsys, "evaluate", elsewhere / "cnn3" / "final.npz", "--model", "cnn3")
+    assert status == 1 and "no such checkpoint file" in err
+
+
+def weights(path):
+    with np.load(path) as archive:
+        return {key: archive[key] for key in archive.files if key.startswith("model/")}
+
+
+def test_resume_continues_as_an_uninterrupted_run(fake_data, tmp_path, capsys):
+    common = ["--model", "simplenet", "--batch-size", "32", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.05",
+              "--augment", "--scheduler", "step", "--step-size", "1", "--gamma", "0.5", "--data-dir", fake_data, "--no-progress"]
+    assert run(capsys, "train", *common, "--epochs", "2", "--out", tmp_path / "straight")[0] == 0
+    assert run(capsys, "train", *common, "--epochs", "1", "--out", tmp_path / "resumed")[0] == 0
+    status, printed, _ = run(capsys, "train", "--resume", tmp_path / "resumed" / "checkpoint.npz", "--epochs", "2")
+    assert status == 0 and "resuming from" in printed
+    straight, resumed = weights(tmp_path / "straight" / "final.npz"), weights(tmp_path / "resumed" / "final.npz")
+    assert straight.keys() == resumed.keys()
+    assert all(np.array_equal(straight[key], resumed[key]) for key in straight)
+    metrics = [[{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(folder / "metrics.csv"))]
+               for folder in (tmp_path / "straight", tmp_path / "resumed")]
+    assert metrics[0] == metrics[1] and len(metrics[0]) == 2
+    assert json.loads((tmp_path / "resumed" / "run.json").read_text())["resumed_from"].endswith("checkpoint.npz")
+
+
+def test_lr_find_writes_the_plot_and_prints_a_suggestion(fake_data, tmp_path, capsys):
+    status, printed, _ = run(capsys, "lr-find", "--model", "softmax", "--data-dir", fake_data, "--batch-size", "10",
+                             "--num-iter", "25", "--end-lr", "1", "--out", tmp_path)
+    assert status == 0
+    assert re.search(r"suggested learning rate \(steepest descent of the loss\): [0-9.e-]+", printed)
+    assert (tmp_path / "lr_find.png").read_bytes().startswith(PNG)
+    assert len((tmp_path / "lr_find.csv").read_text().splitlines()) == 26
+
+
+def test_show_data_writes_samples_and_distribution(fake_data, tmp_path, capsys):
+    status, printed, _ = run(capsys, "show-data", "--data-dir", fake_data, "--split", "test", "--out", tmp_path)
+    assert status == 0 and "50 test images" in printed and "airplane 5" in printed
+    assert all((tmp_path / name).read_bytes().startswith(PNG) for name in ("samples.png", "class_distribution.png"))
+
+
+def test_summary_prints_every_layer(capsys):
+    status, printed, _ = run(capsys, "summary", "--model", "lenet")
+    assert status == 0
+    assert re.search(r"Conv2d-1\s+\[-1, 6, 28, 28\]\s+456", printed) and "Total params: 62,006" in printed
+
+
+def test_missing_data_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    def offline(url):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(cifar, "open_url", offline)
+    status, _, err = run(capsys, "train", "--model", "cnn2", "--data-dir", tmp_path / "nowhere")
+    assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "CIFAR-10 is not in" in err and "--data-dir DIR" in err and "cifar10_from_jpeg.py" in err
+    status, _, err = run(capsys, "show-data", "--data-dir", tmp_path / "nowhere", "--no-download")
+    assert status == 1 and "download=False" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
+    (["train", "--epochs", "3"], "which model? pass --model NAME, one of alexnet"),
+    (["train", "--model", "cnn2", "--batch-size", "0"], "batch_size=0: must be a positive integer"),
+    (["train", "--model", "cnn2", "--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+    (["train", "--model", "cnn2", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["summary", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
+    (["fly"], "argument COMMAND: invalid choice: 'fly'"),
+])
+def test_bad_flags_are_one_line_and_exit_2(argv, message, capsys):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_from_a_missing_checkpoint_says_so(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz")
+    assert status == 1 and "no such checkpoint file" in err
+
+
+def test_resume_refuses_to_stretch_a_schedule_laid_out_for_the_epochs(fake_data, tmp_path, capsys):
+    assert run(capsys, "train", "--model", "softmax", "--epochs", "1", "--scheduler", "cosine", "--data-dir",
+               fake_data, "--out", tmp_path, "--no-progress")[0] == 0
+    status, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "3")
+    assert status == 2 and "the cosine schedule of this run was laid out for 1 epochs" in err
+    status, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "1")
+    assert status == 0  # nothing left to train: the run is complete, and says so again
+
+
+def test_python_dash_m_help():
+    done = subprocess.run([sys.executable, "-m", "minitorch_cifar", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0
+    assert all(command in done.stdout for command in ("train", "evaluate", "lr-find", "show-data", "summary"))
