@@ -241,6 +241,9 @@ def build_transforms(config):
 def build_loaders(config, data):
     """The DataLoaders of ``data`` on ``config.device``; the training loader's shuffling and augmentation draw
     from its own generator seeded with ``config.seed``."""
+    if data.train is not None and config.drop_last and len(data.train) < config.batch_size:
+        raise ConfigError(f"drop_last=True: batches of {config.batch_size} leave none of the {len(data.train)} "
+                          f"training images; lower batch_size or keep the last batch")
     train_transform, eval_transform = build_transforms(config)
 
     def evaluation_loader(dataset):

@@ -76,6 +76,8 @@ def test_load_data_cuts_subsets_and_splits(fake_data):
     assert len(np.unique(data.test.targets)) > 5  # drawn at random, not the first (maybe one-class) images
     with pytest.raises(ex.ConfigError, match="train_subset=1000: there are only 200 training images"):
         ex.load_data(config(fake_data, train_subset=1000))
+    with pytest.raises(ex.ConfigError, match="drop_last=True: batches of 64 leave none of the 40 training images"):
+        ex.build_loaders(config(fake_data, batch_size=64, drop_last=True), data)
 
 
 def test_transforms_augment_then_normalise_then_cut_out():
