@@ -9,7 +9,7 @@ from .factories import (arange, empty, empty_like, from_numpy, full, full_like, 
                         rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
-from . import data, optim
+from . import data, models, nn, optim, train
 from . import viz  # summary() and to_dot(); its plots load matplotlib only when first used
 
 __version__ = "0.1.0"
