@@ -86,7 +86,7 @@ def time_pair(pair, steps, warmup):
 
 
 # ----------------------------------------------------------------------------- work and the machine's ceiling
-def forward_flops(model, batch):
+def forward_flops(model, batch, device="cpu"):
     """2 x the multiply-adds of the convolutions and linear layers in one forward pass of a batch."""
     total = 0
 
@@ -100,15 +100,21 @@ def forward_flops(model, batch):
 
     handles = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (our_nn.Conv2d, our_nn.Linear))]
     with mt.no_grad():
-        model(mt.zeros(batch, 3, 32, 32))
+        model(mt.zeros(batch, 3, 32, 32, device=device))
     for h in handles:
         h.remove()
     return total
 
 
-def sgemm_gflops(threads, size=2048, repeat=5):
-    """The best float32 matrix-product rate NumPy's BLAS reaches with ``threads`` threads (square matrices;
-    minitorch_cifar itself keeps BLAS single-threaded and runs its own threads)."""
+def sgemm_gflops(threads, device="cpu", size=2048, repeat=5):
+    """The best float32 matrix-product rate of square matrices: NumPy's BLAS with ``threads`` threads
+    (minitorch_cifar itself keeps BLAS single-threaded and runs its own threads), or CuPy on a GPU."""
+    if device != "cpu":
+        cp = mt.backend.cupy()
+        a = cp.asarray(np.random.default_rng(0).standard_normal((size, size)), dtype=cp.float32)
+        product = lambda: (a @ a, cp.cuda.Device().synchronize())  # noqa: E731
+        product()
+        return 2 * size ** 3 / min(_timed(product) for _ in range(repeat)) / 1e9
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
     with threadpoolctl.threadpool_limits(threads, user_api="blas"):
         a @ a
@@ -272,9 +278,10 @@ def main():
         return memory_child(framework, name, int(steps), int(threads))
     _set_threads(args.threads)
     device = mt.backend.parse_device(args.device)
-    ceiling = sgemm_gflops(args.threads)
+    ceiling = sgemm_gflops(args.threads, device)
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
-          f"batch {BATCH}, float32; NumPy SGEMM {ceiling:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}")
+          f"batch {BATCH}, float32; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} GFLOP/s; "
+          f"load average {os.getloadavg()[0]:.2f}")
     print("median (best) ms per training step of --steps; ratio = ours / PyTorch of the medians; GF/s of the medians")
     header = f"{'model':<10} {'ours ms':>14} {'torch ms':>14} {'ratio':>6} {'ours GF/s':>10} {'torch GF/s':>11}"
     print(header + ("   peak MiB ours / torch" if args.memory else ""))
@@ -284,7 +291,7 @@ def main():
         ours_times, theirs_times = time_pair(pair, args.steps, args.warmup)
         ours, theirs = float(np.median(ours_times)), float(np.median(theirs_times))
         ratios[name] = ours / theirs
-        work = 3 * forward_flops(pair.ours, BATCH) / 1e9
+        work = 3 * forward_flops(pair.ours, BATCH, device) / 1e9
         line = (f"{name:<10} {ours * 1e3:7.1f} ({min(ours_times) * 1e3:5.1f}) {theirs * 1e3:7.1f} "
                 f"({min(theirs_times) * 1e3:5.1f}) {ours / theirs:6.2f} {work / ours:10.0f} {work / theirs:11.0f}")
         if args.memory and device == "cpu":
