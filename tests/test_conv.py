@@ -164,6 +164,20 @@ def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
 
 
 @pytest.mark.parametrize("in_channels", [8, 32])  # im2col, and Winograd on the CPU
+def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, many_chunks, rng):
+    x = mt.tensor(rng.standard_normal((6, in_channels, 9, 8)).astype(np.float32), requires_grad=True)
+    w = mt.tensor(rng.standard_normal((16, in_channels, 3, 3)).astype(np.float32), requires_grad=True)
+    grads = []
+    for _ in range(4):
+        x.grad = w.grad = None
+        F.conv2d(x, w, padding=1).sum().backward()
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    for gx, gw in grads[1:]:
+        np.testing.assert_array_equal(gx, grads[0][0])
+        np.testing.assert_array_equal(gw, grads[0][1])
+
+
+@pytest.mark.parametrize("in_channels", [8, 32])  # im2col, and Winograd on the CPU
 def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, device, many_chunks):
     check_against_torch([(4, in_channels, 16, 15), (32, in_channels, 3, 3), (32,)],
                         lambda x, w, b: F.conv2d(x, w, b, padding=1),

@@ -2,8 +2,8 @@
 
 The convolution cuts its batch into chunks and runs, for each chunk, im2col, the matrix product and
 col2im on one of ``num_threads()`` threads: the numba kernels and NumPy's matrix products release
-the GIL, the chunk's patch matrix stays in that core's cache, and no thread waits for another inside
-a chunk. BLAS runs single-threaded inside the chunks (threadpoolctl; where it is not installed, the
+the GIL, the chunk's patch matrix stays in that core's cache, no thread waits for another inside a
+chunk, and a thread that other work on the machine slows down simply takes fewer chunks. BLAS runs single-threaded inside the chunks (threadpoolctl; where it is not installed, the
 chunks run one after the other on multi-threaded BLAS instead).
 
 ``configure_threads`` (run when the kernels package is imported) sets, unless the user's
@@ -16,6 +16,7 @@ environment already chooses:
 """
 import concurrent.futures
 import functools
+import itertools
 import os
 import threading
 
@@ -54,25 +55,33 @@ def _executor(workers):
     return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="minitorch-chunks")
 
 
-def run_chunks(count, work, reduce=None):
-    """Call ``work(index)`` for every index in range(count); thread t takes indices t, t + T, t + 2T, ...
-    With ``reduce(total, result)`` (total is None at first), each thread folds its results in index order;
-    the per-thread totals come back in thread order, so that sums of them do not depend on timing."""
+def run_chunks(count, work):
+    """Call ``work(index)`` for every index in range(count) on up to num_threads() threads, each taking the
+    next index as soon as it is free (a thread slowed down by other work on the machine takes fewer).
+    Returns the results in index order, so that sums over them do not depend on timing."""
     threads = min(num_threads(), count)
-
-    def share(t, step):
-        total = None
-        for i in range(t, count, step):
-            result = work(i)
-            total = reduce(total, result) if reduce is not None else None
-        return total
-
+    results = [None] * count
     if threads <= 1 or _openblas() is None:
-        return [share(0, 1)]
+        for i in range(count):
+            results[i] = work(i)
+        return results
+    indices = itertools.count()  # next() on it is atomic under the GIL
+
+    def take():
+        for i in indices:
+            if i >= count:
+                return
+            results[i] = work(i)
+
     with _openblas().limit(limits=1):
-        others = [_executor(threads - 1).submit(share, t, threads) for t in range(1, threads)]
-        mine = share(0, threads)
-        return [mine] + [f.result() for f in others]
+        others = [_executor(threads - 1).submit(take) for _ in range(threads - 1)]
+        try:
+            take()
+        finally:
+            concurrent.futures.wait(others)
+        for f in others:
+            f.result()  # raises what a worker raised
+    return results
 
 
 def workspace(nbytes, slot=0):

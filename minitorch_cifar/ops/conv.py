@@ -210,8 +210,8 @@ class Conv2d(Function):
             return grad_w, g.reshape(-1, g.shape[3]).sum(axis=0) if need_bias else None
 
         total = None
-        for thread_sum in workers.run_chunks(len(self.chunks), chunk, reduce=_add_results):
-            total = _add_results(total, thread_sum)
+        for result in workers.run_chunks(len(self.chunks), chunk):  # summed in chunk order: deterministic
+            total = _add_results(total, result)
         grad_w, grad_b = total
         grad_w = method.weight_gradient(grad_w, self.weight_shape) if need_weight else None
         return grad_x.transpose(0, 3, 1, 2) if need_x else None, grad_w, grad_b
