@@ -35,9 +35,9 @@ def channels_last(a):
     return backend.get_array_module(a).ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
-def _scratch(xp, shape, dtype, slot=0):
+def _scratch(xp, shape, dtype):
     """Work space for one chunk: the thread's reusable buffer on the CPU, a new array on the GPU."""
-    return workers.scratch(shape, dtype, slot) if xp is np else xp.empty(shape, dtype)
+    return workers.scratch(shape, dtype) if xp is np else xp.empty(shape, dtype)
 
 
 def _matmul_into(a, b, out):
@@ -86,7 +86,7 @@ class _Im2col:
         self._per_group(self._patches(x), self.weights, out.reshape(-1, out.shape[3]))
 
     def backward(self, x, grad, grad_x, need_weight):
-        """Write dx into ``grad_x`` (unless None) and return this chunk's share of dW_g (groups, K/groups, C_out/groups)."""
+        """Write dx into ``grad_x`` (unless None); return this chunk's part of dW_g (groups, K/groups, C_out/groups)."""
         xp = backend.get_array_module(grad)
         groups, (_, k, out_per_group) = self.geometry.groups, self.weights.shape
         g = grad.reshape(-1, grad.shape[3])
@@ -146,10 +146,12 @@ class _Winograd:
         return grad_u_t
 
     def weight_gradient(self, grad_u_t, weight_shape):
+        """dU^T (16, C_out, C_in) back to the kernels' gradient (C_out, C_in, 3, 3)."""
         return winograd.weight_gradient(grad_u_t)
 
 
 def _method(xp, weight, geometry, input_shape):
+    """Winograd where it applies and pays (on the CPU), im2col everywhere else."""
     winograd_fits = (xp is np and geometry.kernel == (3, 3) and geometry.stride == (1, 1) and
                      geometry.dilation == (1, 1) and geometry.groups == 1 and input_shape[3] >= WINOGRAD_MIN_CHANNELS)
     return (_Winograd if winograd_fits else _Im2col)(weight, geometry, input_shape)
@@ -266,7 +268,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
     kernel = (kh, kw)
     pads = padding_amounts(padding, kernel, stride, dilation)
-    out_hw = tuple(output_size(n, k, s, p[0], p[1], d) for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation))
+    out_hw = tuple(output_size(n, k, s, before, after, d)
+                   for n, k, s, (before, after), d in zip(x.shape[2:], kernel, stride, pads, dilation))
     if min(out_hw) < 1:
         padded = tuple(n + sum(p) for n, p in zip(x.shape[2:], pads))
         raise ValueError(f"conv2d: padded input of spatial size {padded} is smaller than the dilated kernel "
