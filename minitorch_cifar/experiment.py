@@ -19,7 +19,12 @@ that wants them one by one; ``Experiment.run()`` (or ``run(config)``) trains, te
 
 Validation after each epoch uses ``val_split`` of the training images when set, else the test images, as the
 original write-ups did (their curves are train against test); ``validate=False`` skips it.
+
+The scripts under examples/ share their command line through ``script_parser`` and ``script_config`` (a recipe
+with --device, --data-dir, --epochs, --out and --quick applied), run through ``run_and_report`` and overlay runs
+with ``plot_run_folders``.
 """
+import argparse
 import dataclasses
 import json
 import math
@@ -30,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, backend, models, nn, optim
+from .autograd import no_grad
 from .data import CIFAR10, ArrayDataset, DataLoader, train_val_split, transforms
 from .train import Trainer, load_weights, lr_find, save_weights
 from .train.checkpoint import atomic_write, rng_state, set_rng_state
@@ -244,17 +250,18 @@ def build_loaders(config, data):
     if data.train is not None and config.drop_last and len(data.train) < config.batch_size:
         raise ConfigError(f"drop_last=True: batches of {config.batch_size} leave none of the {len(data.train)} "
                           f"training images; lower batch_size or keep the last batch")
-    train_transform, eval_transform = build_transforms(config)
-
-    def evaluation_loader(dataset):
-        return DataLoader(dataset, batch_size=config.eval_batch_size, transform=eval_transform, device=config.device)
-
     train = None if data.train is None else DataLoader(
-        data.train, batch_size=config.batch_size, shuffle=True, drop_last=config.drop_last, transform=train_transform,
-        device=config.device, seed=config.seed)
-    test = evaluation_loader(data.test)
-    val = None if not config.validate else test if data.val is None else evaluation_loader(data.val)
+        data.train, batch_size=config.batch_size, shuffle=True, drop_last=config.drop_last,
+        transform=build_transforms(config)[0], device=config.device, seed=config.seed)
+    test = evaluation_loader(config, data.test)
+    val = None if not config.validate else test if data.val is None else evaluation_loader(config, data.val)
     return Loaders(train, val, test)
+
+
+def evaluation_loader(config, dataset):
+    """The images of ``dataset`` in order, in batches of ``eval_batch_size``, normalised and not augmented."""
+    return DataLoader(dataset, batch_size=config.eval_batch_size, transform=build_transforms(config)[1],
+                      device=config.device)
 
 
 # ---------------------------------------------------------------------- model, optimizer, schedule, loss
@@ -373,6 +380,24 @@ class Experiment:
     def test(self):
         """Loss, accuracy, per-class accuracy and confusion matrix of the model on the test images."""
         return self.trainer.evaluate(self.loaders.test)
+
+    def evaluate(self, dataset):
+        """``test()`` on other images: ``dataset`` (e.g. ``self.data.train``, the training images without their
+        augmentation, for the accuracy on the training set that the write-ups print beside the test one)."""
+        return self.trainer.evaluate(evaluation_loader(self.config, dataset))
+
+    def predict(self, images):
+        """The class the model predicts (NumPy int64) for each of ``images``: uint8 (N, 3, H, W), as in
+        ``self.data.test.data``, normalised as in training; in eval mode, without gradients."""
+        dataset = ArrayDataset(np.asarray(images), np.zeros(len(images), dtype=np.int64))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                batches = [self.model(x).data.argmax(axis=1) for x, _ in evaluation_loader(self.config, dataset)]
+        finally:
+            self.model.train(was_training)
+        return np.concatenate([backend.to_device(b, "cpu") for b in batches]).astype(np.int64)
 
     def run(self, resume=None):
         """``fit``, then ``test``, writing the run folder (see the module docstring); returns a RunResult.
@@ -547,3 +572,58 @@ def plot_data(dataset, folder, per_class=8, title=None):
     _close(plots.plot_samples(dataset.data, dataset.targets, dataset.classes, per_class, path=paths[0], title=title))
     _close(plots.plot_class_distribution(dataset.targets, dataset.classes, path=paths[1], title=title))
     return paths
+
+
+# ---------------------------------------------------------------------- example scripts
+def script_parser(description, out, device=None):
+    """The command line that every script under examples/ shares (a script adds its own flags): --device,
+    --data-dir, --epochs (default: the recipe's), --out (default ``out``) and --quick. ``device=None`` defaults
+    to 'cuda' where a GPU is usable, else 'cpu'."""
+    device = device or ("cuda" if backend.cuda_is_available() else "cpu")
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default=device, help=f"cpu, cuda or cuda:N (default {device})")
+    parser.add_argument("--data-dir", help="CIFAR-10's folder (default $MINITORCH_CIFAR_DATA, else ./data; "
+                                           "downloaded there when missing)")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of the recipe's; a schedule "
+                                                   "keeps its shape over the shorter or longer run")
+    parser.add_argument("--out", default=out, help=f"folder for the metrics, figures and weights (default {out})")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: one epoch on 128 training images, "
+                                                             "tested on 100")
+    return parser
+
+
+def script_config(config, args, out=None):
+    """The recipe ``config`` with a script's flags (``script_parser``) applied: device, data_dir, the run folder
+    ``out`` (default ``args.out``) and, when given, epochs (the piecewise schedule's warm-up stays the same
+    fraction of the run; 'cosine' and 'onecycle' follow the epochs by themselves); then ``quick()`` under
+    --quick. Returns the checked RunConfig."""
+    config = dataclasses.replace(config, device=args.device, data_dir=args.data_dir,
+                                 out=str(out if out is not None else args.out))
+    if args.epochs is not None:
+        config = dataclasses.replace(config, epochs=args.epochs,
+                                     warmup_epochs=config.warmup_epochs * args.epochs / config.epochs)
+    return (config.quick() if args.quick else config).check()
+
+
+def run_and_report(config, data=None):
+    """Run ``config`` as the example scripts do, printing what runs (``describe``), then the epochs trained and
+    the test accuracy per class; returns (Experiment, RunResult)."""
+    experiment = Experiment(config, data)
+    print(f"== {config.model}{'' if experiment.out is None else f' -> {experiment.out}/'}\n{experiment.describe()}",
+          flush=True)
+    result = experiment.run()
+    stopped = f", stopped early; the weights of epoch {result.best_epoch} kept" if result.stopped_early else ""
+    print(f"trained {len(result.history)} epoch(s) in {result.seconds:.0f} s{stopped}")
+    print(format_evaluation(result.test, result.classes), flush=True)
+    return experiment, result
+
+
+def plot_run_folders(folders, path, title=None):
+    """Overlay the curves (``viz.plots.plot_runs``) of the run folders ``folders`` (a name -> folder mapping)
+    that hold a metrics.csv, into ``path``; returns the names drawn (none: no figure)."""
+    from .viz import plots
+    found = {name: Path(folder) / FILES["metrics"] for name, folder in folders.items()}
+    found = {name: csv for name, csv in found.items() if csv.is_file()}
+    if found:
+        _close(plots.plot_runs(found, path=path, title=title))
+    return list(found)

@@ -216,3 +216,48 @@ def test_plot_data_writes_samples_and_distribution(fake_data, tmp_path):
     paths = ex.plot_data(CIFAR10(fake_data, train=False), tmp_path / "figures", per_class=4)
     assert [p.name for p in paths] == ["samples.png", "class_distribution.png"]
     assert all(p.read_bytes().startswith(PNG) for p in paths)
+
+
+def test_script_flags_replace_the_recipe_and_keep_the_schedule_shape(fake_data):
+    recipe = ex.RunConfig(model="resnet9", epochs=24, scheduler="piecewise", warmup_epochs=5, lr=0.4, cutout=8)
+    parser = ex.script_parser("the story", out="runs/nine", device="cpu")
+    args = parser.parse_args(["--data-dir", fake_data, "--epochs", "12"])
+    c = ex.script_config(recipe, args)
+    assert (c.epochs, c.warmup_epochs, c.out, c.data_dir, c.device) == (12, 2.5, "runs/nine", fake_data, "cpu")
+    assert (c.lr, c.cutout, c.scheduler) == (0.4, 8, "piecewise")  # the rest of the recipe stays
+    assert ex.script_config(recipe, parser.parse_args([]), out="runs/nine/a").out == "runs/nine/a"
+    assert ex.script_config(recipe, parser.parse_args([])).epochs == 24
+    quick = ex.script_config(recipe, parser.parse_args(["--quick"]))
+    assert (quick.epochs, quick.train_subset, quick.warmup_epochs) == (1, 128, 5 / 24)
+    assert parser.parse_args([]).device == "cpu"
+    assert ex.script_parser("x", out="o").parse_args([]).device == ("cuda" if mt.cuda_is_available() else "cpu")
+    with pytest.raises(ex.ConfigError, match="epochs=0: must be a positive integer"):
+        ex.script_config(recipe, parser.parse_args(["--epochs", "0"]))
+
+
+def test_evaluate_on_other_images_and_predict_agree_with_test(fake_data):
+    experiment = ex.Experiment(config(fake_data, model="simplenet", optimizer="adam", lr=3e-3))
+    experiment.fit()
+    tested = experiment.test()
+    again = experiment.evaluate(experiment.data.test)
+    assert again.acc == tested.acc and np.array_equal(again.confusion_matrix, tested.confusion_matrix)
+    assert experiment.evaluate(experiment.data.train).confusion_matrix.sum() == 200
+    experiment.model.train()
+    predicted = experiment.predict(experiment.data.test.data)
+    assert experiment.model.training  # the mode is put back
+    assert predicted.dtype == np.int64 and predicted.shape == (100,)
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (experiment.data.test.targets, predicted), 1)
+    np.testing.assert_array_equal(confusion, tested.confusion_matrix)
+
+
+def test_run_and_report_prints_the_run_and_plot_run_folders_draws_those_that_ran(fake_data, tmp_path, capsys):
+    experiment, result = ex.run_and_report(config(fake_data, out=str(tmp_path / "a")))
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"== softmax -> {tmp_path / 'a'}/\n{experiment.describe()}\ntrained 1 epoch(s) in ")
+    assert ex.format_evaluation(result.test, result.classes) in printed
+    figure = tmp_path / "runs.png"
+    assert ex.plot_run_folders({"a": tmp_path / "a", "b": tmp_path / "b"}, figure) == ["a"]
+    assert figure.read_bytes().startswith(PNG)
+    assert ex.plot_run_folders({"b": tmp_path / "b"}, tmp_path / "none.png") == []
+    assert not (tmp_path / "none.png").exists()
