@@ -26,6 +26,7 @@ import torch
 import minitorch_cifar as mt
 from minitorch_cifar import autograd, models
 from minitorch_cifar import nn as our_nn
+from minitorch_cifar.ops import conv as conv_op
 
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
 
@@ -178,10 +179,12 @@ def peak_memory(name, threads, steps=3):
 
 # ----------------------------------------------------------------------------- per-layer breakdown
 class OpTimer:
-    """Seconds spent in each autograd Function's forward and backward (ours), by op name."""
+    """Seconds spent in each autograd Function's forward and backward (ours), by op name, and in each
+    convolution layer (``conv``, keyed by (layer, phase))."""
 
     def __init__(self):
         self.forward, self.backward = collections.defaultdict(float), collections.defaultdict(float)
+        self.conv = collections.defaultdict(float)
         self.patched = []
 
     def __enter__(self):
@@ -189,7 +192,8 @@ class OpTimer:
             for phase, table in (("forward", self.forward), ("backward", self.backward)):
                 if phase in vars(cls):
                     original = vars(cls)[phase]
-                    setattr(cls, phase, _timing(original, table, cls.__name__))
+                    timed = _timing(original, table, cls.__name__)
+                    setattr(cls, phase, _conv_timing(timed, self.conv, phase) if cls is conv_op.Conv2d else timed)
                     self.patched.append((cls, phase, original))
         return self
 
@@ -211,6 +215,21 @@ def _timing(fn, table, name):
             return fn(*args, **kwargs)
         finally:
             table[name] += time.perf_counter() - start
+    return timed
+
+
+def _conv_timing(fn, table, phase):
+    """Also time each convolution layer, labelled by its shapes and method (set in forward, read in backward)."""
+    def timed(self, *args, **kwargs):
+        label = getattr(self, "bench_label", None)
+        start = time.perf_counter()
+        result = fn(self, *args, **kwargs)
+        if phase == "forward":
+            (n, h, w, c), (c_out, _, kh, kw) = self.x.shape, self.weight_shape
+            method = type(self.method).__name__.strip("_").lower()
+            label = self.bench_label = f"{kh}x{kw} {c}->{c_out} {h}x{w}->{result.shape[2]}x{result.shape[3]} {method}"
+        table[(label, phase)] += time.perf_counter() - start
+        return result
     return timed
 
 
@@ -252,6 +271,11 @@ def breakdown(pair, steps):
         print(f"  {name:<22} {f:8.1f} {b:7.1f}   | {tf:8.1f} {tb:7.1f}")
     print(f"  {'total':<22} {sum(timer.forward.values()) / steps * 1e3:8.1f} "
           f"{sum(timer.backward.values()) / steps * 1e3:7.1f}   (ours: time inside ops; the rest is Python)")
+    print(f"\n  our convolutions, ms per step (a layer run twice a step counts twice)      fwd     bwd")
+    layers = {label for label, _ in timer.conv}
+    for label in sorted(layers, key=lambda k: -timer.conv[(k, "forward")] - timer.conv[(k, "backward")]):
+        print(f"  {label:<70} {timer.conv[(label, 'forward')] / steps * 1e3:7.1f} "
+              f"{timer.conv[(label, 'backward')] / steps * 1e3:7.1f}")
 
 
 # ----------------------------------------------------------------------------- main
