@@ -18,6 +18,8 @@ metrics.csv (12,500 steps per epoch at batch size 4, so even 2 epochs take the l
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from minitorch_cifar.experiment import NORMALIZATIONS, RunConfig, run_and_report, script_config, script_parser
 from minitorch_cifar.viz import plots
 
@@ -41,7 +43,7 @@ def main(argv=None):
         path = out / f"feature_maps_{layer}.png"
         figure = plots.plot_feature_maps(experiment.model, data.data[args.image], layer, path=path, mean=mean,
                                          std=std, title=f"test image {args.image} ({label}) after {layer}")
-        plots.plt.close(figure)
+        plt.close(figure)
         print(f"feature maps of test image {args.image} ({label}) after {layer}: {path}")
     return 0
 

@@ -23,6 +23,8 @@ import csv
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from minitorch_cifar.experiment import (Experiment, RunConfig, format_evaluation, plot_data, script_config,
                                         script_parser)
 from minitorch_cifar.train import save_weights
@@ -64,13 +66,13 @@ def main(argv=None):
     save_weights(model, experiment.path("final"))
     with atomic_write(out / "batch_losses.csv", text=True) as file:
         csv.writer(file).writerows([("batch", "loss"), *logged])
-    figure = plots.plt.figure(figsize=(7, 4))
+    figure = plt.figure(figsize=(7, 4))
     axes = figure.subplots()
     axes.plot(*zip(*logged), marker="o")
     axes.set(xlabel="batch", ylabel="loss of that batch", title=f"simplenet: the loss of every {every}th batch")
     axes.grid(alpha=0.3)
     plots.save_figure(figure, out / "batch_losses.png")
-    plots.plt.close(figure)
+    plt.close(figure)
     print(f"wrote batch_losses.csv, batch_losses.png and final.npz in {out}/")
     return 0
 

@@ -20,6 +20,7 @@ measured after training, and again with a fresh model loaded from final.npz -- i
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from minitorch_cifar.experiment import RunConfig, evaluate_checkpoint, run_and_report, script_config, script_parser
@@ -39,7 +40,7 @@ def main(argv=None):
     chosen = np.random.default_rng(0).choice(len(test), size=min(args.show, len(test)), replace=False)
     figure = plots.plot_predictions(test.data[chosen], test.targets[chosen], experiment.predict(test.data[chosen]),
                                     test.classes, path=out / "predictions.png")
-    plots.plt.close(figure)
+    plt.close(figure)
     print(f"predictions for {len(chosen)} test images: {out / 'predictions.png'}")
 
     weights = result.files["final"]
