@@ -201,3 +201,23 @@ def test_dropout_keeps_expectation_and_gradient_follows_the_mask(device):
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), kept / 0.7)
     assert F.dropout(x, 0.3, training=False) is x
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "strided"])
+@pytest.mark.parametrize("size", ["small", "parallel"])
+def test_relu_kernels_keep_the_layout_and_match_numpy(layout, size):
+    shape = (2, 3, 5, 7) if size == "small" else (8, 32, 96, 96)  # the second is above the parallel threshold
+    x = np.random.default_rng(5).normal(size=shape).astype(np.float32)
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    elif layout == "strided":
+        x = x[:, :, ::2]
+    x.flat[0] = np.nan
+    t = mt.Tensor(x, requires_grad=True)
+    y = F.relu(t)
+    np.testing.assert_array_equal(y.detach().numpy(), np.where(np.isnan(x) | (x > 0), x, 0))
+    if layout != "strided":
+        assert y.data.strides == x.strides
+    upstream = np.random.default_rng(6).normal(size=shape if layout != "strided" else x.shape).astype(np.float32)
+    y.backward(mt.Tensor(upstream))
+    np.testing.assert_array_equal(t.grad.numpy(), upstream * (x > 0))

@@ -5,7 +5,10 @@ it back to each input's shape (``unbroadcast``), since broadcasting copied that 
 """
 import math
 
+import numpy as np
+
 from .. import backend
+from ..kernels import activation
 from ..autograd import Function, unbroadcast
 
 
@@ -144,13 +147,17 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """max(a, 0); the gradient passes where the output is positive (zero at a = 0, as PyTorch)."""
+
     def forward(self, a):
         xp = backend.get_array_module(a)
-        self.mask = a > 0
-        return xp.maximum(a, 0)
+        self.out = xp.maximum(a, 0) if xp is not np or a.dtype.kind != "f" else activation.relu_forward(a)
+        return self.out
 
     def backward(self, grad):
-        return grad * self.mask  # zero at a = 0, as PyTorch
+        if backend.get_array_module(grad) is np:
+            return activation.relu_backward(grad, self.out)
+        return grad * (self.out > 0)
 
 
 class LeakyReLU(Function):
