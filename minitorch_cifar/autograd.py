@@ -82,7 +82,10 @@ class Function:
         record = record and result.dtype.kind in "fc"
         out = Tensor._wrap(result, requires_grad=record)
         if record:
-            fn.inputs = inputs
+            # Link to the inputs' creators (or to leaf tensors), not to the input tensors themselves: an
+            # intermediate tensor's array is then freed as soon as no op saved it for its backward.
+            fn.parents = tuple(_parent(t, needed) for t, needed in zip(inputs, needs_grad))
+            fn.out_dtype, fn.out_shape, fn.retained = result.dtype, result.shape, None
             out._creator = fn
         return out
 
@@ -93,7 +96,7 @@ class Function:
         raise NotImplementedError
 
     def release(self):
-        """Drop what forward saved and the links to the inputs, freeing that memory."""
+        """Drop what forward saved and the links to the parents, freeing that memory."""
         self.__dict__.clear()
         self.released = True
 
@@ -104,53 +107,74 @@ def _constant(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
+class Constant:
+    """What the graph remembers of an input that needs no gradient: a label for drawing it, no data."""
+
+    def __init__(self, value):
+        self.label = f"{value:g}" if isinstance(value, float) else str(getattr(value, "shape", value))
+
+
+def _parent(x, needs_grad):
+    """The graph node behind an input: its creator, itself if it is a leaf that needs a gradient, else a Constant."""
+    if not needs_grad:
+        return Constant(x)
+    return x if x._creator is None else x._creator
+
+
 def _graph_order(root):
-    """Tensors reachable from ``root`` through creators, each after every tensor it feeds into."""
+    """Functions reachable from ``root`` through their parents, each after every function it feeds into."""
     order, seen = [], set()
     stack = [(root, False)]
     while stack:
-        tensor, expanded = stack.pop()
+        fn, expanded = stack.pop()
         if expanded:
-            order.append(tensor)
+            order.append(fn)
             continue
-        if id(tensor) in seen:
+        if id(fn) in seen:
             continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        creator = tensor._creator
-        if creator is not None:
-            if getattr(creator, "released", False):
-                raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
-                                   "first backward; pass retain_graph=True to the first call if you need this")
-            stack.extend((t, False) for t in creator.inputs if getattr(t, "requires_grad", False))
+        seen.add(id(fn))
+        if getattr(fn, "released", False):
+            raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
+                               "first backward; pass retain_graph=True to the first call if you need this")
+        stack.append((fn, True))
+        stack.extend((p, False) for p in fn.parents if isinstance(p, Function))
     order.reverse()
     return order
 
 
 def backward(root, grad, retain_graph=False):
-    """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient."""
-    grads = {id(root): grad}
+    """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient.
+
+    The gradient reaching each function is the sum over every op that used its output; the functions
+    run in reverse topological order, so that sum is complete before the function passes it on."""
     given = set()  # arrays already stored as some .grad: a second holder gets a copy
-    for tensor in _graph_order(root):
-        g = grads.pop(id(tensor), None)
-        if g is None:
-            continue
-        creator = tensor._creator
-        if creator is None or tensor._retains_grad:
-            owned = g.base is None and g.flags.c_contiguous and g.flags.writeable and id(g) not in given
-            tensor._accumulate_grad(g, owned)
-            given.add(id(tensor.grad.data))
-        if creator is None:
-            continue
-        input_grads = creator.backward(g)
+
+    def to_leaf(leaf, g):
+        owned = g.base is None and g.flags.c_contiguous and g.flags.writeable and id(g) not in given
+        leaf._accumulate_grad(g, owned)
+        given.add(id(leaf.grad.data))
+
+    if root._creator is None:
+        to_leaf(root, grad)
+        return
+    grads = {id(root._creator): grad}
+    for fn in _graph_order(root._creator):
+        g = grads.pop(id(fn))
+        if fn.retained is not None:
+            fn.retained._accumulate_grad(g, owned=False)
+        input_grads = fn.backward(g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        for t, ig in zip(creator.inputs, input_grads):
-            if ig is None or not getattr(t, "requires_grad", False):
+        for parent, ig in zip(fn.parents, input_grads):
+            if ig is None or isinstance(parent, Constant):
                 continue
-            if ig.dtype != t.data.dtype:
-                ig = ig.astype(t.data.dtype, copy=False)
-            key = id(t)
-            grads[key] = ig if key not in grads else grads[key] + ig
+            dtype = parent.out_dtype if isinstance(parent, Function) else parent.data.dtype
+            if ig.dtype != dtype:
+                ig = ig.astype(dtype, copy=False)
+            if isinstance(parent, Function):
+                key = id(parent)
+                grads[key] = ig if key not in grads else grads[key] + ig
+            else:
+                to_leaf(parent, ig)
         if not retain_graph:
-            creator.release()
+            fn.release()

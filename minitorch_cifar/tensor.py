@@ -27,7 +27,7 @@ class Tensor:
     recorded, and ``backward()`` fills ``grad`` with d(result)/d(this tensor).
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_creator", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_creator", "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor is handled by Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -54,7 +54,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._creator = None
-        self._retains_grad = False
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
@@ -64,7 +63,6 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad = None
         t._creator = None
-        t._retains_grad = False
         return t
 
     # ------------------------------------------------------------------ properties
@@ -148,7 +146,8 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
-        self._retains_grad = True
+        if self._creator is not None:
+            self._creator.retained = self
 
     def detach(self):
         """The same data, cut from the graph."""

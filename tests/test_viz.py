@@ -448,17 +448,18 @@ def test_to_dot_draws_each_op_with_its_inputs():
     hidden = model(x).relu()
     loss = (hidden * hidden + 2.0).sum()
     nodes, edges = parse_dot(viz.to_dot(loss, dict(model.named_parameters())))
-    functions = {n: label for n, label in nodes.items() if n.startswith("f")}
+    functions = {n: label.split("\\n")[0] for n, label in nodes.items() if n.startswith("f")}
     assert sorted(functions.values()) == ["Add", "Linear", "Mul", "ReLU", "Sum"]
     inputs = {f: [a for a, b in edges if b == f] for f in functions}
     outputs = {f: [b for a, b in edges if a == f] for f in functions}
     arity = {"Linear": 3, "ReLU": 1, "Mul": 2, "Add": 2, "Sum": 1}
+    uses = {"Linear": 1, "ReLU": 2, "Mul": 1, "Add": 1, "Sum": 1}  # ReLU's output feeds Mul twice
     for f, label in functions.items():
-        assert len(inputs[f]) == arity[label] and len(outputs[f]) == 1
+        assert len(inputs[f]) == arity[label] and len(outputs[f]) == uses[label]
     by_label = {label: n for n, label in functions.items()}
+    assert nodes[by_label["Linear"]] == "Linear\\n(4, 2)"
     assert [nodes[n] for n in inputs[by_label["Linear"]]] == ["(4, 3)", "weight\\n(2, 3)", "bias\\n(2,)"]
-    mul_inputs = inputs[by_label["Mul"]]
-    assert mul_inputs[0] == mul_inputs[1] == outputs[by_label["ReLU"]][0]  # hidden is one node, used twice
+    assert inputs[by_label["Mul"]] == [by_label["ReLU"], by_label["ReLU"]]  # hidden, used twice
     assert nodes[inputs[by_label["Add"]][1]] == "2"  # a constant
     assert nodes[outputs[by_label["Sum"]][0]] == "()"
     loss.backward()

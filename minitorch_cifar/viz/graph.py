@@ -1,13 +1,11 @@
 """``to_dot(tensor)``: the autograd graph behind a tensor as Graphviz DOT text."""
-import numbers
-
+from ..autograd import Function
 from ..tensor import Tensor
 
 _STYLE = {  # node attributes by kind, in torchviz's colours
     "function": 'shape=box, style="rounded,filled", fillcolor=lightgrey',
     "parameter": "shape=box, style=filled, fillcolor=lightblue",
     "leaf": "shape=box",
-    "tensor": "shape=ellipse, fontsize=9",
     "output": "shape=ellipse, style=filled, fillcolor=darkolivegreen1",
     "constant": "shape=plaintext",
 }
@@ -16,11 +14,13 @@ _STYLE = {  # node attributes by kind, in torchviz's colours
 def to_dot(tensor, params=None):
     """Graphviz DOT text of the autograd graph that produced ``tensor``.
 
-    Each op (``Function``) is a grey box named by its class (``MatMul``, ``Add``, ``ReLU``, ...), with an edge
-    from each of its inputs in order and an edge to the tensor it produced, so data flows
-    input -> function -> output. Tensors show their shape; leaves that require a gradient are blue and, when
-    ``params`` (``dict(model.named_parameters())``, or the model itself) holds them, named; the result is
-    green; a plain number or array given to an op is a constant node. Render with ``dot -Tpng graph.dot``.
+    Each op (``Function``) is a grey box named by its class (``MatMul``, ``Add``, ``ReLU``, ...) over the shape
+    of its output, with an edge from each of its inputs in order, so data flows input -> function -> output.
+    Leaves that require a gradient are blue boxes with their shape and, when ``params``
+    (``dict(model.named_parameters())``, or the model itself) holds them, their name; inputs that need no
+    gradient (data, numbers) are plain text; the result is green. The graph is the one backward walks: it
+    links functions to the functions that made their inputs, keeping no intermediate arrays. Render with
+    ``dot -Tpng graph.dot``.
 
     Call it before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``), and
     a freed graph raises an error here. Under ``no_grad`` or without inputs that require a gradient, no
@@ -32,31 +32,36 @@ def to_dot(tensor, params=None):
         params = dict(params.named_parameters())
     names = {id(p): name for name, p in (params or {}).items()}
     dot = _Dot()
-    pending, seen = [tensor], {id(tensor)}
+    out_node = dot.tensor(tensor, names, is_output=True)
+    if tensor._creator is None:
+        return dot.text()
+    function_nodes, pending = {}, []
+
+    def function_node(fn):
+        if id(fn) not in function_nodes:
+            if getattr(fn, "released", False):
+                raise RuntimeError("to_dot(): the autograd graph of this tensor was freed by backward(); call "
+                                   "to_dot() before backward(), or pass retain_graph=True to backward()")
+            function_nodes[id(fn)] = dot.node("f", f"{type(fn).__name__}\n{fn.out_shape}", "function")
+            pending.append(fn)
+        return function_nodes[id(fn)]
+
+    dot.edge(function_node(tensor._creator), out_node)
     while pending:
-        out = pending.pop()
-        out_node = dot.tensor(out, names, is_output=out is tensor)
-        creator = out._creator
-        if creator is None:
-            continue
-        if getattr(creator, "released", False):
-            raise RuntimeError("to_dot(): the autograd graph of this tensor was freed by backward(); call to_dot() "
-                               "before backward(), or pass retain_graph=True to backward()")
-        fn_node = dot.node("f", type(creator).__name__, "function")
-        for x in creator.inputs:
-            if isinstance(x, Tensor):
-                dot.edge(dot.tensor(x, names), fn_node)
-                if id(x) not in seen:
-                    seen.add(id(x))
-                    pending.append(x)
+        fn = pending.pop()
+        for parent in fn.parents:
+            if isinstance(parent, Function):
+                source = function_node(parent)
+            elif isinstance(parent, Tensor):
+                source = dot.tensor(parent, names)
             else:
-                dot.edge(dot.node("c", _constant_label(x), "constant"), fn_node)
-        dot.edge(fn_node, out_node)
+                source = dot.node("c", parent.label, "constant")
+            dot.edge(source, function_nodes[id(fn)])
     return dot.text()
 
 
 class _Dot:
-    """Builds the DOT statements; each tensor gets one node, however many ops use it."""
+    """Builds the DOT statements; each leaf tensor gets one node, however many ops use it."""
 
     def __init__(self):
         self.lines, self.tensor_nodes, self.count = [], {}, 0
@@ -72,8 +77,6 @@ class _Dot:
             shape = str(t.shape)
             if is_output:
                 kind, label = "output", shape
-            elif t._creator is not None:
-                kind, label = "tensor", shape
             elif id(t) in names:
                 kind, label = "parameter", f"{names[id(t)]}\n{shape}"
             else:
@@ -87,14 +90,6 @@ class _Dot:
     def text(self):
         header = ["digraph autograd {", '  node [fontname="Helvetica", fontsize=10];']
         return "\n".join(header + self.lines + ["}"]) + "\n"
-
-
-def _constant_label(x):
-    if isinstance(x, numbers.Number):
-        return f"{x:g}" if isinstance(x, float) else str(x)
-    if hasattr(x, "shape"):
-        return f"constant {tuple(x.shape)}"
-    return type(x).__name__
 
 
 def _escape(text):
