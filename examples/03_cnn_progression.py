@@ -46,7 +46,8 @@ def main(argv=None):
         run_and_report(script_config(RECIPES[name], args, out=out / name))
     drawn = plot_run_folders({name: out / name for name in RECIPES}, out / "cnn_progression.png",
                              title="cnn1 -> cnn2 -> cnn3 (solid: train, dashed: test)")
-    print(f"curves of {', '.join(drawn)} overlaid in {out / 'cnn_progression.png'}")
+    if drawn:
+        print(f"curves of {', '.join(drawn)} overlaid in {out / 'cnn_progression.png'}")
     return 0
 
 

@@ -63,7 +63,8 @@ def main(argv=None):
               f"{len(data.test):,} test images {result.test.acc:.2%}", flush=True)
     drawn = plot_run_folders({name: out / name for name in RUNS}, out / "resnet10_runs.png",
                              title="resnet10 without and with augmentation (solid: train, dashed: test)")
-    print(f"curves of {', '.join(drawn)} overlaid in {out / 'resnet10_runs.png'}")
+    if drawn:
+        print(f"curves of {', '.join(drawn)} overlaid in {out / 'resnet10_runs.png'}")
     return 0
 
 
