@@ -612,7 +612,9 @@ def run_and_report(config, data=None):
     print(f"== {config.model}{'' if experiment.out is None else f' -> {experiment.out}/'}\n{experiment.describe()}",
           flush=True)
     result = experiment.run()
-    stopped = f", stopped early; the weights of epoch {result.best_epoch} kept" if result.stopped_early else ""
+    stopped = ", stopped early" if result.stopped_early else ""
+    if config.patience is not None and result.best_epoch is not None:  # early stopping puts the best weights back
+        stopped += f"; tested with the weights of the best epoch, {result.best_epoch}"
     print(f"trained {len(result.history)} epoch(s) in {result.seconds:.0f} s{stopped}")
     print(format_evaluation(result.test, result.classes), flush=True)
     return experiment, result
@@ -623,7 +625,7 @@ def plot_run_folders(folders, path, title=None):
     that hold a metrics.csv, into ``path``; returns the names drawn (none: no figure)."""
     from .viz import plots
     found = {name: Path(folder) / FILES["metrics"] for name, folder in folders.items()}
-    found = {name: csv for name, csv in found.items() if csv.is_file()}
+    found = {name: metrics for name, metrics in found.items() if metrics.is_file()}
     if found:
         _close(plots.plot_runs(found, path=path, title=title))
     return list(found)

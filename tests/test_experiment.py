@@ -2,6 +2,7 @@
 import csv
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -261,3 +262,9 @@ def test_run_and_report_prints_the_run_and_plot_run_folders_draws_those_that_ran
     assert figure.read_bytes().startswith(PNG)
     assert ex.plot_run_folders({"b": tmp_path / "b"}, tmp_path / "none.png") == []
     assert not (tmp_path / "none.png").exists()
+
+
+def test_run_and_report_says_which_epoch_early_stopping_tested(fake_data, capsys):
+    ex.run_and_report(config(fake_data, epochs=3, patience=1, lr=1e-30))  # nothing learnt: no epoch beats the 1st
+    assert re.search(r"^trained 2 epoch\(s\) in \d+ s, stopped early; tested with the weights of the best epoch, 1$",
+                     capsys.readouterr().out, re.MULTILINE)
