@@ -14,14 +14,13 @@ frameworks (torch.autograd.grad on PyTorch's side), so that neither run pays for
 """
 import argparse
 import os
-import time
 
-import numba
 import numpy as np
 import torch
 
 import minitorch_cifar as mt
 from minitorch_cifar import autograd, nn
+from common import best_of, set_threads
 
 # name: (our layer, PyTorch's layer, input shape (N, C, H, W))
 CASES = {
@@ -57,25 +56,6 @@ class _Upstream(mt.Function):
     def backward(self, grad):
         return None
 
-
-def best_of(steps, rounds, inner=3):
-    """Milliseconds per call of each step: the best of ``rounds`` timings of ``inner`` calls. Each round
-    times every step once, so the samples of each step spread over the whole run and a noisy stretch of
-    the machine cannot spoil all of them. Before each timing a short pause and an untimed call let the
-    other framework's idle threads stop spinning (PyTorch's OpenMP threads spin for a while)."""
-    for step in steps:
-        for _ in range(3):
-            step()
-    best = [float("inf")] * len(steps)
-    for _ in range(rounds):
-        for i, step in enumerate(steps):
-            time.sleep(0.02)
-            step()
-            start = time.perf_counter()
-            for _ in range(inner):
-                step()
-            best[i] = min(best[i], (time.perf_counter() - start) / inner * 1e3)
-    return best
 
 
 def _in_layout(array, channels_last):
@@ -117,9 +97,7 @@ def main():
     parser.add_argument("--layout", choices=["nchw", "nhwc", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=15, help="rounds; each layer's figure is its best")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    print(f"threads: {args.threads}; torch {torch.__version__}, numpy {np.__version__}, numba {numba.__version__}")
+    print(set_threads(args.threads))
     layouts = ["nchw", "nhwc"] if args.layout == "both" else [args.layout]
     for layout in layouts:
         steps = [make_steps(*case, layout == "nhwc") for case in CASES.values()]

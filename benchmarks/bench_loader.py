@@ -15,28 +15,25 @@ standard augmentation: random crop 32 with 4 pixels of zero padding, horizontal 
 """
 import argparse
 import os
-import time
 
-import numba
 import numpy as np
 import torch
 
 import minitorch_cifar as mt
 from minitorch_cifar import nn
 from minitorch_cifar.data import DataLoader, transforms as T
+from common import best_of, set_threads
 
 BATCH = 128
 
 
 def seconds_per_epoch(loader, repeat):
     """The best of ``repeat`` full passes over ``loader``."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
+    def one_pass():
         for _batch in loader:
             pass
-        best = min(best, time.perf_counter() - start)
-    return best
+
+    return best_of([one_pass], rounds=repeat, inner=1, warmup=0)[0] / 1e3
 
 
 class TorchAugmentedDataset(torch.utils.data.Dataset):
@@ -66,18 +63,6 @@ def small_cnn(layers):
                              layers.Flatten(), layers.Linear(64 * 8 * 8, 10))
 
 
-def step_seconds(step, repeat=10):
-    """The fastest of ``repeat`` timed steps, after warm-up (the least disturbed by other work on the machine)."""
-    for _ in range(3):
-        step()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def our_cnn_step_seconds():
     model = small_cnn(nn)
     x, y = next(iter(DataLoader(*synthetic(BATCH), batch_size=BATCH)))
@@ -90,7 +75,7 @@ def our_cnn_step_seconds():
                 p.data -= np.float32(0.01) * p.grad.data
                 p.grad = None
 
-    return step_seconds(step)
+    return best_of([step], rounds=10, inner=1)[0] / 1e3
 
 
 def torch_cnn_step_seconds():
@@ -103,7 +88,7 @@ def torch_cnn_step_seconds():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
 
-    return step_seconds(step)
+    return best_of([step], rounds=10, inner=1)[0] / 1e3
 
 
 def synthetic(n):
@@ -117,14 +102,12 @@ def main():
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    print(set_threads(args.threads))
     torch.manual_seed(0)
     images, labels = synthetic(args.images)
     standard = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD)]
     batches = -(-args.images // BATCH)
-    print(f"threads: {args.threads}; {args.images} images, batch {BATCH} ({batches} batches); torch {torch.__version__}, "
-          f"numpy {np.__version__}")
+    print(f"{args.images} images, batch {BATCH} ({batches} batches)")
 
     loaders = {
         "ours, no augmentation": DataLoader(images, labels, BATCH, shuffle=True, seed=0),

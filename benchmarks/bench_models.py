@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 
-import numba
 import numpy as np
 import threadpoolctl
 import torch
@@ -27,6 +26,7 @@ import minitorch_cifar as mt
 from minitorch_cifar import autograd, models
 from minitorch_cifar import nn as our_nn
 from minitorch_cifar.ops import conv as conv_op
+from common import SETTLE_S, set_threads
 
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
 
@@ -67,9 +67,6 @@ class Pair:
         if self.device != "cpu":
             torch.cuda.synchronize()
         return loss
-
-
-SETTLE_S = 0.02  # before each timed step: PyTorch's idle OpenMP threads spin for a while after its step
 
 
 def time_pair(pair, steps, warmup):
@@ -142,7 +139,7 @@ def memory_child(framework, name, steps, threads):
     """Run in a fresh process: RSS once the model, its optimizer state (momentum buffers) and the batch exist and
     the kernels are loaded (a step at batch 2), then the peak RSS over training steps at batch 128. Prints the
     growth in MiB."""
-    _set_threads(threads)
+    set_threads(threads)
     small = Pair(name, "cpu", batch=2)
     (small.step_ours if framework == "ours" else small.step_theirs)()
     del small
@@ -225,7 +222,7 @@ def _conv_timing(fn, table, phase):
         start = time.perf_counter()
         result = fn(self, *args, **kwargs)
         if phase == "forward":
-            (n, h, w, c), (c_out, _, kh, kw) = self.x.shape, self.weight_shape
+            (_, h, w, c), (c_out, _, kh, kw) = self.x.shape, self.weight_shape
             method = type(self.method).__name__.strip("_").lower()
             label = self.bench_label = f"{kh}x{kw} {c}->{c_out} {h}x{w}->{result.shape[2]}x{result.shape[3]} {method}"
         table[(label, phase)] += time.perf_counter() - start
@@ -264,14 +261,14 @@ def breakdown(pair, steps):
             theirs[TORCH_OPS[event.key]] += event.self_cpu_time_total / 1e6
     names = sorted(set(timer.forward) | set(timer.backward) | {k for k, _ in theirs},
                    key=lambda k: -(timer.forward[k] + timer.backward[k]))
-    print(f"\n  per op, ms per step    ours fwd   bwd   | PyTorch fwd   bwd")
+    print("\n  per op, ms per step    ours fwd   bwd   | PyTorch fwd   bwd")
     for name in names:
         f, b = timer.forward[name] / steps * 1e3, timer.backward[name] / steps * 1e3
         tf, tb = theirs[(name, "forward")] / steps * 1e3, theirs[(name, "backward")] / steps * 1e3
         print(f"  {name:<22} {f:8.1f} {b:7.1f}   | {tf:8.1f} {tb:7.1f}")
     print(f"  {'total':<22} {sum(timer.forward.values()) / steps * 1e3:8.1f} "
           f"{sum(timer.backward.values()) / steps * 1e3:7.1f}   (ours: time inside ops; the rest is Python)")
-    print(f"\n  our convolutions, ms per step (a layer run twice a step counts twice)      fwd     bwd")
+    print("\n  our convolutions, ms per step (a layer run twice a step counts twice)      fwd     bwd")
     layers = {label for label, _ in timer.conv}
     for label in sorted(layers, key=lambda k: -timer.conv[(k, "forward")] - timer.conv[(k, "backward")]):
         print(f"  {label:<70} {timer.conv[(label, 'forward')] / steps * 1e3:7.1f} "
@@ -279,11 +276,6 @@ def breakdown(pair, steps):
 
 
 # ----------------------------------------------------------------------------- main
-def _set_threads(threads):
-    torch.set_num_threads(threads)
-    numba.set_num_threads(threads)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["cnn2", "cnn3", "alexnet", "resnet10"],
@@ -300,7 +292,7 @@ def main():
     if args.memory_child:
         framework, name, steps, threads = args.memory_child
         return memory_child(framework, name, int(steps), int(threads))
-    _set_threads(args.threads)
+    set_threads(args.threads)
     device = mt.backend.parse_device(args.device)
     ceiling = sgemm_gflops(args.threads, device)
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "

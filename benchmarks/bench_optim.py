@@ -10,13 +10,12 @@ ratio ours / PyTorch (below 1.0: we are faster).
 """
 import argparse
 import os
-import time
 
-import numba
 import numpy as np
 import torch
 
 import minitorch_cifar as mt
+from common import best_of, set_threads
 
 
 def mlp_shapes():
@@ -43,22 +42,6 @@ OPTIMIZERS = {
 }
 
 
-def best_of(steps, repeat, inner=3):
-    """Milliseconds per call of each step, the best of ``repeat`` timings of ``inner`` calls, the steps
-    taking turns; a short pause before each turn lets the other framework's idle threads stop spinning."""
-    for step in steps:
-        step()
-    best = [float("inf")] * len(steps)
-    for _ in range(repeat):
-        for i, step in enumerate(steps):
-            time.sleep(0.02)
-            step()
-            start = time.perf_counter()
-            for _ in range(inner):
-                step()
-            best[i] = min(best[i], (time.perf_counter() - start) / inner * 1e3)
-    return best
-
 
 def time_case(shapes, name, options, repeat):
     rng = np.random.default_rng(0)
@@ -77,9 +60,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    print(f"threads: {args.threads}; torch {torch.__version__}, numpy {np.__version__}, numba {numba.__version__}")
+    print(set_threads(args.threads))
     print(f"{'parameters':<10}{'optimizer':<18}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}")
     for model, shapes in MODELS.items():
         for label, (name, options) in OPTIMIZERS.items():
