@@ -81,8 +81,17 @@ def winograd_everywhere(monkeypatch):
     monkeypatch.setattr(conv_op, "WINOGRAD_MIN_CHANNELS", 1)
 
 
+@pytest.fixture
+def patch_matrix_everywhere(monkeypatch):
+    """Take the im2col path for every convolution with few channels, instead of the kernel rows."""
+    monkeypatch.setattr(conv_op, "KERNEL_ROWS_MAX_CHANNELS", 0)
+
+
 # the configurations Winograd's F(2x2, 3x3) serves on the CPU: 3x3 kernel, stride 1, no dilation, no groups
 WINOGRAD = [(c, i) for c, i in zip(CONFIGS, IDS) if c[2] == 3 and c[3] == 1 and c[5] == 1 and c[6] == 1]
+# the configurations the kernel rows serve on the CPU (all have few channels): vertical stride 1, taller than
+# one row, no groups; the other tests run them that way, and test_patch_matrix_... the im2col way
+KERNEL_ROWS = [(c, i) for c, i in zip(CONFIGS, IDS) if pair(c[2])[0] > 1 and pair(c[3])[0] == 1 and c[6] == 1]
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -156,6 +165,32 @@ def test_winograd_gradients_and_pytorch_parity(config, winograd_everywhere, many
                         lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("config", [c for c, _ in KERNEL_ROWS], ids=[i for _, i in KERNEL_ROWS])
+def test_patch_matrix_gradients_and_pytorch_parity_where_kernel_rows_would_serve(config, patch_matrix_everywhere,
+                                                                                  rng):
+    tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True) for s in specs(config)]
+    gradcheck(lambda *t: F.conv2d(*t, **conv_args(config)), tensors)
+    check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
+                        lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("in_channels, kernel, stride, groups, method", [
+    (3, 7, 1, 1, "_KernelRows"),   # AlexNet's first layer
+    (3, 3, 1, 1, "_KernelRows"),   # the first layer of the CNNs and ResNets
+    (8, (5, 1), (1, 2), 1, "_KernelRows"),
+    (16, 3, 1, 1, "_Winograd"),
+    (16, 5, 1, 1, "_Im2col"),
+    (3, 3, 2, 1, "_Im2col"),       # vertical stride 2
+    (4, 3, 1, 2, "_Im2col"),       # groups
+    (3, (1, 3), 1, 1, "_Im2col"),  # one kernel row: the patch matrix is already that small
+])
+def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, groups, method):
+    kernel, stride = pair(kernel), pair(stride)
+    geometry = kernels.ConvGeometry(kernel, stride, (1, 1), (1, 1), groups, (8, 8))
+    weight = np.zeros((4, in_channels // groups) + kernel, np.float32)
+    assert type(conv_op._method(np, weight, geometry, (2, 16, 16, in_channels))).__name__ == method
+
+
 @pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[3], CONFIGS[9]], ids=[IDS[2], IDS[3], IDS[9]])
 def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
     check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
@@ -163,7 +198,7 @@ def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
                         rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("in_channels", [8, 32])  # im2col, and Winograd on the CPU
+@pytest.mark.parametrize("in_channels", [8, 32])  # kernel rows, and Winograd on the CPU
 def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, many_chunks, rng):
     x = mt.tensor(rng.standard_normal((6, in_channels, 9, 8)).astype(np.float32), requires_grad=True)
     w = mt.tensor(rng.standard_normal((16, in_channels, 3, 3)).astype(np.float32), requires_grad=True)
@@ -177,7 +212,7 @@ def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, ma
         np.testing.assert_array_equal(gw, grads[0][1])
 
 
-@pytest.mark.parametrize("in_channels", [8, 32])  # im2col, and Winograd on the CPU
+@pytest.mark.parametrize("in_channels", [8, 32])  # kernel rows, and Winograd on the CPU
 def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, device, many_chunks):
     check_against_torch([(4, in_channels, 16, 15), (32, in_channels, 3, 3), (32,)],
                         lambda x, w, b: F.conv2d(x, w, b, padding=1),

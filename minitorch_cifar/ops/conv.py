@@ -12,7 +12,10 @@ and Y, of shape (N * OH * OW, C_out), already is the output in channels-last mem
 
 On the CPU, 3x3 convolutions with stride 1 (no dilation or groups, at least WINOGRAD_MIN_CHANNELS
 input channels) use Winograd's F(2x2, 3x3) instead (``kernels.winograd``): the same products on
-transformed 4x4 tiles, with 2.25x fewer multiplications.
+transformed 4x4 tiles, with 2.25x fewer multiplications. Convolutions with few input channels (a
+network's first layer) and vertical stride 1 build the patches of one kernel row only, Q, and sum the
+kernel rows as products (``_KernelRows``): Q is KH times smaller than P, where P's copying cost more
+than its products.
 
 On the CPU the batch is cut into chunks of images whose patches fit in cache, and each chunk's
 whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the patches instead of
@@ -28,6 +31,7 @@ from ..kernels.im2col import ConvGeometry, col2im, im2col, output_size, patch_co
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
+KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, _KernelRows beats one patch matrix
 
 
 def channels_last(a):
@@ -150,11 +154,91 @@ class _Winograd:
         return winograd.weight_gradient(grad_u_t)
 
 
+class _KernelRows:
+    """Few input channels, vertical stride 1: the patches of one kernel row, taken from the input padded
+    vertically (x_p, with R = OH + (KH - 1) * dh rows), Q[n, r, ow] = the KW taps of row r of x_p for output
+    column ow; then with W_i the weights of kernel row i as (KW * C, C_out), for each image
+
+        Y[oh] = sum_i Q[oh + i * dh] W_i,    dW_i = sum over (n, oh) of Q[oh + i * dh]^T dY[oh],
+        dQ[oh + i * dh] += dY[oh] W_i^T,     dx = the unpadded rows of col2im(dQ)
+
+    where Q[a:a + OH] of one image is a contiguous (OH * OW, KW * C) matrix, so each sum is KH products."""
+
+    def __init__(self, weight, geometry, input_shape):
+        out_channels, channels, kh, kw = weight.shape
+        (out_h, out_w), (dh, dw) = geometry.output, geometry.dilation
+        self.weights = np.ascontiguousarray(weight.transpose(2, 3, 1, 0)).reshape(kh, kw * channels, out_channels)
+        self.row_offsets = [i * dh for i in range(kh)]
+        self.top, self.padded_rows = geometry.padding[0], out_h + (kh - 1) * dh
+        self.row_geometry = ConvGeometry((1, kw), (1, geometry.stride[1]), (0, geometry.padding[1]), (1, dw), 1,
+                                         (self.padded_rows, out_w))
+        self.rows_per_image = out_h * out_w
+        q_items = self.padded_rows * out_w * kw * channels + input_shape[1] * input_shape[2] * channels
+        self.row_items = -(-q_items // self.rows_per_image) + out_channels  # Q, x_p and one product per image
+        self.min_rows = kw * channels
+
+    def _rows(self, x, slot):
+        """Q as (N', R, OW, KW * C): x vertically zero-padded into a scratch buffer, then its kernel-row patches."""
+        n, height, width, channels = x.shape
+        padded = workers.scratch((n, self.padded_rows, width, channels), x.dtype, slot)
+        padded[:, :self.top] = 0
+        padded[:, self.top:self.top + height] = x
+        padded[:, self.top + height:] = 0
+        q = workers.scratch((n * self.padded_rows * self.row_geometry.output[1], self.weights.shape[1]), x.dtype, 1)
+        return im2col(padded, self.row_geometry, q).reshape(n, self.padded_rows, -1, self.weights.shape[1])
+
+    def _window(self, q, i, out_h):
+        """Q[:, a:a + OH] for kernel row i, as (N', OH * OW, KW * C) (a view)."""
+        a = self.row_offsets[i]
+        return q[:, a:a + out_h].reshape(len(q), -1, q.shape[3])
+
+    def forward(self, x, out):
+        q, out_h = self._rows(x, 0), out.shape[1]
+        y = out.reshape(len(out), -1, out.shape[3])
+        product = workers.scratch(y.shape, y.dtype, 2)
+        np.matmul(self._window(q, 0, out_h), self.weights[0], out=y)
+        for i in range(1, len(self.weights)):
+            y += np.matmul(self._window(q, i, out_h), self.weights[i], out=product)
+
+    def backward(self, x, grad, grad_x, need_weight):
+        """Write dx into ``grad_x`` (unless None); return this chunk's part of dW as (KH, KW * C, C_out)."""
+        out_h = grad.shape[1]
+        g = grad.reshape(len(grad), -1, grad.shape[3])
+        grad_w = None
+        if need_weight:
+            q = self._rows(x, 0)
+            grad_w = np.stack([(self._window(q, i, out_h).transpose(0, 2, 1) @ g).sum(axis=0)
+                               for i in range(len(self.weights))])
+        if grad_x is not None:
+            n, height, width, channels = x.shape
+            grad_q = workers.scratch((n, self.padded_rows, self.row_geometry.output[1], self.weights.shape[1]),
+                                     g.dtype, 1)
+            grad_q[...] = 0
+            product = workers.scratch((n, g.shape[1], self.weights.shape[1]), g.dtype, 2)
+            for i in range(len(self.weights)):
+                self._window(grad_q, i, out_h)[...] += np.matmul(g, self.weights[i].T, out=product)
+            grad_padded = workers.scratch((n, self.padded_rows, width, channels), g.dtype, 0)
+            col2im(grad_q.reshape(-1, grad_q.shape[3]), self.row_geometry, grad_padded.shape, out=grad_padded)
+            grad_x[...] = grad_padded[:, self.top:self.top + height]
+        return grad_w
+
+    def weight_gradient(self, grad_w, weight_shape):
+        """(KH, KW * C, C_out) back to (C_out, C, KH, KW)."""
+        out_channels, channels, kh, kw = weight_shape
+        return np.ascontiguousarray(grad_w.reshape(kh, kw, channels, out_channels).transpose(3, 2, 0, 1))
+
+
 def _method(xp, weight, geometry, input_shape):
-    """Winograd where it applies and pays (on the CPU), im2col everywhere else."""
-    winograd_fits = (xp is np and geometry.kernel == (3, 3) and geometry.stride == (1, 1) and
-                     geometry.dilation == (1, 1) and geometry.groups == 1 and input_shape[3] >= WINOGRAD_MIN_CHANNELS)
-    return (_Winograd if winograd_fits else _Im2col)(weight, geometry, input_shape)
+    """On the CPU: Winograd where it applies and pays, kernel rows for few input channels; im2col everywhere else."""
+    channels = input_shape[3]
+    if xp is not np or geometry.groups != 1:
+        return _Im2col(weight, geometry, input_shape)
+    if (geometry.kernel == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and
+            channels >= WINOGRAD_MIN_CHANNELS):
+        return _Winograd(weight, geometry, input_shape)
+    if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
+        return _KernelRows(weight, geometry, input_shape)
+    return _Im2col(weight, geometry, input_shape)
 
 
 def _chunks(xp, images, method, itemsize):
