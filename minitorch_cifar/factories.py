@@ -60,7 +60,9 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 
 def randperm(n, dtype=None, device=None):
-    return _make(lambda xp, s, d: backend.generator(xp).permutation(n).astype(d), ((),), dtype, device, False, np.int64)
+    """A random order of 0..n-1: the one that sorts n uniform draws (CuPy's Generator has no ``permutation``)."""
+    return _make(lambda xp, s, d: xp.argsort(backend.generator(xp).random(n)).astype(d), ((),), dtype, device, False,
+                 np.int64)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

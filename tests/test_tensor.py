@@ -41,13 +41,37 @@ def test_ranges_and_fills():
     np.testing.assert_allclose(mt.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5))
 
 
-def test_manual_seed_repeats_random_draws():
+def test_manual_seed_repeats_random_draws(device):
     mt.manual_seed(7)
-    a = mt.randn(5).numpy()
+    a = mt.randn(5, device=device).numpy()
     mt.manual_seed(7)
-    np.testing.assert_array_equal(a, mt.randn(5).numpy())
-    assert mt.rand(1000).numpy().min() >= 0 and mt.randint(3, size=(100,)).numpy().max() < 3
+    np.testing.assert_array_equal(a, mt.randn(5, device=device).numpy())
+    assert mt.rand(1000, device=device).numpy().min() >= 0
+    assert mt.randint(3, size=(100,), device=device).numpy().max() < 3
+    assert sorted(mt.randperm(6, device=device).tolist()) == list(range(6))
+
+
+class _CupyLikeGenerator:
+    """A NumPy generator with only the draws that cupy.random.Generator also has (it has no permutation)."""
+
+    def __init__(self, generator):
+        self._generator = generator
+
+    def random(self, size=None, dtype=np.float64):
+        return self._generator.random(size, dtype=dtype)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self._generator.standard_normal(size, dtype=dtype)
+
+    def integers(self, low, high=None, size=None):
+        return self._generator.integers(low, high, size=size)
+
+
+def test_random_factories_use_only_draws_cupy_has(monkeypatch):
+    monkeypatch.setattr(backend, "generator", lambda xp: _CupyLikeGenerator(np.random.default_rng(0)))
+    assert mt.rand(3).shape == mt.randn(3).shape == mt.randint(5, size=(3,)).shape == (3,)
     assert sorted(mt.randperm(6).tolist()) == list(range(6))
+    assert F.dropout(mt.ones(4), 0.5).shape == (4,)
 
 
 def test_conversions():
