@@ -3,6 +3,8 @@
 Every other module asks this one for the array module (``xp``) of its inputs, so the same Python
 code runs on both. CuPy is imported lazily, on the first request for a CUDA device or array.
 """
+import sys
+
 import numpy as np
 
 _cupy = None
@@ -35,7 +37,13 @@ def cuda_is_available():
 
 
 def is_cupy_array(array):
-    return _cupy is not None and isinstance(array, _cupy.ndarray)
+    """True for a CuPy array, also one made before the framework first asked for CuPy."""
+    global _cupy
+    if _cupy is None:
+        _cupy = sys.modules.get("cupy")  # imported by the caller, not yet by us
+        if _cupy is None:
+            return False
+    return isinstance(array, _cupy.ndarray)
 
 
 def get_array_module(*arrays):

@@ -1,4 +1,6 @@
 """Tensor creation, dtypes, devices, conversions, comparisons, and the errors bad input gets."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -171,6 +173,17 @@ def test_mixing_devices_in_one_op_names_both(monkeypatch):
     gpu = mt.Tensor._wrap(np.ones(2, dtype=np.float32).view(_FakeGPUArray))
     with pytest.raises(backend.DeviceError, match="cpu and cuda:0"):
         mt.ones(2) + gpu
+
+
+def test_an_array_of_cupy_imported_before_the_framework_asked_for_it_is_a_gpu_array(monkeypatch):
+    import types
+    fake_cupy = types.ModuleType("cupy")
+    fake_cupy.ndarray = _FakeGPUArray
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setattr(backend, "_cupy", None)
+    gpu = np.ones(2).view(_FakeGPUArray)
+    assert backend.is_cupy_array(gpu) and backend.get_array_module(gpu) is fake_cupy
+    assert not backend.is_cupy_array(np.ones(2))
 
 
 @pytest.mark.skipif(not mt.cuda_is_available(), reason="needs CuPy and an NVIDIA GPU")
