@@ -61,11 +61,11 @@ def main():
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     print(set_threads(args.threads))
-    print(f"{'parameters':<10}{'optimizer':<18}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}")
+    print(f"{'parameters':<11}{'optimizer':<18}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}")
     for model, shapes in MODELS.items():
         for label, (name, options) in OPTIMIZERS.items():
             ours_ms, theirs_ms = time_case(shapes, name, options, args.repeat)
-            print(f"{model:<10}{label:<18}{ours_ms:>9.2f}{theirs_ms:>10.2f}{ours_ms / theirs_ms:>8.2f}")
+            print(f"{model:<11}{label:<18}{ours_ms:>9.2f}{theirs_ms:>10.2f}{ours_ms / theirs_ms:>8.2f}")
 
 
 if __name__ == "__main__":
