@@ -100,11 +100,12 @@ def prepare(root, download=True):
 
 def how_to_get_data(root, reason):
     """The one-paragraph explanation of where CIFAR-10 is looked for and how to provide it."""
+    # the offline workplace this project grew in keeps a tool beside the checkout that rebuilds the data from JPEGs
     tool = Path(__file__).resolve().parents[3] / "shared" / "tools" / "cifar10_from_jpeg.py"
-    tool = tool if tool.is_file() else Path("shared", "tools", "cifar10_from_jpeg.py")
+    stand_in = f", or build the JPEG stand-in there with `python {tool} {root}`" if tool.is_file() else ""
     return (f"CIFAR-10 is not in {root} ({reason}). Put the official archive {ARCHIVE_NAME} (from {ARCHIVE_URL}) "
-            f"in {root}, or an extracted {FOLDER}/ folder (torchvision's copy works), or build the JPEG stand-in "
-            f"there with `python {tool} {root}`; choose another folder with root=... or ${ROOT_ENV_VAR}.")
+            f"in {root}, or an extracted {FOLDER}/ folder (torchvision's copy works){stand_in}; choose another "
+            f"folder with root=... or ${ROOT_ENV_VAR}.")
 
 
 def open_url(url):
