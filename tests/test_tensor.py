@@ -147,6 +147,31 @@ def test_unknown_device_is_refused():
         mt.zeros(2, device="tpu")
 
 
+def test_the_package_imports_and_trains_without_torch_or_cupy():
+    """Neither PyTorch (a test need only) nor CuPy (an extra) is needed to import every module and run a step."""
+    import subprocess
+    code = """if True:
+        import sys
+
+        class Blocker:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in ('torch', 'cupy'):
+                    raise ImportError('blocked: ' + name)
+
+        sys.meta_path.insert(0, Blocker())
+        import minitorch_cifar as mt
+        from minitorch_cifar import cli, data, experiment, models, optim, train, viz
+        model = models.get_model('cnn2')
+        loss = mt.nn.functional.cross_entropy(model(mt.randn(2, 3, 32, 32)), mt.tensor([1, 2]))
+        loss.backward()
+        optim.SGD(model.parameters(), lr=0.1).step()
+        assert not mt.cuda.is_available()
+        assert not any(name.split('.')[0] in ('torch', 'cupy') for name in sys.modules)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_cuda_without_cupy_says_how_to_install(monkeypatch):
     import builtins
     real_import = builtins.__import__
