@@ -8,6 +8,7 @@ import pytest
 
 import minitorch_cifar as mt
 import minitorch_cifar.nn.functional as F
+from minitorch_cifar.kernels import workers
 from minitorch_cifar.testing import gradcheck
 from helpers import check_against_torch, torch
 
@@ -221,3 +222,23 @@ def test_relu_kernels_keep_the_layout_and_match_numpy(layout, size):
     upstream = np.random.default_rng(6).normal(size=shape if layout != "strided" else x.shape).astype(np.float32)
     y.backward(mt.Tensor(upstream))
     np.testing.assert_array_equal(t.grad.numpy(), upstream * (x > 0))
+
+
+@pytest.mark.parametrize("x_shape, out_features", [((37, 6), 5), ((2, 3, 4), 29)])  # more rows, more columns
+def test_linear_with_its_products_split_over_threads(x_shape, out_features, monkeypatch):
+    """Every product of linear's forward and backward, split over three threads, rows or columns."""
+    monkeypatch.setattr(workers, "SPLIT_MATMUL_MIN_PRODUCTS", 1)
+    monkeypatch.setattr(workers, "num_threads", lambda: 3)
+    specs = [x_shape, (out_features, x_shape[-1]), (out_features,)]
+    rng = np.random.default_rng(4)
+    assert gradcheck(F.linear, [mt.Tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in specs])
+    check_against_torch(specs, F.linear, torch.nn.functional.linear, rtol=1e-12, atol=1e-12)
+
+
+def test_split_matmul_equals_one_product_and_takes_transposed_views(monkeypatch):
+    monkeypatch.setattr(workers, "SPLIT_MATMUL_MIN_PRODUCTS", 1)
+    monkeypatch.setattr(workers, "num_threads", lambda: 3)
+    rng = np.random.default_rng(5)
+    for a, b in [(rng.standard_normal((31, 7)), rng.standard_normal((7, 4))),
+                 (rng.standard_normal((7, 5)).T, rng.standard_normal((17, 7)).T)]:
+        np.testing.assert_allclose(workers.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)

@@ -85,6 +85,28 @@ def run_chunks(count, work):
     return results
 
 
+SPLIT_MATMUL_MIN_PRODUCTS = 1 << 23  # below ~8M multiply-adds a second thread costs more than it saves
+
+
+def matmul(a, b):
+    """a @ b of 2-D NumPy arrays, the result's rows (or columns, where it has more of them) split over
+    num_threads() threads, each a single-threaded BLAS call: with BLAS kept on one thread (see configure_threads), this is
+    how a large matrix product, such as a linear layer's, still uses every core. Each result element comes
+    from one BLAS call over the whole of k, so the result does not depend on which thread ran what."""
+    (m, k), n = a.shape, b.shape[1]
+    threads = min(num_threads(), max(m, n))
+    if threads <= 1 or m * k * n < SPLIT_MATMUL_MIN_PRODUCTS or _openblas() is None:
+        return a @ b
+    out = np.empty((m, n), np.result_type(a, b))
+    if m >= n:
+        cuts = [m * i // threads for i in range(threads + 1)]
+        run_chunks(threads, lambda i: np.matmul(a[cuts[i]:cuts[i + 1]], b, out=out[cuts[i]:cuts[i + 1]]))
+    else:
+        cuts = [n * i // threads for i in range(threads + 1)]
+        run_chunks(threads, lambda i: np.matmul(a, b[:, cuts[i]:cuts[i + 1]], out=out[:, cuts[i]:cuts[i + 1]]))
+    return out
+
+
 def workspace(nbytes, slot=0):
     """Scratch byte buffer number ``slot`` of the calling thread, at least ``nbytes`` long, reused between calls."""
     buffers = getattr(_local, "buffers", None)

@@ -1,5 +1,7 @@
 """Matrix products: ``matmul`` with NumPy's batching rules, and the fused ``linear`` layer op."""
+from .. import backend
 from ..autograd import Function, unbroadcast
+from ..kernels import workers
 
 
 class MatMul(Function):
@@ -42,7 +44,7 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}")
         self.x, self.weight = x, weight
-        out = x @ weight.T
+        out = _matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             out += bias
         return out
@@ -50,7 +52,12 @@ class Linear(Function):
     def backward(self, grad):
         x, w = self.x, self.weight
         rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = (grad @ w) if self.needs_grad[0] else None
-        grad_w = rows.T @ x.reshape(-1, x.shape[-1]) if self.needs_grad[1] else None
+        grad_x = _matmul(rows, w).reshape(x.shape) if self.needs_grad[0] else None
+        grad_w = _matmul(rows.T, x.reshape(-1, x.shape[-1])) if self.needs_grad[1] else None
         grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _matmul(a, b):
+    """a @ b of 2-D arrays, on all CPU threads where it is large (``kernels.workers.matmul``)."""
+    return a @ b if backend.is_cupy_array(a) else workers.matmul(a, b)
