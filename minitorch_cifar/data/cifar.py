@@ -98,10 +98,13 @@ def prepare(root, download=True):
     return folder
 
 
+# the offline workplace this project grew in keeps a tool beside the checkout that rebuilds the data from JPEGs
+STAND_IN_TOOL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "cifar10_from_jpeg.py"
+
+
 def how_to_get_data(root, reason):
     """The one-paragraph explanation of where CIFAR-10 is looked for and how to provide it."""
-    # the offline workplace this project grew in keeps a tool beside the checkout that rebuilds the data from JPEGs
-    tool = Path(__file__).resolve().parents[3] / "shared" / "tools" / "cifar10_from_jpeg.py"
+    tool = STAND_IN_TOOL
     stand_in = f", or build the JPEG stand-in there with `python {tool} {root}`" if tool.is_file() else ""
     return (f"CIFAR-10 is not in {root} ({reason}). Put the official archive {ARCHIVE_NAME} (from {ARCHIVE_URL}) "
             f"in {root}, or an extracted {FOLDER}/ folder (torchvision's copy works){stand_in}; choose another "
