@@ -44,10 +44,8 @@ def main(argv=None):
     out = Path(args.out)
     for name in args.only or RECIPES:
         run_and_report(script_config(RECIPES[name], args, out=out / name))
-    drawn = plot_run_folders({name: out / name for name in RECIPES}, out / "cnn_progression.png",
-                             title="cnn1 -> cnn2 -> cnn3 (solid: train, dashed: test)")
-    if drawn:
-        print(f"curves of {', '.join(drawn)} overlaid in {out / 'cnn_progression.png'}")
+    plot_run_folders({name: out / name for name in RECIPES}, out / "cnn_progression.png",
+                     title="cnn1 -> cnn2 -> cnn3 (solid: train, dashed: test)")
     return 0
 
 

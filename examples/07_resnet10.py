@@ -61,10 +61,8 @@ def main(argv=None):
         train = experiment.evaluate(data.train)
         print(f"{name}: accuracy on the {len(data.train):,} training images {train.acc:.2%}, on the "
               f"{len(data.test):,} test images {result.test.acc:.2%}", flush=True)
-    drawn = plot_run_folders({name: out / name for name in RUNS}, out / "resnet10_runs.png",
-                             title="resnet10 without and with augmentation (solid: train, dashed: test)")
-    if drawn:
-        print(f"curves of {', '.join(drawn)} overlaid in {out / 'resnet10_runs.png'}")
+    plot_run_folders({name: out / name for name in RUNS}, out / "resnet10_runs.png",
+                     title="resnet10 without and with augmentation (solid: train, dashed: test)")
     return 0
 
 

@@ -622,10 +622,11 @@ def run_and_report(config, data=None):
 
 def plot_run_folders(folders, path, title=None):
     """Overlay the curves (``viz.plots.plot_runs``) of the run folders ``folders`` (a name -> folder mapping)
-    that hold a metrics.csv, into ``path``; returns the names drawn (none: no figure)."""
+    that hold a metrics.csv, into ``path``, and say so; returns the names drawn (none: no figure)."""
     from .viz import plots
     found = {name: Path(folder) / FILES["metrics"] for name, folder in folders.items()}
     found = {name: metrics for name, metrics in found.items() if metrics.is_file()}
     if found:
         _close(plots.plot_runs(found, path=path, title=title))
+        print(f"curves of {', '.join(found)} overlaid in {path}")
     return list(found)

@@ -260,8 +260,9 @@ def test_run_and_report_prints_the_run_and_plot_run_folders_draws_those_that_ran
     figure = tmp_path / "runs.png"
     assert ex.plot_run_folders({"a": tmp_path / "a", "b": tmp_path / "b"}, figure) == ["a"]
     assert figure.read_bytes().startswith(PNG)
+    assert capsys.readouterr().out == f"curves of a overlaid in {figure}\n"
     assert ex.plot_run_folders({"b": tmp_path / "b"}, tmp_path / "none.png") == []
-    assert not (tmp_path / "none.png").exists()
+    assert not (tmp_path / "none.png").exists() and capsys.readouterr().out == ""
 
 
 def test_run_and_report_says_which_epoch_early_stopping_tested(fake_data, capsys):
