@@ -90,9 +90,10 @@ SPLIT_MATMUL_MIN_PRODUCTS = 1 << 23  # below ~8M multiply-adds a second thread c
 
 def matmul(a, b):
     """a @ b of 2-D NumPy arrays, the result's rows (or columns, where it has more of them) split over
-    num_threads() threads, each a single-threaded BLAS call: with BLAS kept on one thread (see configure_threads), this is
-    how a large matrix product, such as a linear layer's, still uses every core. Each result element comes
-    from one BLAS call over the whole of k, so the result does not depend on which thread ran what."""
+    num_threads() threads, each a single-threaded BLAS call: with BLAS kept on one thread (see
+    configure_threads), this is how a large matrix product, such as a linear layer's, still uses every core.
+    Each result element comes from one BLAS call over the whole of k, so the result does not depend on which
+    thread ran what."""
     (m, k), n = a.shape, b.shape[1]
     threads = min(num_threads(), max(m, n))
     if threads <= 1 or m * k * n < SPLIT_MATMUL_MIN_PRODUCTS or _openblas() is None:
