@@ -82,7 +82,7 @@ def make_steps(make_ours, make_theirs, shape, channels_last):
 
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     as_torch = lambda a: torch.from_numpy(np.ascontiguousarray(a)).contiguous(memory_format=memory_format)  # noqa: E731
-    their_x, their_upstream = as_torch(our_x.data).requires_grad_(), as_torch(upstream)
+    their_x, their_upstream = as_torch(our_x.array).requires_grad_(), as_torch(upstream)
 
     def their_step():
         out = theirs(their_x)

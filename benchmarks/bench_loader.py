@@ -72,7 +72,7 @@ def our_cnn_step_seconds():
         loss.backward()
         with mt.no_grad():
             for p in model.parameters():
-                p.data -= np.float32(0.01) * p.grad.data
+                p.array -= np.float32(0.01) * p.grad.array
                 p.grad = None
 
     return best_of([step], rounds=10, inner=1)[0] / 1e3

@@ -71,7 +71,7 @@ class Function:
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
         from .tensor import Tensor
 
-        arrays = [t.data if isinstance(t, Tensor) else _constant(t) for t in inputs]
+        arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
         tensors = [a for a in arrays if hasattr(a, "shape")]
         if len(tensors) > 1:
             backend.check_same_device(tensors, cls.__name__)
@@ -152,7 +152,7 @@ def backward(root, grad, retain_graph=False):
     def to_leaf(leaf, g):
         owned = g.base is None and g.flags.c_contiguous and g.flags.writeable and id(g) not in given
         leaf._accumulate_grad(g, owned)
-        given.add(id(leaf.grad.data))
+        given.add(id(leaf.grad.array))
 
     if root._creator is None:
         to_leaf(root, grad)
@@ -168,7 +168,7 @@ def backward(root, grad, retain_graph=False):
         for parent, ig in zip(fn.parents, input_grads):
             if ig is None or isinstance(parent, Constant):
                 continue
-            dtype = parent.out_dtype if isinstance(parent, Function) else parent.data.dtype
+            dtype = parent.out_dtype if isinstance(parent, Function) else parent.array.dtype
             if ig.dtype != dtype:
                 ig = ig.astype(dtype, copy=False)
             if isinstance(parent, Function):

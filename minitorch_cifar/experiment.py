@@ -394,7 +394,7 @@ class Experiment:
         self.model.eval()
         try:
             with no_grad():
-                batches = [self.model(x).data.argmax(axis=1) for x, _ in evaluation_loader(self.config, dataset)]
+                batches = [self.model(x).array.argmax(axis=1) for x, _ in evaluation_loader(self.config, dataset)]
         finally:
             self.model.train(was_training)
         return np.concatenate([backend.to_device(b, "cpu") for b in batches]).astype(np.int64)

@@ -7,10 +7,10 @@ from .tensor import Tensor
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data``."""
-    data = data.data if isinstance(data, Tensor) else data
+    data = data.array if isinstance(data, Tensor) else data
     out = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-    if out.data is data:
-        out.data = out.data.copy()
+    if out.array is data:
+        out.array = out.array.copy()
     return out
 
 

@@ -23,18 +23,18 @@ def _default_dtype(array):
 class Tensor:
     """A multi-dimensional array on one device, with an optional gradient.
 
-    ``data`` is the NumPy or CuPy array. When ``requires_grad`` is true, every op on the tensor is
+    ``array`` is the NumPy or CuPy array. When ``requires_grad`` is true, every op on the tensor is
     recorded, and ``backward()`` fills ``grad`` with d(result)/d(this tensor).
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_creator", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_creator", "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor is handled by Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         """Wrap ``data`` (a number, nested list, NumPy/CuPy array or Tensor); an array of the same device and
         dtype is shared, not copied. Python floats become float32, Python ints int64."""
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         is_array = hasattr(data, "shape") and not isinstance(data, np.generic)
         if device is None:
             device = backend.device_of(data) if is_array else "cpu"
@@ -50,7 +50,7 @@ class Tensor:
     def _init(self, array, requires_grad):
         if requires_grad and array.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {array.dtype}")
-        self.data = array
+        self.array = array
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._creator = None
@@ -59,7 +59,7 @@ class Tensor:
     def _wrap(cls, array, requires_grad=False):
         """Wrap an array without copying or checking it (for the ops' outputs)."""
         t = object.__new__(cls)
-        t.data = array
+        t.array = array
         t.requires_grad = requires_grad
         t.grad = None
         t._creator = None
@@ -67,20 +67,32 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor sharing this one's array, detached from the graph."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` replaces the array (a Tensor's or an array on the same device) in place of the old."""
+        array = value.array if isinstance(value, Tensor) else value
+        backend.check_same_device([self.array, array], "data assignment")
+        self.array = array
+
+    @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -94,7 +106,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self):
         return self.ndim
@@ -105,7 +117,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        array = backend.to_device(self.data, "cpu")
+        array = backend.to_device(self.array, "cpu")
         body = np.array2string(array, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.device != "cpu":
@@ -125,15 +137,15 @@ class Tensor:
             raise RuntimeError("backward(): this tensor does not require a gradient and has no graph "
                                "(was it made under no_grad(), or from tensors without requires_grad=True?)")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward() on a non-scalar tensor of shape {self.shape} needs a gradient "
                                    f"argument of that shape (or reduce it first, e.g. loss.sum().backward())")
-            grad = backend.get_array_module(self.data).ones_like(self.data)
+            grad = backend.get_array_module(self.array).ones_like(self.array)
         else:
-            grad = gradient.data if isinstance(gradient, Tensor) else gradient
-            backend.check_same_device([self.data, grad], "backward")
-            grad = backend.get_array_module(self.data).array(grad, dtype=self.data.dtype)  # a copy: it may become .grad
-            if grad.shape != self.data.shape:
+            grad = gradient.array if isinstance(gradient, Tensor) else gradient
+            backend.check_same_device([self.array, grad], "backward")
+            grad = backend.get_array_module(self.array).array(grad, dtype=self.array.dtype)  # a copy: it may become .grad
+            if grad.shape != self.array.shape:
                 raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} does not match tensor of shape {self.shape}")
         autograd.backward(self, grad, retain_graph=retain_graph)
 
@@ -142,7 +154,7 @@ class Tensor:
         if self.grad is None:
             self.grad = Tensor._wrap(g if owned else backend.get_array_module(g).array(g, order="C"))
         else:
-            self.grad = Tensor._wrap(self.grad.data + g)
+            self.grad = Tensor._wrap(self.grad.array + g)
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -151,7 +163,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in "fc":
@@ -160,7 +172,7 @@ class Tensor:
         return self
 
     def zero_(self):
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     # ------------------------------------------------------------------ devices and dtypes
@@ -185,15 +197,15 @@ class Tensor:
         """The data as a NumPy array (copied from the GPU if needed); refuses a tensor that needs a gradient."""
         if self.requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
-        return backend.to_device(self.data, "cpu")
+        return backend.to_device(self.array, "cpu")
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return backend.to_device(self.data, "cpu").tolist()
+        return backend.to_device(self.array, "cpu").tolist()
 
     def float(self):
         return self.to(dtype=np.float32)
@@ -257,10 +269,10 @@ class Tensor:
 
     # comparisons give boolean tensors and no gradient
     def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else other
         if hasattr(other, "shape"):
-            backend.check_same_device([self.data, other], "comparison")
-        return Tensor._wrap(op(self.data, other))
+            backend.check_same_device([self.array, other], "comparison")
+        return Tensor._wrap(op(self.array, other))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -284,9 +296,9 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -372,9 +384,9 @@ class Tensor:
             return self.maximum(dim) if largest else self.minimum(dim)
         if not isinstance(dim, numbers.Integral):
             return reduce.Extreme.apply(self, axis=dim, keepdims=keepdim, largest=largest)
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self.array)
         pick = xp.argmax if largest else xp.argmin
-        index = xp.expand_dims(pick(self.data, axis=dim), dim)
+        index = xp.expand_dims(pick(self.array, axis=dim), dim)
         values = reduce.TakeAlongAxis.apply(self, index, axis=dim)
         if not keepdim:
             values, index = values.squeeze(dim), index.squeeze(dim)
@@ -387,11 +399,11 @@ class Tensor:
         return self._arg(dim, keepdim, largest=False)
 
     def _arg(self, dim, keepdim, largest):
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self.array)
         pick = xp.argmax if largest else xp.argmin
         if dim is None:
-            return Tensor._wrap(xp.asarray(pick(self.data)))
-        index = pick(self.data, axis=dim)
+            return Tensor._wrap(xp.asarray(pick(self.array)))
+        index = pick(self.array, axis=dim)
         return Tensor._wrap(xp.expand_dims(index, dim) if keepdim else index)
 
     def softmax(self, dim=-1):
@@ -441,12 +453,12 @@ class Tensor:
         return shape.BroadcastTo.apply(self, shape=target)
 
     def __getitem__(self, index):
-        return shape.GetItem.apply(self, index=_array_index(index, self.data))
+        return shape.GetItem.apply(self, index=_array_index(index, self.array))
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad; wrap it in no_grad()")
-        self.data[_array_index(index, self.data)] = value.data if isinstance(value, Tensor) else value
+        self.array[_array_index(index, self.array)] = value.array if isinstance(value, Tensor) else value
 
 
 def shape_op_reshape(t, new_shape):
@@ -467,8 +479,8 @@ def _array_index(index, data):
 
     def convert(part):
         if isinstance(part, Tensor):
-            backend.check_same_device([data, part.data], "indexing")
-            return part.data
+            backend.check_same_device([data, part.array], "indexing")
+            return part.array
         if isinstance(part, list) or isinstance(part, np.ndarray) and xp is not np:
             return xp.asarray(part)
         return part

@@ -28,7 +28,7 @@ def _scalarize(fn, inputs, upstream):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out, float((out.data * upstream).sum())
+    return out, float((out.array * upstream).sum())
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=None):
@@ -47,7 +47,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs, whose rounding error "
                             f"is far below the finite-difference step")
     rng = np.random.default_rng(seed)
-    xp = backend.get_array_module(inputs[checked[0]].data)
+    xp = backend.get_array_module(inputs[checked[0]].array)
     for i in checked:
         inputs[i].grad = None
     out, _ = _scalarize(fn, inputs, 0.0)
@@ -55,7 +55,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
     if not out.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
     out.backward(Tensor._wrap(upstream.astype(out.dtype)))
-    analytic = {i: (inputs[i].grad.data if inputs[i].grad is not None else xp.zeros_like(inputs[i].data))
+    analytic = {i: (inputs[i].grad.array if inputs[i].grad is not None else xp.zeros_like(inputs[i].array))
                 for i in checked}
 
     def s():
@@ -64,7 +64,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
 
     if directions is None:
         for i in checked:
-            _check_elementwise(i, inputs[i].data, analytic[i], s, eps, atol, rtol)
+            _check_elementwise(i, inputs[i].array, analytic[i], s, eps, atol, rtol)
     else:
         _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions, rng, xp)
     return True
@@ -96,13 +96,13 @@ def _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions,
     for d in range(directions):
         steps = {i: xp.asarray(rng.standard_normal(inputs[i].shape)) for i in checked}
         for i in checked:
-            inputs[i].data += eps * steps[i]
+            inputs[i].array += eps * steps[i]
         plus = s()
         for i in checked:
-            inputs[i].data -= 2 * eps * steps[i]
+            inputs[i].array -= 2 * eps * steps[i]
         minus = s()
         for i in checked:
-            inputs[i].data += eps * steps[i]
+            inputs[i].array += eps * steps[i]
         numeric = (plus - minus) / (2 * eps)
         exact = sum(float((analytic[i] * steps[i]).sum()) for i in checked)
         if abs(exact - numeric) > atol + rtol * abs(numeric):

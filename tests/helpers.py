@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 def to_numpy(x):
     if isinstance(x, mt.Tensor):
-        return mt.backend.to_device(x.data, "cpu")
+        return mt.backend.to_device(x.array, "cpu")
     if isinstance(x, torch.Tensor):
         return x.detach().numpy()
     return np.asarray(x)

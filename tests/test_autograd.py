@@ -26,7 +26,7 @@ def test_leaf_gradients_do_not_share_memory():
     a = mt.ones(3, requires_grad=True)
     b = mt.ones(3, requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 10  # e.g. gradient clipping in place
+    a.grad.array *= 10  # e.g. gradient clipping in place
     np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0, 1.0])
 
 

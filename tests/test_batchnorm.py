@@ -131,7 +131,7 @@ def test_channels_last_input_gives_the_same_results(training, rng, kernel_build)
         t = mt.Tensor(given, requires_grad=True)  # shares the array, keeping its strides
         out = layer(t)
         out.backward(mt.Tensor(upstream))
-        results.append([out.data, t.grad.data, layer.weight.grad.data, layer.running_var.data])
+        results.append([out.array, t.grad.array, layer.weight.grad.array, layer.running_var.array])
     for ours, expected in zip(*results):
         np.testing.assert_allclose(ours, expected, rtol=1e-13, atol=1e-13)
 

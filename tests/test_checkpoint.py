@@ -12,7 +12,7 @@ from training_helpers import ArrayLoader, blobs, mlp
 
 
 def arrays_of(state_dict):
-    return {key: backend.to_device(value.data if isinstance(value, mt.Tensor) else value, "cpu")
+    return {key: backend.to_device(value.array if isinstance(value, mt.Tensor) else value, "cpu")
             for key, value in state_dict.items()}
 
 

@@ -232,7 +232,7 @@ def test_any_input_layout_gives_the_same_result(layout, rng):
 def test_output_is_channels_last_and_float32_stays_float32():
     out = F.conv2d(mt.randn(2, 3, 8, 8), mt.randn(5, 3, 3, 3), mt.randn(5), padding=1)
     assert out.dtype == np.float32 and out.shape == (2, 5, 8, 8)
-    assert out.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert out.array.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def test_unbatched_input_and_no_grad(device):

@@ -381,7 +381,7 @@ def numbered(n):
 
 
 def epoch(loader):
-    batches = [(backend.to_device(x.data, "cpu"), backend.to_device(y.data, "cpu")) for x, y in loader]
+    batches = [(backend.to_device(x.array, "cpu"), backend.to_device(y.array, "cpu")) for x, y in loader]
     return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches]), batches
 
 

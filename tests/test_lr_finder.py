@@ -16,7 +16,7 @@ def classifier():
 def arrays(state):
     """Every array in a (model or optimizer) state dict, by path, copied to the host."""
     if isinstance(state, mt.Tensor):
-        return {"": backend.to_device(state.data, "cpu").copy()}
+        return {"": backend.to_device(state.array, "cpu").copy()}
     if isinstance(state, dict):
         return {f"{key}/{path}": a for key, value in state.items() for path, a in arrays(value).items()}
     if isinstance(state, list):

@@ -218,7 +218,7 @@ def test_relu_kernels_keep_the_layout_and_match_numpy(layout, size):
     y = F.relu(t)
     np.testing.assert_array_equal(y.detach().numpy(), np.where(np.isnan(x) | (x > 0), x, 0))
     if layout != "strided":
-        assert y.data.strides == x.strides
+        assert y.array.strides == x.strides
     upstream = np.random.default_rng(6).normal(size=shape if layout != "strided" else x.shape).astype(np.float32)
     y.backward(mt.Tensor(upstream))
     np.testing.assert_array_equal(t.grad.numpy(), upstream * (x > 0))

@@ -35,7 +35,7 @@ STATE_KEYS = {"SGD": ("momentum_buffer",), "Adam": ("exp_avg", "exp_avg_sq", "ma
 
 
 def to_numpy(x):
-    return mt.backend.to_device(x.data, "cpu") if isinstance(x, mt.Tensor) else x.detach().numpy()
+    return mt.backend.to_device(x.array, "cpu") if isinstance(x, mt.Tensor) else x.detach().numpy()
 
 
 def assert_close(ours, theirs, what, rtol=1e-5):
@@ -80,13 +80,13 @@ def test_trajectory_matches_torch(device, name, options):
     for step, grads in enumerate(gradient_stream()):
         set_grads(ours, grads, device)
         set_grads(theirs, grads)
-        grad_arrays = [None if p.grad is None else p.grad.data for p in ours]
+        grad_arrays = [None if p.grad is None else p.grad.array for p in ours]
         opt.step()
         ref.step()
         for i, (p, g, q) in enumerate(zip(ours, grads, theirs)):
             assert_close(p, q, f"{name} step {step}: parameter {i}")
             if g is not None:
-                assert p.grad.data is grad_arrays[i], "step() replaced .grad"
+                assert p.grad.array is grad_arrays[i], "step() replaced .grad"
                 np.testing.assert_array_equal(to_numpy(p.grad), g, err_msg="step() wrote into .grad")
     for i, (p, q) in enumerate(zip(ours, theirs)):
         assert p.device == mt.backend.parse_device(device)
@@ -172,7 +172,7 @@ def test_zero_grad():
     params[2].grad = None
     grad = params[0].grad
     opt.zero_grad(set_to_none=False)
-    assert params[0].grad is grad and not grad.data.any()
+    assert params[0].grad is grad and not grad.array.any()
     assert params[2].grad is None
     opt.zero_grad()
     assert all(p.grad is None for p in params)
@@ -189,7 +189,7 @@ def test_step_with_closure_returns_the_loss():
         return loss
     loss = opt.step(closure)
     assert loss.item() == 14.0
-    np.testing.assert_array_equal(w.data, np.float32([0.5, -1.0, 1.5]))  # w - 0.25 * 2w
+    np.testing.assert_array_equal(w.array, np.float32([0.5, -1.0, 1.5]))  # w - 0.25 * 2w
 
 
 def test_updates_stay_float32_with_numpy_hyperparameters():
@@ -198,7 +198,7 @@ def test_updates_stay_float32_with_numpy_hyperparameters():
     w.grad = mt.ones(4)
     opt.step()
     assert w.dtype == np.float32 and opt.state[w]["exp_avg_sq"].dtype == np.float32
-    np.testing.assert_allclose(w.data, 0.9, rtol=1e-6)
+    np.testing.assert_allclose(w.array, 0.9, rtol=1e-6)
 
 
 def test_parameters_moved_by_module_to_are_still_optimized(device):
@@ -236,11 +236,11 @@ def test_state_dict_format():
         assert set(entry) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
         for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
             assert isinstance(entry[key], mt.Tensor) and entry[key].shape == p.shape
-            np.testing.assert_array_equal(entry[key].data, opt.state[p][key].data)
-            assert entry[key].data is not opt.state[p][key].data  # a snapshot, not the live buffer
+            np.testing.assert_array_equal(entry[key].array, opt.state[p][key].array)
+            assert entry[key].array is not opt.state[p][key].array  # a snapshot, not the live buffer
     run(opt, params, gradient_stream(1, seed=5))
-    assert sd["state"][0]["step"] == 4 and not np.array_equal(sd["state"][0]["exp_avg"].data,
-                                                              opt.state[params[0]]["exp_avg"].data)
+    assert sd["state"][0]["step"] == 4 and not np.array_equal(sd["state"][0]["exp_avg"].array,
+                                                              opt.state[params[0]]["exp_avg"].array)
 
 
 def npz_like(value):

@@ -154,7 +154,7 @@ def test_channels_last_input_gives_the_same_results(pool, rng):
         t = mt.Tensor(given, requires_grad=True)  # shares the array, keeping its strides
         out = pool(t)
         out.backward(mt.Tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape)))
-        results.append((out.data, t.grad.data))
+        results.append((out.array, t.grad.array))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-15)
 

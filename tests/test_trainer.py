@@ -26,7 +26,7 @@ def sgd_trainer(model=None, lr=0.1, **options):
 
 
 def state_arrays(model):
-    return {key: backend.to_device(t.data, "cpu").copy() for key, t in model.state_dict().items()}
+    return {key: backend.to_device(t.array, "cpu").copy() for key, t in model.state_dict().items()}
 
 
 def assert_same_arrays(a, b):

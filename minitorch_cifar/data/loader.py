@@ -88,5 +88,5 @@ class DataLoader:
 def _on_host(array):
     """A NumPy array from a NumPy or CuPy array, a Tensor or a list."""
     if isinstance(array, Tensor):
-        array = array.data
+        array = array.array
     return backend.to_device(array, "cpu") if hasattr(array, "shape") else np.asarray(array)

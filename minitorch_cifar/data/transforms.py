@@ -20,7 +20,7 @@ class BatchTransform:
 
     def __call__(self, batch, rng=None):
         if isinstance(batch, Tensor):
-            return Tensor._wrap(self(batch.data, rng))
+            return Tensor._wrap(self(batch.array, rng))
         if batch.ndim != 4:
             raise ValueError(f"{type(self).__name__} expects a batch of shape (N, C, H, W), got {tuple(batch.shape)}")
         params = self.sample(tuple(batch.shape), rng if rng is not None else backend.generator(np))

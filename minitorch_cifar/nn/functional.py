@@ -99,21 +99,21 @@ def _rows(input, target, name):
 
 def _coefficients(rows, target, weight, ignore_index, label_smoothing, soft, name):
     """The matrix A with loss_i = sum_c A[i, c] logp[i, c], and the 'mean' divisor."""
-    xp = backend.get_array_module(rows.data)
+    xp = backend.get_array_module(rows.array)
     n, classes = rows.shape
     dtype = rows.dtype
     w = None
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         if w.shape != (classes,):
             raise ValueError(f"{name}: weight of shape {tuple(w.shape)} does not fit {classes} classes")
         w = w.astype(dtype, copy=False)
     eps = label_smoothing
     if soft:
-        probabilities = target.data.astype(dtype, copy=False) * (1 - eps) + eps / classes
+        probabilities = target.array.astype(dtype, copy=False) * (1 - eps) + eps / classes
         a = -probabilities if w is None else -probabilities * w
         return a, n
-    t = target.data
+    t = target.array
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     if xp is np and safe.size and (safe.min() < 0 or safe.max() >= classes):
@@ -132,7 +132,7 @@ def _log_likelihood(input, target, weight, ignore_index, reduction, label_smooth
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor):
-        backend.check_same_device([input.data, target.data], name)
+        backend.check_same_device([input.array, target.array], name)
     else:
         target = Tensor(target, device=input.device)
     rows, flat, soft, out_shape = _rows(input, target, name)

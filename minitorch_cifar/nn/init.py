@@ -37,23 +37,23 @@ def _fan(tensor, mode):
 
 @no_grad()
 def uniform_(tensor, a=0.0, b=1.0):
-    xp = backend.get_array_module(tensor.data)
+    xp = backend.get_array_module(tensor.array)
     with backend.on_device(tensor.device):
-        tensor.data[...] = backend.generator(xp).random(tensor.shape, dtype=tensor.dtype) * (b - a) + a
+        tensor.array[...] = backend.generator(xp).random(tensor.shape, dtype=tensor.dtype) * (b - a) + a
     return tensor
 
 
 @no_grad()
 def normal_(tensor, mean=0.0, std=1.0):
-    xp = backend.get_array_module(tensor.data)
+    xp = backend.get_array_module(tensor.array)
     with backend.on_device(tensor.device):
-        tensor.data[...] = backend.generator(xp).standard_normal(tensor.shape, dtype=tensor.dtype) * std + mean
+        tensor.array[...] = backend.generator(xp).standard_normal(tensor.shape, dtype=tensor.dtype) * std + mean
     return tensor
 
 
 @no_grad()
 def constant_(tensor, val):
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 

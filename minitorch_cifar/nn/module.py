@@ -164,7 +164,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
@@ -248,9 +248,9 @@ class Module:
             for table in (module._parameters, module._buffers):
                 for t in table.values():
                     if t is not None:
-                        t.data = convert(t.data)
+                        t.array = convert(t.array)
                         if t.grad is not None:
-                            t.grad = Tensor._wrap(convert(t.grad.data))
+                            t.grad = Tensor._wrap(convert(t.grad.array))
         return self
 
     def cpu(self):
@@ -305,7 +305,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = _array_of(state_dict[key])
-                target.data[...] = backend.to_device(value, target.device).astype(target.dtype, copy=False)
+                target.array[...] = backend.to_device(value, target.device).astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing
@@ -325,7 +325,7 @@ class Module:
 def _array_of(value):
     """The array inside a state-dict value: a Tensor, a NumPy or CuPy array, or anything array-like."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "shape") and hasattr(value, "dtype") and not hasattr(value, "detach"):
         return value
     if hasattr(value, "detach"):  # a torch.Tensor

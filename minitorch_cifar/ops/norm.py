@@ -75,8 +75,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training and input.numel() // max(channels, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {input.shape}")
-    running = {name: t.data if isinstance(t, Tensor) else t
+    running = {name: t.array if isinstance(t, Tensor) else t
                for name, t in (("running_mean", running_mean), ("running_var", running_var))}
     if running_mean is not None:
-        backend.check_same_device([input.data, running["running_mean"], running["running_var"]], "batch_norm")
+        backend.check_same_device([input.array, running["running_mean"], running["running_var"]], "batch_norm")
     return BatchNorm.apply(input, weight, bias, **running, training=training, momentum=momentum, eps=eps)

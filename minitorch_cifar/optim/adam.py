@@ -40,7 +40,7 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param, grad = p.data, p.grad.data
+            param, grad = p.array, p.grad.array
             state = self.state[p]
             if not state:
                 xp = backend.get_array_module(param)
@@ -51,9 +51,9 @@ class Adam(Optimizer):
             # Python floats, as in PyTorch (which reads its float32 step count back as a float)
             step_size = lr / (1 - beta1 ** state["step"])
             bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
-            moments = [state["exp_avg"].data, state["exp_avg_sq"].data]
+            moments = [state["exp_avg"].array, state["exp_avg_sq"].array]
             if options["amsgrad"]:
-                moments.append(state["max_exp_avg_sq"].data)
+                moments.append(state["max_exp_avg_sq"].array)
             flat = fused_views(param, grad, *moments)
             update = _adam_arrays if flat is None else _adam_fused
             update(*(flat or [param, grad, *moments]), step_size=step_size,

@@ -79,7 +79,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. ``closure``, if given, re-evaluates the model
@@ -158,7 +158,7 @@ class Optimizer:
 def _snapshot(value):
     """A state value as saved: arrays (and Tensors) copied into a Tensor, anything else as it is."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if hasattr(value, "shape") and not isinstance(value, np.generic):
         return Tensor._wrap(value.copy())
     return value

@@ -37,14 +37,14 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param, grad = p.data, p.grad.data
+            param, grad = p.array, p.grad.array
             buf, first = None, False
             if options["momentum"] != 0:
                 state = self.state[p]
                 first = "momentum_buffer" not in state
                 if first:
                     state["momentum_buffer"] = Tensor._wrap(backend.get_array_module(param).empty_like(param))
-                buf = state["momentum_buffer"].data
+                buf = state["momentum_buffer"].array
             flat = fused_views(param, grad, *([] if buf is None else [buf]))
             if flat is None:
                 _sgd_arrays(param, grad, buf, first, **options)

@@ -86,7 +86,7 @@ def fingerprint(model):
 def _pack(value, name, arrays):
     """``value`` as JSON data, its arrays moved into ``arrays`` under their path (``name``) in the document."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "shape") and hasattr(value, "dtype"):

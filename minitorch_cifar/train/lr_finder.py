@@ -55,7 +55,7 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
         raise ValueError(f"smooth must be in (0, 1], got {smooth}")
     if device is None:
         device = next(iter(model.parameters())).device
-    saved_model = {key: t.data.copy() for key, t in model.state_dict().items()}
+    saved_model = {key: t.array.copy() for key, t in model.state_dict().items()}
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     was_training = model.training
 

@@ -152,7 +152,7 @@ class Trainer:
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_step == "step":
                 self.scheduler.step()
-            totals.add(loss.data, _correct(output.data, y.data), len(y))
+            totals.add(loss.array, _correct(output.array, y.array), len(y))
             bar.update()
             if step % self.sync_every == 0:
                 self._read(totals, epoch, bar)
@@ -182,8 +182,8 @@ class Trainer:
 
     def _check_weights(self, epoch):
         """Refuse to record or save an epoch whose last update left NaN or infinite weights."""
-        xp = backend.get_array_module(*[p.data for p in self.model.parameters()])
-        finite = xp.stack([xp.isfinite(p.data).all() for p in self.model.parameters()])
+        xp = backend.get_array_module(*[p.array for p in self.model.parameters()])
+        finite = xp.stack([xp.isfinite(p.array).all() for p in self.model.parameters()])
         if not bool(finite.all()):
             raise NonFiniteLossError(self._divergence_message(
                 f"the weights became NaN or infinite in the last step of epoch {epoch}"), epoch, None)
@@ -202,7 +202,7 @@ class Trainer:
             self.bad_epochs += 1
             return False
         self.best_value, self.best_epoch, self.bad_epochs = value, record["epoch"], 0
-        self._best_state = {key: t.data.copy() for key, t in self.model.state_dict().items()}
+        self._best_state = {key: t.array.copy() for key, t in self.model.state_dict().items()}
         return True
 
     def _patience_ran_out(self):
@@ -251,11 +251,11 @@ class Trainer:
                 for x, y in loader:
                     x, y = self._on_device(x), self._on_device(y)
                     output = self.model(x)
-                    loss = self.loss_fn(output, y).data
-                    xp = backend.get_array_module(output.data)
+                    loss = self.loss_fn(output, y).array
+                    xp = backend.get_array_module(output.array)
                     classes = output.shape[1]
                     # one bincount over (true, predicted) pairs, flattened to true * C + predicted
-                    pairs = _labels(y.data) * classes + output.data.argmax(axis=1)
+                    pairs = _labels(y.array) * classes + output.array.argmax(axis=1)
                     batch_counts = xp.bincount(pairs.ravel(), minlength=classes * classes)
                     batch_loss = loss.astype(xp.float64) * len(y)
                     loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss

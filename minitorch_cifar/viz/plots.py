@@ -63,7 +63,7 @@ def _finish(fig, path):
 def _numpy(x):
     """A Tensor (any device, with or without grad), CuPy/NumPy array or sequence as a NumPy array."""
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.array
     return backend.to_device(x, "cpu") if hasattr(x, "shape") else np.asarray(x)
 
 

@@ -102,9 +102,9 @@ def _table(rows, parameters, inputs, batch_size):
     total = sum(p.numel() for p in unique)
     trainable = sum(p.numel() for p in unique if p.requires_grad)
     samples = max(batch_size, 1)
-    input_mb = samples * sum(t.data.nbytes for t in inputs) / _DUMMY_BATCH / _MB
+    input_mb = samples * sum(t.array.nbytes for t in inputs) / _DUMMY_BATCH / _MB
     activations_mb = samples * 2 * sum(r[3] for r in rows) / _MB  # x2: each output and its gradient
-    params_mb = sum(p.data.nbytes for p in unique) / _MB
+    params_mb = sum(p.array.nbytes for p in unique) / _MB
     lines = [_RULE, f"{'Layer (type)':>20}  {'Output Shape':>25} {'Param #':>15}", _DOUBLE_RULE]
     lines += [f"{name:>20}  {_shape_text(shapes, batch_size):>25} {own:>15,}" for name, shapes, own, _ in rows]
     lines += [_DOUBLE_RULE,
