@@ -5,6 +5,7 @@ The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_
 from . import backend
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import cuda_is_available, get_array_module
+from .kernels.switch import get_kernels, set_kernels, use_kernels
 from .factories import (arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like, rand,
                         rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
