@@ -2,7 +2,7 @@
 
 The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``.
 """
-from . import backend
+from . import backend, backends
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import cuda_is_available, get_array_module
 from .kernels.switch import get_kernels, set_kernels, use_kernels

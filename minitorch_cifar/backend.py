@@ -118,34 +118,119 @@ def on_device(device):
     return _cuda_module_for(device).cuda.Device(int(device[5:]))
 
 
+# ----------------------------------------------------------------------------- constants on the GPU
+_MAX_CONSTANTS = 1024
+_constants = {}  # (device id, dtype, shape, bytes) -> the CuPy copy, oldest first
+
+
+def device_constant(values, like, dtype=None):
+    """A read-only CuPy copy of the small host array ``values`` (as ``dtype``) on the device of CuPy array ``like``.
+
+    Made once per content and device, then reused: pooling's window tables and Normalize's mean and std
+    cost no host-to-device copy per call. Callers must not write into the result."""
+    host = np.ascontiguousarray(values, dtype)
+    device_id = like.device.id
+    key = (device_id, host.dtype.str, host.shape, host.tobytes())
+    copy = _constants.get(key)
+    if copy is None:
+        if len(_constants) >= _MAX_CONSTANTS:
+            del _constants[next(iter(_constants))]
+        with cupy().cuda.Device(device_id):
+            copy = _constants[key] = cupy().asarray(host)
+    return copy
+
+
 # ----------------------------------------------------------------------------- random numbers
-_seed = None
-_generators = {}
+# Counter-based: every generator is derived from a few integers, (seed, stream, device), so that these
+# integers, saved in a checkpoint, restore the draws on every device (CuPy's generator state itself cannot
+# be saved). manual_seed starts stream 0; the Trainer starts stream e at the beginning of epoch e, so a run
+# resumed from an epoch's checkpoint draws exactly what the uninterrupted run drew, on the CPU and the GPU.
+_seed = None       # None until seeded or first used; then an int (fresh entropy when never seeded)
+_stream = 0
+_generators = {}   # -1 (the CPU) or a GPU's id -> its generator in the current stream
 
 
 def manual_seed(seed):
-    """Seed every random generator the framework uses, on the CPU and on each GPU."""
-    global _seed
-    _seed = int(seed)
+    """Seed every random generator the framework uses, on the CPU and on each GPU (and start stream 0)."""
+    global _seed, _stream
+    _seed, _stream = int(seed), 0
     _generators.clear()
 
 
+def start_stream(stream):
+    """Re-derive every generator from (seed, ``stream``): the draws from here on depend on these two alone."""
+    global _stream
+    _current_seed()
+    _stream = int(stream)
+    _generators.clear()
+
+
+def _current_seed():
+    global _seed
+    if _seed is None:
+        _seed = int(np.random.SeedSequence().entropy)  # unseeded: fresh entropy, kept so that it can be saved
+    return _seed
+
+
+def host_generator(seed, *key):
+    """A NumPy generator derived from ``seed`` and the integers ``key`` (``SeedSequence(seed, spawn_key=key)``):
+    independent streams for different keys, the same numbers for the same ones."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
 def generator(xp):
-    """The framework's random generator for array module ``xp`` (created from the seed on first use)."""
+    """The framework's random generator for array module ``xp`` (on CuPy: for the current device), in the
+    current stream."""
     key = -1 if xp is np else xp.cuda.Device().id
     gen = _generators.get(key)
     if gen is None:
-        gen = _new_generator(xp, key)
-        _generators[key] = gen
+        gen = _generators[key] = _new_generator(xp, key)
     return gen
 
 
 def _new_generator(xp, device_id):
-    # Each GPU gets its own stream, derived from the one seed so that runs repeat.
-    if xp is np:
-        return np.random.default_rng(_seed)
-    seed = None if _seed is None else int(np.random.SeedSequence([_seed, device_id]).generate_state(1)[0])
-    return xp.random.default_rng(seed)
+    seed = _current_seed()
+    if xp is np:  # stream 0 on the CPU is default_rng(seed), as NumPy users expect from a seed
+        return host_generator(seed, *((_stream, 0) if _stream else ()))
+    words = np.random.SeedSequence(seed, spawn_key=(_stream, 1 + device_id)).generate_state(2, np.uint32)
+    return xp.random.default_rng(int(words[0]) << 32 | int(words[1]))
+
+
+def rng_state():
+    """The generators' state as JSON data: the seed and stream, and the CPU generator's position in the stream
+    (so that CPU draws resume bit-exact anywhere; GPU draws resume exactly from the start of a stream)."""
+    state = {"seed": _current_seed(), "stream": _stream}
+    if -1 in _generators:
+        state["numpy"] = _generators[-1].bit_generator.state
+    return state
+
+
+def set_rng_state(state):
+    """Restore what ``rng_state`` returned."""
+    global _seed, _stream
+    if "seed" in state:  # files written before streams existed hold the CPU generator alone
+        _seed, _stream = int(state["seed"]), int(state["stream"])
+        _generators.clear()
+    if "numpy" in state:
+        generator(np).bit_generator.state = state["numpy"]
+
+
+# ----------------------------------------------------------------------------- matrix products
+_tf32_in_cupy = None  # the float32 compute type last given to CuPy: True for TF32, False for full float32
+
+
+def cuda_matmul(a, b, out=None):
+    """``a @ b`` of CuPy arrays (``out=`` as in ``matmul``); float32 products run in TF32 when
+    ``backends.cuda.matmul.allow_tf32`` is set. Every CUDA matrix product of the framework goes through here."""
+    global _tf32_in_cupy
+    from . import backends
+    cp = cupy()
+    wanted = backends.cuda.matmul.allow_tf32
+    if wanted != _tf32_in_cupy:  # CuPy's setting is process-wide, like PyTorch's flag
+        linalg = cp._core._routines_linalg
+        linalg.set_compute_type(cp.float32, linalg.COMPUTE_TYPE_TF32 if wanted else linalg.COMPUTE_TYPE_DEFAULT)
+        _tf32_in_cupy = wanted
+    return cp.matmul(a, b, out=out)
 
 
 def scatter_add(target, index, values):

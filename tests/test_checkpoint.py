@@ -1,4 +1,5 @@
 """Checkpoints and weight files: round trips, fit checks, bad files, atomic writes, random-generator state."""
+import json
 import os
 import re
 
@@ -100,6 +101,23 @@ def test_checkpoint_restores_the_random_generator(tmp_path):
     mt.manual_seed(123)
     load_checkpoint(path, mlp())
     np.testing.assert_array_equal(mt.rand(5).numpy(), expected)
+
+
+def test_the_random_state_in_a_checkpoint_is_a_seed_and_a_stream(tmp_path, device):
+    mt.manual_seed(17)
+    backend.start_stream(3)
+    first = mt.rand(2, device=device).numpy()
+    path = save_checkpoint(tmp_path / "run.npz", mlp())
+    following = mt.rand(4, device=device).numpy()
+    with np.load(path, allow_pickle=False) as archive:
+        rng = json.loads(archive["__meta__"].item())["rng"]
+    assert (rng["seed"], rng["stream"]) == (17, 3)
+    mt.manual_seed(0)
+    load_checkpoint(path, mlp())
+    if device == "cpu":  # the CPU generator resumes where it was
+        np.testing.assert_array_equal(mt.rand(4).numpy(), following)
+    else:  # a GPU's starts the stream again (the Trainer starts one per epoch)
+        np.testing.assert_array_equal(mt.rand(2, device=device).numpy(), first)
 
 
 def test_weights_round_trip(tmp_path, device):

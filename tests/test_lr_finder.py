@@ -81,6 +81,42 @@ def test_stops_when_the_loss_diverges():
     assert all(losses[i] <= 4 * min(losses[:i + 1]) for i in range(len(losses) - 1))  # ... and none before it
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_losses_are_read_every_sync_every_steps_and_the_curve_is_the_same(monkeypatch):
+    from minitorch_cifar.train import lr_finder
+    reads = []
+    monkeypatch.setattr(lr_finder, "backend", CountingBackend(reads))
+    x, y = blobs(n=64)
+    curves = []
+    for sync_every in (1, 7):
+        mt.manual_seed(0)
+        model = classifier()
+        curves.append(lr_find(model, optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                              ArrayLoader(x, y, 16), start_lr=1e-3, end_lr=1e8, num_iter=100, diverge=4.0,
+                              sync_every=sync_every))
+        reads.append("done")
+    per_step, batched = curves
+    assert per_step.diverged and (batched.lrs, batched.raw_losses) == (per_step.lrs, per_step.raw_losses)
+    np.testing.assert_array_equal(batched.losses, per_step.losses)
+    steps = len(per_step.lrs)
+    assert reads == ["cpu"] * steps + ["done"] + ["cpu"] * -(-steps // 7) + ["done"]
+
+
+class CountingBackend:
+    """The backend module as a module under test sees it, recording every copy of an array to the host."""
+
+    def __init__(self, reads):
+        self.reads = reads
+
+    def __getattr__(self, name):
+        return getattr(backend, name)
+
+    def to_device(self, array, device):
+        if device == "cpu":
+            self.reads.append(device)
+        return backend.to_device(array, device)
+
+
 def test_suggests_a_sensible_rate_on_linear_regression():
     """For the mean squared error of a linear model, SGD converges for lr < 2 / (largest eigenvalue of the
     Hessian 2 X^T X / n); the suggestion must lie well inside that range but not be uselessly small."""

@@ -137,6 +137,51 @@ def test_plateau_scheduler_gets_the_monitored_metric():
         trainer.fit(train, epochs=4)
 
 
+class CountingBackend:
+    """The backend module as the Trainer sees it, counting every copy of an array to the host (a GPU sync)."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def __getattr__(self, name):
+        return getattr(backend, name)
+
+    def to_device(self, array, device):
+        self.reads += device == "cpu"
+        return backend.to_device(array, device)
+
+
+def test_the_device_is_read_every_sync_every_steps_and_once_per_evaluation(monkeypatch):
+    from minitorch_cifar.train import trainer as trainer_module
+    counting = CountingBackend()
+    monkeypatch.setattr(trainer_module, "backend", counting)
+    monkeypatch.setattr(mt.Tensor, "item", lambda self: pytest.fail("a per-step .item() syncs the GPU"))
+    train, val = task()
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16, momentum=None), nn.ReLU(), nn.Linear(16, 4))
+    trainer = sgd_trainer(model, sync_every=3)
+    trainer.fit(train, val, epochs=2)
+    # each epoch: after steps 3 and 6, at its end (step 8), then the evaluation's counts and loss sum
+    assert counting.reads == 2 * (3 + 2)
+    assert model[1].num_batches_tracked.numpy() == 2 * STEPS
+
+
+def test_a_class_index_out_of_range_on_a_gpu_stops_training_at_the_next_read(monkeypatch):
+    from minitorch_cifar.nn import functional as F
+    monkeypatch.setattr(F, "_target_ranges", {})
+    steps = []
+
+    def loss_fn(output, target):
+        steps.append(len(steps) + 1)
+        F._track_target_range(np.array([0, 9]), 4, "cross_entropy")  # what the loss records on a GPU for label 9
+        return F.cross_entropy(output, target)
+
+    model = mlp()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), loss_fn, sync_every=3, progress=False)
+    with pytest.raises(IndexError, match=r"cross_entropy: target holds class 9, outside 0\.\.3"):
+        trainer.fit(task()[0], epochs=1)
+    assert steps == [1, 2, 3]
+
+
 class LabelsTurnRandom(ArrayLoader):
     """A validation loader whose labels are scrambled from its third pass on: the monitored metric gets worse
     while the weights keep changing, so the best epoch is early and restoring it is visible."""
@@ -334,10 +379,10 @@ def test_cnn_learns_fake_cifar(fake_cifar, device):
     assert trainer.scheduler.last_epoch == 4 * 5  # 160 images in batches of 32, stepped per batch
 
 
-def test_cnn_resume_with_augmenting_loader_equals_uninterrupted_run(fake_cifar, tmp_path):
-    straight = cnn_run(fake_cifar, epochs=4)
-    cnn_run(fake_cifar, epochs=2, out_dir=tmp_path)
-    resumed = cnn_run(fake_cifar, epochs=4, resume=tmp_path / "checkpoint.npz", seed=5)
+def test_cnn_resume_with_augmenting_loader_equals_uninterrupted_run(fake_cifar, tmp_path, device):
+    straight = cnn_run(fake_cifar, epochs=4, device=device)
+    cnn_run(fake_cifar, epochs=2, out_dir=tmp_path, device=device)
+    resumed = cnn_run(fake_cifar, epochs=4, resume=tmp_path / "checkpoint.npz", seed=5, device=device)
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
     assert [(r["val_loss"], r["lr"]) for r in resumed.history] == [(r["val_loss"], r["lr"]) for r in straight.history]
     assert_same_arrays(state_arrays(resumed.model), state_arrays(straight.model))

@@ -80,8 +80,9 @@ class Normalize(BatchTransform):
     def apply(self, batch, params):
         if batch.shape[1] != len(self.mean):
             raise ValueError(f"Normalize has {len(self.mean)} channels' mean and std, the batch has {batch.shape[1]}")
-        xp = backend.get_array_module(batch)
-        mean, std = (xp.asarray(v, dtype=np.float32).reshape(-1, 1, 1) for v in (self.mean, self.std))
+        mean, std = (np.array(v, dtype=np.float32).reshape(-1, 1, 1) for v in (self.mean, self.std))
+        if backend.is_cupy_array(batch):  # uploaded once per device, not per batch
+            mean, std = backend.device_constant(mean, batch), backend.device_constant(std, batch)
         out = to_float32(batch)
         out -= mean
         out /= std

@@ -54,10 +54,11 @@ def _kernels():
     return max_forward, max_backward, avg_forward, avg_backward
 
 
-def _window_args(windows, input_shape, out_shape):
-    cp = backend.cupy()
-    return (cp.asarray(windows.h_start), cp.asarray(windows.h_stop), windows.h_step,
-            cp.asarray(windows.w_start), cp.asarray(windows.w_stop), windows.w_step,
+def _window_args(windows, like, input_shape, out_shape):
+    """The kernels' window parameters; the tables are uploaded once per geometry and device (``device_constant``)."""
+    h_start, h_stop, w_start, w_stop = (backend.device_constant(table, like) for table in
+                                        (windows.h_start, windows.h_stop, windows.w_start, windows.w_stop))
+    return (h_start, h_stop, windows.h_step, w_start, w_stop, windows.w_step,
             input_shape[2], input_shape[3], out_shape[2], out_shape[3])
 
 
@@ -69,7 +70,7 @@ def max_pool_forward(x, windows):
     cp = backend.cupy()
     shape = _out_shape(x.shape, windows)
     out, indices = cp.empty(shape, x.dtype), cp.empty(shape, cp.int64)
-    _kernels()[0](x, x.dtype.type(-float("inf")), *_window_args(windows, x.shape, shape), out, indices,
+    _kernels()[0](x, x.dtype.type(-float("inf")), *_window_args(windows, x, x.shape, shape), out, indices,
                   size=out.size)
     return out, indices
 
@@ -86,13 +87,14 @@ def avg_pool_forward(x, windows, divisor):
     cp = backend.cupy()
     shape = _out_shape(x.shape, windows)
     out = cp.empty(shape, x.dtype)
-    _kernels()[2](x, cp.asarray(divisor, dtype=x.dtype), *_window_args(windows, x.shape, shape), out, size=out.size)
+    _kernels()[2](x, backend.device_constant(divisor, x, x.dtype), *_window_args(windows, x, x.shape, shape), out,
+                  size=out.size)
     return out
 
 
 def avg_pool_backward(grad, windows, divisor, input_shape):
     cp = backend.cupy()
     grad_input = cp.zeros(input_shape, grad.dtype)
-    _kernels()[3](grad, cp.asarray(divisor, dtype=grad.dtype), *_window_args(windows, input_shape, grad.shape),
-                  grad_input, size=grad.size)
+    _kernels()[3](grad, backend.device_constant(divisor, grad, grad.dtype),
+                  *_window_args(windows, grad, input_shape, grad.shape), grad_input, size=grad.size)
     return grad_input

@@ -1,7 +1,7 @@
 """BatchNorm1d and BatchNorm2d with PyTorch's arguments, buffers, state_dict order and update rules."""
 import numpy as np
 
-from .. import factories
+from .. import backend, factories
 from ..autograd import no_grad
 from ..ops.norm import batch_norm
 from . import init
@@ -56,8 +56,9 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
-            if self.momentum is None:
-                factor = 1.0 / int(self.num_batches_tracked.item())
+            if self.momentum is None:  # a cumulative average; on a GPU 1/batches stays there (no read per step)
+                tracked = self.num_batches_tracked.array
+                factor = 1.0 / tracked if backend.is_cupy_array(tracked) else 1.0 / int(tracked)
         use_batch_stats = self.training or self.running_mean is None
         tracked = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,

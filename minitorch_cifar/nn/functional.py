@@ -119,12 +119,47 @@ def _coefficients(rows, target, weight, ignore_index, label_smoothing, soft, nam
     if xp is np and safe.size and (safe.min() < 0 or safe.max() >= classes):
         bad = int(safe[(safe < 0) | (safe >= classes)][0])
         raise IndexError(f"{name}: target holds class {bad}, outside 0..{classes - 1}")
+    if xp is not np:
+        _track_target_range(safe, classes, name)  # checked at the next check_targets(), without a sync now
     row_weight = valid.astype(dtype) if w is None else w[safe] * valid
     a = xp.zeros((n, classes), dtype=dtype)
     a[xp.arange(n), safe] = -(1 - eps) * row_weight
     if eps:
         a -= (eps / classes) * (1 if w is None else w) * valid[:, None].astype(dtype)
     return a, row_weight.sum()
+
+
+# Class indices on the GPU are range-checked without a host sync per step (CuPy's indexing would silently wrap a
+# bad label round to a valid class): each loss folds its targets' smallest and largest label into running
+# extremes on the device, which check_targets() reads; the Trainer calls it wherever it reads its metrics.
+_target_ranges = {}  # (device, loss name, classes) -> device array [smallest, largest] label since the last check
+
+
+def _track_target_range(labels, classes, name):
+    if labels.size == 0:
+        return
+    xp = backend.get_array_module(labels)
+    key = (backend.device_of(labels), name, classes)
+    extremes = xp.stack([labels.min(), labels.max()])
+    seen = _target_ranges.get(key)
+    if seen is None:
+        _target_ranges[key] = extremes
+    else:
+        xp.minimum(seen[:1], extremes[:1], out=seen[:1])
+        xp.maximum(seen[1:], extremes[1:], out=seen[1:])
+
+
+def check_targets():
+    """Raise IndexError if a cross_entropy or nll_loss on a GPU got a class index outside 0..C-1 since the last
+    check (on the CPU they check at once). Reads one pair of numbers per loss and device; the Trainer and
+    lr_find call it whenever they read their metrics."""
+    pending = list(_target_ranges.items())
+    _target_ranges.clear()
+    for (device, name, classes), extremes in pending:
+        low, high = (int(v) for v in backend.to_device(extremes, "cpu"))
+        if low < 0 or high >= classes:
+            raise IndexError(f"{name}: target holds class {low if low < 0 else high}, outside 0..{classes - 1} "
+                             f"(on {device}, the labels since the last check ranged over {low}..{high})")
 
 
 def _log_likelihood(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, name):

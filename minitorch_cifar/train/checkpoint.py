@@ -121,15 +121,13 @@ def _unpack(value, arrays):
 
 # ---------------------------------------------------------------------- random generators
 def rng_state():
-    """The framework's CPU random generator state (JSON data).
-
-    CuPy's generators cannot be saved (their state lives in cuRAND device memory), so a resumed run that
-    draws random numbers on the GPU (dropout there) continues with the same seed, not the same stream."""
-    return {"numpy": backend.generator(np).bit_generator.state}
+    """The framework's random-generator state (JSON data: the seed, the stream and the CPU generator's
+    position); enough to repeat the draws on the CPU and, from the start of an epoch, on the GPU."""
+    return backend.rng_state()
 
 
 def set_rng_state(state):
-    backend.generator(np).bit_generator.state = state["numpy"]
+    backend.set_rng_state(state)
 
 
 # ---------------------------------------------------------------------- reading

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .. import backend
+from ..nn.functional import check_targets
 from ..tensor import Tensor
 
 
@@ -34,7 +36,7 @@ class LRFinderResult:
 
 
 def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_iter=100, step_mode="exp",
-            smooth=0.05, diverge=5.0, device=None, skip_start=10, skip_end=5):
+            smooth=0.05, diverge=5.0, device=None, skip_start=10, skip_end=5, sync_every=10):
     """Run the range test: ``num_iter`` training steps (cycling through ``loader`` as needed) with the learning
     rate of every parameter group set to ``start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))`` ('exp') or
     ``start_lr + (end_lr - start_lr) * i / (num_iter - 1)`` ('linear') at step i.
@@ -44,7 +46,9 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
     and the test stops once ``smoothed_i > diverge * min(smoothed)`` (or the loss is not finite). The suggestion
     is the rate where d(smoothed loss)/d(log lr) is most negative, leaving out the first ``skip_start`` and the
     last ``skip_end`` points, as fastai and torch-lr-finder do. The model's and optimizer's states (weights,
-    buffers, momentum, learning rates) and the model's train/eval mode are restored at the end."""
+    buffers, momentum, learning rates) and the model's train/eval mode are restored at the end. The losses are
+    read from the device every ``sync_every`` steps (one host sync each time); the curve still ends at the first
+    diverging step."""
     if step_mode not in ("exp", "linear"):
         raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
     if not 0 < start_lr < end_lr:
@@ -60,6 +64,7 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
     was_training = model.training
 
     lrs, smoothed, raw = [], [], []
+    pending = []  # (lr, loss on the device) of the steps not read yet
     average, diverged = 0.0, False
     try:
         model.train()
@@ -75,14 +80,22 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
-
-            value = float(loss.item())
-            average = (1 - smooth) * average + smooth * value
-            lrs.append(lr)
-            raw.append(value)
-            smoothed.append(average / (1 - (1 - smooth) ** (i + 1)))
-            if not math.isfinite(smoothed[-1]) or smoothed[-1] > diverge * min(smoothed):
-                diverged = True
+            pending.append((lr, loss.array))
+            if len(pending) < max(1, sync_every) and i < num_iter - 1:
+                continue
+            xp = backend.get_array_module(loss.array)
+            values = backend.to_device(xp.stack([value for _, value in pending]).astype(xp.float64), "cpu")
+            check_targets()
+            for (step_lr, _), value in zip(pending, values.tolist()):
+                average = (1 - smooth) * average + smooth * value
+                lrs.append(step_lr)
+                raw.append(value)
+                smoothed.append(average / (1 - (1 - smooth) ** len(raw)))
+                if not math.isfinite(smoothed[-1]) or smoothed[-1] > diverge * min(smoothed):
+                    diverged = True
+                    break
+            pending = []
+            if diverged:
                 break
     finally:
         model.load_state_dict(saved_model)

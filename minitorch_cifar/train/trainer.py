@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from .. import backend
 from ..autograd import no_grad
+from ..nn.functional import check_targets
 from ..tensor import Tensor
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint, save_weights
 
@@ -142,7 +143,15 @@ class Trainer:
     def _train_epoch(self, loader, epoch, bar):
         """One pass over ``loader``; returns (mean loss, accuracy)."""
         self.model.train()
+        backend.start_stream(epoch)  # the epoch's random draws depend on (seed, epoch) alone: resumable on any device
         totals = _RunningTotals()
+        with backend.on_device(self.device):  # new arrays (dropout masks, ...) on the model's GPU, not GPU 0
+            self._train_steps(loader, epoch, bar, totals)
+        if totals.seen == 0:
+            raise ValueError("the training loader gave no batches")
+        return totals.loss, totals.acc
+
+    def _train_steps(self, loader, epoch, bar, totals):
         for step, (x, y) in enumerate(loader, start=1):
             x, y = self._on_device(x), self._on_device(y)
             self.optimizer.zero_grad()
@@ -157,13 +166,12 @@ class Trainer:
             if step % self.sync_every == 0:
                 self._read(totals, epoch, bar)
         self._read(totals, epoch, bar)
-        if totals.seen == 0:
-            raise ValueError("the training loader gave no batches")
-        return totals.loss, totals.acc
 
     def _read(self, totals, epoch, bar):
-        """Bring the pending per-step sums to the host (one sync), stop on a non-finite loss, update the bar."""
+        """Bring the pending per-step sums to the host (one sync), stop on a non-finite loss or a class index out
+        of range (``check_targets``), update the bar."""
         bad_step, bad_loss = totals.sync()
+        check_targets()
         if bad_step is not None:
             raise NonFiniteLossError(self._divergence_message(
                 f"the training loss became {bad_loss} at epoch {epoch}, step {bad_step}"), epoch, bad_step)
@@ -247,16 +255,14 @@ class Trainer:
         loss_sum = counts = None
         seen = 0
         try:
-            with no_grad():
+            with no_grad(), backend.on_device(self.device):
                 for x, y in loader:
                     x, y = self._on_device(x), self._on_device(y)
                     output = self.model(x)
                     loss = self.loss_fn(output, y).array
                     xp = backend.get_array_module(output.array)
                     classes = output.shape[1]
-                    # one bincount over (true, predicted) pairs, flattened to true * C + predicted
-                    pairs = _labels(y.array) * classes + output.array.argmax(axis=1)
-                    batch_counts = xp.bincount(pairs.ravel(), minlength=classes * classes)
+                    batch_counts = _confusion_counts(_labels(y.array), output.array.argmax(axis=1), classes)
                     batch_loss = loss.astype(xp.float64) * len(y)
                     loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
                     counts = batch_counts if counts is None else counts + batch_counts
@@ -265,7 +271,8 @@ class Trainer:
             self.model.train(was_training)
         if seen == 0:
             raise ValueError("evaluate: the loader gave no batches")
-        confusion = backend.to_device(counts, "cpu").reshape(classes, classes)
+        check_targets()
+        confusion = backend.to_device(counts, "cpu").round().astype(np.int64)
         per_class = confusion.diagonal() / confusion.sum(axis=1).clip(min=1)
         per_class[confusion.sum(axis=1) == 0] = np.nan
         return Evaluation(loss=float(backend.to_device(loss_sum, "cpu")) / seen,
@@ -313,6 +320,13 @@ class _RunningTotals:
 def _labels(target):
     """Class indices from a target of indices (N,) or of class probabilities (N, C)."""
     return target if target.ndim == 1 else target.argmax(axis=1)
+
+
+def _confusion_counts(labels, predicted, classes):
+    """counts[i, j] of samples of class i predicted as j, as a product of one-hot matrices (float64, exact):
+    no host sync, where CuPy's bincount reads its input's range back first."""
+    one_hot = backend.get_array_module(labels).eye(classes, dtype=np.float64)
+    return one_hot[labels.ravel()].T @ one_hot[predicted.ravel()]
 
 
 def _correct(output, target):

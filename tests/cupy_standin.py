@@ -1,0 +1,74 @@
+"""A CuPy-shaped stand-in, so that the GPU path's backend-independent logic runs on the CPU: device ids,
+host-to-device uploads (counted) and CuPy's float32 matmul compute-type setting (recorded)."""
+import contextlib
+import types
+
+import numpy as np
+
+
+class DeviceArray(np.ndarray):
+    """A NumPy array that says it lives on GPU ``device.id``; results of operations on it inherit the id."""
+
+    def __array_finalize__(self, source):
+        self.gpu_id = getattr(source, "gpu_id", 0)
+
+    @property
+    def device(self):
+        return types.SimpleNamespace(id=self.gpu_id)
+
+
+class StandInCupy(types.ModuleType):
+    """The few names of CuPy that the tested code calls; every ``asarray`` counts as one upload."""
+
+    ndarray = DeviceArray
+    float32, float64 = np.float32, np.float64
+
+    def __init__(self):
+        super().__init__("cupy")
+        self.uploads = []                # (device id, shape) of every host-to-device copy
+        self.compute_types = []          # every (dtype, compute type) given to set_compute_type
+        self._current = 0
+        self._core = types.SimpleNamespace(_routines_linalg=types.SimpleNamespace(
+            COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
+            set_compute_type=lambda dtype, kind: self.compute_types.append((dtype, kind))))
+        self.cuda = types.SimpleNamespace(Device=self._device)
+
+    @contextlib.contextmanager
+    def _use(self, device_id):
+        previous, self._current = self._current, device_id
+        try:
+            yield
+        finally:
+            self._current = previous
+
+    def _device(self, device_id=None):
+        """``cupy.cuda.Device(n)``: its ``id``, and a context that makes it current."""
+        return _DeviceContext(self, self._current if device_id is None else device_id)
+
+    def asarray(self, values, dtype=None):
+        host = np.asarray(values, dtype)
+        self.uploads.append((self._current, host.shape))
+        return on_gpu(host, self._current)
+
+    def matmul(self, a, b, out=None):
+        return np.matmul(a, b, out=out)
+
+
+class _DeviceContext:
+    def __init__(self, cupy, device_id):
+        self._cupy, self.id = cupy, device_id
+        self._context = None
+
+    def __enter__(self):
+        self._context = self._cupy._use(self.id)
+        return self._context.__enter__()
+
+    def __exit__(self, *error):
+        return self._context.__exit__(*error)
+
+
+def on_gpu(values, device_id=0):
+    """``values`` as a stand-in array on GPU ``device_id``."""
+    array = np.array(values).view(DeviceArray)
+    array.gpu_id = device_id
+    return array

@@ -1,0 +1,200 @@
+"""The GPU path's logic, checked on the CPU with a CuPy-shaped stand-in: constants uploaded once per device,
+the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
+import numpy as np
+import pytest
+
+import minitorch_cifar as mt
+from minitorch_cifar import backend, backends
+from minitorch_cifar.data import transforms
+from minitorch_cifar.kernels import pooling, pooling_cuda
+from minitorch_cifar.nn import functional as F
+from minitorch_cifar.ops import linalg
+
+from cupy_standin import StandInCupy, on_gpu
+
+
+@pytest.fixture
+def cupy(monkeypatch):
+    standin = StandInCupy()
+    monkeypatch.setattr(backend, "_cupy", standin)
+    monkeypatch.setattr(backend, "_constants", {})
+    monkeypatch.setattr(backend, "_tf32_in_cupy", None)
+    return standin
+
+
+# ---------------------------------------------------------------------- constants on the device
+def test_a_device_constant_is_uploaded_once_per_content_and_device(cupy):
+    on_0, on_1 = on_gpu(np.zeros(2), 0), on_gpu(np.zeros(2), 1)
+    first = backend.device_constant([1, 2, 3], on_0)
+    assert backend.device_constant(np.array([1, 2, 3]), on_0) is first and len(cupy.uploads) == 1
+    assert first.device.id == 0 and first.tolist() == [1, 2, 3]
+    on_other = backend.device_constant([1, 2, 3], on_1)
+    assert on_other.device.id == 1 and cupy.uploads == [(0, (3,)), (1, (3,))]
+    assert backend.device_constant([1, 2, 4], on_0).tolist() == [1, 2, 4]                     # other content
+    assert backend.device_constant([1, 2, 3], on_0, np.float32).dtype == np.float32          # other dtype
+    assert len(cupy.uploads) == 4
+
+
+def test_the_device_constant_cache_is_bounded(cupy, monkeypatch):
+    monkeypatch.setattr(backend, "_MAX_CONSTANTS", 3)
+    like = on_gpu(np.zeros(1))
+    for value in range(5):
+        backend.device_constant([value], like)
+    assert len(backend._constants) == 3
+    backend.device_constant([4], like)
+    assert len(cupy.uploads) == 5  # the newest stayed
+    backend.device_constant([0], like)
+    assert len(cupy.uploads) == 6  # the oldest was dropped
+
+
+def test_pooling_uploads_its_window_tables_once_per_layer_shape_and_device(cupy):
+    windows, _ = pooling.sliding_windows((8, 6), (3, 3), (2, 2), (1, 1), (1, 1), False)
+    x0, x1 = on_gpu(np.zeros((2, 3, 8, 6)), 0), on_gpu(np.zeros((2, 3, 8, 6)), 1)
+    args = pooling_cuda._window_args(windows, x0, x0.shape, (2, 3, 4, 3))
+    assert len(cupy.uploads) == 4
+    for got, table in zip(args[:2] + args[3:5], (windows.h_start, windows.h_stop, windows.w_start, windows.w_stop)):
+        np.testing.assert_array_equal(got, table)
+    assert args[2] == args[5] == 1 and args[6:] == (8, 6, 4, 3)
+    again = pooling_cuda._window_args(windows, x0, x0.shape, (2, 3, 4, 3))
+    assert len(cupy.uploads) == 4 and all(a is b for a, b in zip(args, again))
+    pooling_cuda._window_args(windows, x1, x1.shape, (2, 3, 4, 3))
+    assert len(cupy.uploads) == 8 and {device for device, _ in cupy.uploads[4:]} == {1}
+    square, _ = pooling.sliding_windows((10, 10), (3, 3), (2, 2), (1, 1), (1, 1), False)
+    pooling_cuda._window_args(square, x0, (2, 3, 10, 10), (2, 3, 5, 5))
+    assert len(cupy.uploads) == 10  # rows and columns have the same tables: one copy serves both
+
+
+def test_normalize_uploads_mean_and_std_once_per_device(cupy):
+    normalize = transforms.Normalize((0.5, 0.25, 0.0), (0.5, 0.25, 2.0))
+    batch = on_gpu(np.random.default_rng(0).random((4, 3, 2, 2), dtype=np.float32))
+    expected = (np.asarray(batch) - np.array([0.5, 0.25, 0.0], np.float32)[:, None, None]) \
+        / np.array([0.5, 0.25, 2.0], np.float32)[:, None, None]
+    for _ in range(3):
+        np.testing.assert_allclose(normalize.apply(batch, None), expected, rtol=1e-6)
+    assert len(cupy.uploads) == 2
+
+
+# ---------------------------------------------------------------------- backends switches and TF32
+def test_backends_flags_mirror_pytorch_defaults_and_check_their_values(monkeypatch):
+    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", backends.cuda.matmul.allow_tf32)  # restored after
+    assert backends.cuda.matmul.allow_tf32 is False
+    assert (backends.cudnn.enabled, backends.cudnn.benchmark, backends.cudnn.deterministic) == (True, False, False)
+    assert mt.backends is backends
+    backends.cuda.matmul.allow_tf32 = True
+    assert backends.cuda.matmul.allow_tf32 is True
+    with pytest.raises(TypeError, match="allow_tf32 must be True or False, got 1"):
+        backends.cuda.matmul.allow_tf32 = 1
+    with pytest.raises(AttributeError, match="backends.cudnn has no setting 'fast'"):
+        backends.cudnn.fast = True
+    with pytest.raises(AttributeError, match="has no setting 'allow_fp16'"):
+        backends.cuda.matmul.allow_fp16
+
+
+def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch):
+    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", False)
+    a, b = on_gpu(np.ones((2, 3), np.float32)), on_gpu(np.ones((3, 4), np.float32))
+    np.testing.assert_array_equal(linalg._matmul(a, b), np.full((2, 4), 3.0))
+    linalg._product(a, b)
+    assert cupy.compute_types == [(np.float32, 1)]  # full float32, set once
+    backends.cuda.matmul.allow_tf32 = True
+    backend.cuda_matmul(a, b)
+    linalg._matmul(a, b)
+    assert cupy.compute_types == [(np.float32, 1), (np.float32, 7)]
+    backends.cuda.matmul.allow_tf32 = False
+    out = on_gpu(np.zeros((2, 4), np.float32))
+    assert backend.cuda_matmul(a, b, out=out) is out and out[0, 0] == 3
+    assert cupy.compute_types[-1] == (np.float32, 1)
+
+
+# ---------------------------------------------------------------------- class-index range checks
+@pytest.fixture
+def no_pending_targets(monkeypatch):
+    monkeypatch.setattr(F, "_target_ranges", {})
+
+
+def test_target_ranges_are_folded_on_the_device_and_raised_at_the_check(no_pending_targets, monkeypatch):
+    reads = []
+    real = backend.to_device
+    monkeypatch.setattr(backend, "to_device", lambda a, d: reads.append(d) or real(a, d))
+    for labels in ([3, 1, 2], [0, 4], [2]):
+        F._track_target_range(np.array(labels), 5, "cross_entropy")
+    F._track_target_range(np.array([], dtype=np.int64), 5, "cross_entropy")
+    assert reads == []  # nothing read while training steps run
+    F.check_targets()   # 0..4 are all valid for 5 classes
+    assert reads == ["cpu"] and F._target_ranges == {}
+    for labels in ([3, 1], [7, 0], [2]):
+        F._track_target_range(np.array(labels), 5, "nll_loss")
+    with pytest.raises(IndexError, match=r"nll_loss: target holds class 7, outside 0\.\.4 .*ranged over 0\.\.7"):
+        F.check_targets()
+    F._track_target_range(np.array([-1, 2]), 3, "cross_entropy")
+    with pytest.raises(IndexError, match=r"target holds class -1, outside 0\.\.2"):
+        F.check_targets()
+    F.check_targets()  # a reported range is not reported again
+
+
+def test_cross_entropy_flags_a_bad_class_on_any_device(device, no_pending_targets):
+    logits = mt.randn(4, 3, device=device)
+    with pytest.raises(IndexError, match="class 3, outside 0..2"):
+        F.cross_entropy(logits, mt.tensor([0, 1, 2, 3], device=device))
+        F.check_targets()  # on a GPU the loss does not wait for the labels' range; the check reads it
+    F.cross_entropy(logits, mt.tensor([0, -100, 2, 1], device=device))  # ignore_index is not a class
+    F.check_targets()
+
+
+# ---------------------------------------------------------------------- random streams
+def test_generators_derive_from_seed_and_stream_alone(device):
+    mt.manual_seed(3)
+    mt.rand(7, device=device)
+    backend.start_stream(5)
+    state = backend.rng_state()
+    assert (state["seed"], state["stream"]) == (3, 5)
+    expected = mt.rand(6, device=device).numpy()
+    mt.manual_seed(11)
+    mt.rand(3, device=device)
+    backend.set_rng_state({"seed": 3, "stream": 5})  # two integers: nothing else is needed
+    np.testing.assert_array_equal(mt.rand(6, device=device).numpy(), expected)
+    backend.start_stream(6)
+    assert not np.array_equal(mt.rand(6, device=device).numpy(), expected)
+
+
+def test_stream_zero_on_the_cpu_is_numpys_default_rng_of_the_seed():
+    mt.manual_seed(42)
+    np.testing.assert_array_equal(mt.rand(4, dtype=mt.float64).numpy(), np.random.default_rng(42).random(4))
+
+
+def test_each_gpu_and_stream_gets_its_own_generator_from_the_seed(monkeypatch):
+    seeds = []
+    standin = StandInCupy()
+    standin.random = type("random", (), {"default_rng": staticmethod(lambda seed: seeds.append(seed) or seed)})
+    mt.manual_seed(9)
+    for stream in (0, 4):
+        backend.start_stream(stream)
+        for device_id in (0, 1):
+            with standin.cuda.Device(device_id):
+                assert backend.generator(standin) == backend.generator(standin)  # made once per stream and GPU
+    expected = []
+    for stream in (0, 4):
+        for device_id in (0, 1):
+            words = np.random.SeedSequence(9, spawn_key=(stream, 1 + device_id)).generate_state(2, np.uint32)
+            expected.append(int(words[0]) << 32 | int(words[1]))
+    assert seeds == expected and len(set(seeds)) == 4
+
+
+def test_an_unseeded_run_keeps_its_entropy_so_that_it_can_resume(monkeypatch):
+    monkeypatch.setattr(backend, "_seed", None)
+    monkeypatch.setattr(backend, "_generators", {})
+    state = backend.rng_state()
+    assert isinstance(state["seed"], int) and state["seed"] > 0
+    first = mt.rand(3).numpy()
+    backend.set_rng_state({"seed": state["seed"], "stream": state["stream"]})
+    np.testing.assert_array_equal(mt.rand(3).numpy(), first)
+
+
+def test_old_checkpoints_rng_state_of_the_cpu_generator_alone_still_loads():
+    mt.manual_seed(5)
+    mt.rand(2)
+    old = {"numpy": backend.generator(np).bit_generator.state}
+    expected = mt.rand(3).numpy()
+    mt.manual_seed(6)
+    backend.set_rng_state(old)
+    np.testing.assert_array_equal(mt.rand(3).numpy(), expected)
