@@ -224,6 +224,21 @@ def test_relu_kernels_keep_the_layout_and_match_numpy(layout, size):
     np.testing.assert_array_equal(t.grad.numpy(), upstream * (x > 0))
 
 
+@pytest.mark.skipif(not mt.cuda_is_available(), reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_cuda_kernels_equal_the_cpu_ones(dtype):
+    x = np.random.default_rng(5).normal(size=(4, 6, 9, 9)).astype(dtype)
+    x.flat[:3] = [np.nan, -0.0, 0.0]
+    for layout in (x, x.transpose(0, 2, 3, 1), x[:, :, ::2]):  # C order, a transposed view, a strided one
+        on_cpu, on_gpu = mt.Tensor(layout, requires_grad=True), mt.Tensor(layout, device="cuda", requires_grad=True)
+        y_cpu, y_gpu = F.relu(on_cpu), F.relu(on_gpu)
+        np.testing.assert_array_equal(y_gpu.detach().numpy(), y_cpu.detach().numpy())
+        grad = np.random.default_rng(6).normal(size=layout.shape).astype(dtype)
+        y_cpu.backward(mt.Tensor(grad))
+        y_gpu.backward(mt.Tensor(grad, device="cuda"))
+        np.testing.assert_array_equal(on_gpu.grad.numpy(), on_cpu.grad.numpy())
+
+
 @pytest.mark.parametrize("x_shape, out_features", [((37, 6), 5), ((2, 3, 4), 29)])  # more rows, more columns
 def test_linear_with_its_products_split_over_threads(x_shape, out_features, monkeypatch):
     """Every product of linear's forward and backward, split over three threads, rows or columns."""

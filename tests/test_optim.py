@@ -139,6 +139,49 @@ def test_cpu_kernels_equal_the_array_code_bitwise(dtype):
                 np.testing.assert_array_equal(a, b, err_msg=f"Adam {options} step {step}")
 
 
+@pytest.mark.skipif(not mt.cuda_is_available(), reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_kernels_equal_the_cpu_kernels_bitwise(dtype):
+    """One CUDA kernel per parameter (compiled without FMA contraction) computes the numba kernels' numbers."""
+    from minitorch_cifar import backend
+    from minitorch_cifar.optim import adam, sgd
+    rng = np.random.default_rng(0)
+    size = 40000  # the CPU's fused path starts at 32768 elements
+    grads = [rng.standard_normal(size).astype(dtype) for _ in range(4)]
+    to_gpu = lambda arrays: [backend.to_device(a, "cuda") for a in arrays]  # noqa: E731
+    for options in SGD_OPTIONS:
+        cpu = [rng.uniform(-2, 2, size).astype(dtype), np.empty(size, dtype)]
+        gpu = to_gpu(cpu)
+        for step, g in enumerate(grads):
+            sgd._sgd_fused(cpu[0], g, cpu[1], first=step == 0, **options)
+            sgd._sgd_fused(gpu[0], backend.to_device(g, "cuda"), gpu[1], first=step == 0, **options)
+            np.testing.assert_array_equal(backend.to_device(gpu[0], "cpu"), cpu[0], err_msg=f"SGD {options} step {step}")
+    for options in ADAM_OPTIONS:
+        cpu = [rng.uniform(-2, 2, size).astype(dtype)] + [np.zeros(size, dtype) for _ in range(3)]
+        gpu = to_gpu(cpu)
+        for step, g in enumerate(grads, 1):
+            corrections = dict(step_size=options["lr"] / (1 - options["beta1"] ** step),
+                               bias_correction2_sqrt=(1 - options["beta2"] ** step) ** 0.5)
+            adam._adam_fused(cpu[0], g, *cpu[1:], **options, **corrections)
+            adam._adam_fused(gpu[0], backend.to_device(g, "cuda"), *gpu[1:], **options, **corrections)
+            for a, b in zip(gpu, cpu):
+                np.testing.assert_array_equal(backend.to_device(a, "cpu"), b, err_msg=f"Adam {options} step {step}")
+
+
+def test_fused_views_take_gpu_arrays_of_any_size(monkeypatch):
+    from cupy_standin import StandInCupy, on_gpu
+    from minitorch_cifar import backend
+    from minitorch_cifar.optim.optimizer import fused_views
+    monkeypatch.setattr(backend, "_cupy", StandInCupy())
+    param, grad = on_gpu(np.ones((2, 3), np.float32)), on_gpu(np.ones((2, 3), np.float32))
+    views = fused_views(param, grad)
+    assert [v.shape for v in views] == [(6,), (6,)] and np.shares_memory(views[0], param)
+    assert fused_views(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32)) is None  # small on the CPU
+    assert fused_views(param, grad.astype(np.float64)) is None
+    assert fused_views(param, on_gpu(np.ones((3, 2), np.float32)).T) is None  # not contiguous
+    assert fused_views(param, np.ones((2, 3), np.float32)) is None             # another device
+
+
 def test_param_groups_with_their_own_options():
     values = initial_values()
     ours, theirs = our_params(values, "cpu"), [torch.nn.Parameter(torch.tensor(v)) for v in values]

@@ -1,4 +1,5 @@
-"""ReLU's forward and backward as one pass each over memory (numba), for NumPy arrays in any dense layout.
+"""ReLU's forward and backward as one pass each over memory (numba), for NumPy arrays in any dense layout
+(CuPy arrays go to the CUDA kernels of ``activation_cuda``).
 
 NumPy would make two passes forward (the output and a boolean mask) and one backward; here the
 backward reads the mask from the saved output (out > 0 exactly where x > 0). Both arrays are walked in
@@ -7,6 +8,7 @@ memory order (``ravel(order='K')``), so channels-last activations are no slower 
 import numba
 import numpy as np
 
+from .. import backend
 from .sized import sized_kernel
 
 
@@ -30,7 +32,10 @@ def _flat(a):
 
 
 def relu_forward(x):
-    """max(x, 0), in x's memory layout."""
+    """max(x, 0), in x's memory layout (C order for CuPy arrays, which a CUDA kernel serves)."""
+    if backend.is_cupy_array(x):
+        from . import activation_cuda
+        return activation_cuda.relu_forward(x)
     out = np.empty_like(x)
     flat_x, flat_out = _flat(x), _flat(out)
     if flat_x is None or flat_out is None:
@@ -42,6 +47,9 @@ def relu_forward(x):
 
 def relu_backward(grad, out):
     """grad where the forward's output was positive, else 0."""
+    if backend.is_cupy_array(grad):
+        from . import activation_cuda
+        return activation_cuda.relu_backward(grad, out)
     if grad.strides != out.strides:
         return grad * (out > 0)
     grad_in = np.empty_like(grad)

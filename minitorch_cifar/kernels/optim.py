@@ -1,4 +1,4 @@
-"""One-pass CPU updates for SGD and Adam, compiled with numba.
+"""One-pass updates for SGD and Adam: numba on the CPU, a CUDA kernel (``optim_cuda``) for CuPy arrays.
 
 Each kernel reads a parameter, its gradient and its state once and writes them once, computing per
 element exactly the float operations of the optimizers' array code (``optim/sgd.py``, ``optim/adam.py``),
@@ -9,9 +9,11 @@ dtype, as NumPy casts Python floats; without fastmath nothing is fused or reorde
 import numba
 import numpy as np
 
+from .. import backend
+
 
 @numba.njit(parallel=True, cache=True)
-def sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov, maximize):
+def _sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov, maximize):
     """SGD on flat arrays; ``buf`` is the momentum buffer (ignored when momentum is 0), ``first`` says
     it is still empty, ``undamped`` is 1 - dampening."""
     for i in numba.prange(param.size):
@@ -26,7 +28,7 @@ def sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov,
 
 
 @numba.njit(parallel=True, cache=True)
-def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight, one_minus_weight, beta2, one_minus_beta2,
+def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight, one_minus_weight, beta2, one_minus_beta2,
          weight_decay, decay, neg_step_size, bias_correction2_sqrt, eps, amsgrad, decoupled, maximize):
     """Adam on flat arrays: ``weight`` = 1 - beta1 (lerp's weight), ``decay`` = 1 - lr * weight_decay
     (AdamW), ``neg_step_size`` = -lr / (1 - beta1^t); ``max_exp_avg_sq`` is ignored unless amsgrad."""
@@ -49,3 +51,19 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight, one_minus_wei
             max_exp_avg_sq[i] = v
         denom = np.sqrt(v) / bias_correction2_sqrt + eps
         param[i] = p + m * neg_step_size / denom
+
+
+def sgd(param, grad, buf, *options):
+    """``_sgd`` on NumPy arrays, its CUDA twin on CuPy arrays (same arguments)."""
+    if backend.is_cupy_array(param):
+        from . import optim_cuda
+        return optim_cuda.sgd(param, grad, buf, *options)
+    return _sgd(param, grad, buf, *options)
+
+
+def adam(param, *arrays_and_options):
+    """``_adam`` on NumPy arrays, its CUDA twin on CuPy arrays (same arguments)."""
+    if backend.is_cupy_array(param):
+        from . import optim_cuda
+        return optim_cuda.adam(param, *arrays_and_options)
+    return _adam(param, *arrays_and_options)

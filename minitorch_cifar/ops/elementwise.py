@@ -5,8 +5,6 @@ it back to each input's shape (``unbroadcast``), since broadcasting copied that 
 """
 import math
 
-import numpy as np
-
 from .. import backend
 from ..kernels import activation
 from ..autograd import Function, unbroadcast
@@ -151,13 +149,11 @@ class ReLU(Function):
 
     def forward(self, a):
         xp = backend.get_array_module(a)
-        self.out = xp.maximum(a, 0) if xp is not np or a.dtype.kind != "f" else activation.relu_forward(a)
+        self.out = xp.maximum(a, 0) if a.dtype.kind != "f" else activation.relu_forward(a)
         return self.out
 
     def backward(self, grad):
-        if backend.get_array_module(grad) is np:
-            return activation.relu_backward(grad, self.out)
-        return grad * (self.out > 0)
+        return activation.relu_backward(grad, self.out)
 
 
 class LeakyReLU(Function):

@@ -11,26 +11,26 @@ In eval mode the running statistics are constants, and dL/dx = weight / sqrt(run
 from .. import backend
 from ..autograd import Function
 from ..kernels.batchnorm import channel_affine, channel_sums
+from ..kernels.switch import reference
 
 
 class BatchNorm(Function):
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True,
                 momentum=0.1, eps=1e-5):
         xp = backend.get_array_module(x)
-        f64 = xp.float64
         count = x.size // x.shape[1]
+        # on a GPU the (C,) coefficient math runs as one CUDA kernel each way, not about ten tiny ones
+        self.fused = backend.is_cupy_array(x) and not reference()
         if training:
-            sample = x[(0, slice(None)) + (0,) * (x.ndim - 2)].astype(f64)  # the shift of channel_sums
+            sample = x[(0, slice(None)) + (0,) * (x.ndim - 2)].astype(xp.float64)  # the shift of channel_sums
             sum_shifted, sum_squares = channel_sums(x, sample, x, sample)
-            mean = sample + sum_shifted / count
-            var = xp.maximum(sum_squares / count - (sum_shifted / count) ** 2, 0)
-            if running_mean is not None:
-                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
-                running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+            statistics = _cuda().batch_statistics if self.fused else _batch_statistics
+            mean, invstd, scale = statistics(sample, sum_shifted, sum_squares, count, weight, running_mean,
+                                             running_var, momentum, eps)
         else:
-            mean, var = running_mean.astype(f64), running_var.astype(f64)
-        invstd = 1 / xp.sqrt(var + eps)
-        scale = invstd if weight is None else invstd * weight
+            mean = running_mean.astype(xp.float64)
+            invstd = 1 / xp.sqrt(running_var.astype(xp.float64) + eps)
+            scale = invstd if weight is None else invstd * weight
         self.x, self.mean, self.invstd, self.scale = x, mean, invstd, scale
         self.training, self.count = training, count
         return channel_affine(x, mean, scale, xp.zeros_like(mean) if bias is None else bias)
@@ -42,17 +42,40 @@ class BatchNorm(Function):
         if self.training or need_weight or need_bias:
             # sum(g) and sum(g * (x - mean)) = sum(g * xhat) / invstd
             sum_g, sum_gx = channel_sums(grad, xp.zeros_like(self.mean), self.x, self.mean)
-            grad_weight = (sum_gx * self.invstd).astype(grad.dtype) if need_weight else None
-            grad_bias = sum_g.astype(grad.dtype) if need_bias else None
+            coefficients = _cuda().backward_coefficients if self.fused else _backward_coefficients
+            grad_weight, grad_bias, b, c = coefficients(sum_g, sum_gx, self.invstd, self.scale, self.count, grad.dtype)
+            grad_weight, grad_bias = (grad_weight if need_weight else None), (grad_bias if need_bias else None)
         if need_x and self.training:
-            # scale * (g - sum_g/M - (x - mean) * invstd^2 * sum_gx/M), as (x - mean) * b + c + g * scale
-            b = -self.scale * self.invstd ** 2 * sum_gx / self.count
-            c = -self.scale * sum_g / self.count
             grad_x = channel_affine(self.x, self.mean, b, c, grad=grad, grad_scale=self.scale)
         elif need_x:
             zeros = xp.zeros_like(self.mean)
             grad_x = channel_affine(grad, zeros, self.scale, zeros)
         return grad_x, grad_weight, grad_bias
+
+
+def _batch_statistics(sample, sum_shifted, sum_squares, count, weight, running_mean, running_var, momentum, eps):
+    """(mean, invstd, scale) per channel from the shifted sums; updates the running statistics in place."""
+    xp = backend.get_array_module(sample)
+    mean = sample + sum_shifted / count
+    var = xp.maximum(sum_squares / count - (sum_shifted / count) ** 2, 0)
+    if running_mean is not None:
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+        running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+    invstd = 1 / xp.sqrt(var + eps)
+    return mean, invstd, invstd if weight is None else invstd * weight
+
+
+def _backward_coefficients(sum_g, sum_gx, invstd, scale, count, dtype):
+    """dL/dweight, dL/dbias, and b, c of dL/dx = scale * (g - sum_g/M - (x - mean) * invstd^2 * sum_gx/M)
+    written as (x - mean) * b + c + g * scale."""
+    b = -scale * invstd ** 2 * sum_gx / count
+    c = -scale * sum_g / count
+    return (sum_gx * invstd).astype(dtype), sum_g.astype(dtype), b, c
+
+
+def _cuda():
+    from ..kernels import batchnorm_cuda
+    return batchnorm_cuda
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -195,12 +195,14 @@ _FUSED_MIN_SIZE = 32768
 
 
 def fused_views(param, grad, *state):
-    """Flat views of a parameter, its gradient and state arrays for a one-pass numba kernel
-    (``kernels/optim.py``), or None where the array code runs instead: CuPy arrays, small, non-contiguous
-    or mixed-dtype arrays."""
-    if type(param) is not np.ndarray or param.size < _FUSED_MIN_SIZE or param.dtype not in (np.float32, np.float64):
+    """Flat views of a parameter, its gradient and state arrays for a one-pass kernel (``kernels/optim.py``:
+    numba, or CUDA for CuPy arrays of any size), or None where the array code runs instead: small NumPy
+    arrays, non-contiguous or mixed-dtype ones."""
+    on_gpu = backend.is_cupy_array(param)
+    if not (on_gpu or type(param) is np.ndarray and param.size >= _FUSED_MIN_SIZE):
         return None
     arrays = (param, grad) + state
-    if any(type(a) is not np.ndarray or a.dtype != param.dtype or not a.flags.c_contiguous for a in arrays):
+    if param.dtype not in (np.float32, np.float64) or any(
+            type(a) is not type(param) or a.dtype != param.dtype or not a.flags.c_contiguous for a in arrays):
         return None
     return [a.reshape(-1) for a in arrays]
