@@ -389,7 +389,7 @@ class Experiment:
     def predict(self, images):
         """The class the model predicts (NumPy int64) for each of ``images``: uint8 (N, 3, H, W), as in
         ``self.data.test.data``, normalised as in training; in eval mode, without gradients."""
-        dataset = ArrayDataset(np.asarray(images), np.zeros(len(images), dtype=np.int64))
+        dataset = ArrayDataset(images, np.zeros(len(images), dtype=np.int64))
         was_training = self.model.training
         self.model.eval()
         try:

@@ -458,7 +458,10 @@ class Tensor:
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad; wrap it in no_grad()")
-        self.array[_array_index(index, self.array)] = value.array if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
+        if isinstance(value, np.ndarray) or backend.is_cupy_array(value):  # CuPy takes no NumPy array here
+            value = backend.to_device(value, self.device)
+        self.array[_array_index(index, self.array)] = value
 
 
 def shape_op_reshape(t, new_shape):

@@ -1,5 +1,5 @@
-"""A CuPy-shaped stand-in, so that the GPU path's backend-independent logic runs on the CPU: device ids,
-host-to-device uploads (counted) and CuPy's float32 matmul compute-type setting (recorded)."""
+"""A CuPy-shaped stand-in, so that the GPU path's backend-independent logic runs on the CPU: two GPUs, device
+ids, host-to-device uploads (counted), device-to-host copies, CuPy's float32 matmul compute type (recorded)."""
 import contextlib
 import types
 
@@ -16,6 +16,10 @@ class DeviceArray(np.ndarray):
     def device(self):
         return types.SimpleNamespace(id=self.gpu_id)
 
+    def get(self):
+        """A NumPy copy (a device-to-host copy in CuPy)."""
+        return np.array(self).view(np.ndarray)
+
 
 class StandInCupy(types.ModuleType):
     """The few names of CuPy that the tested code calls; every ``asarray`` counts as one upload."""
@@ -31,7 +35,8 @@ class StandInCupy(types.ModuleType):
         self._core = types.SimpleNamespace(_routines_linalg=types.SimpleNamespace(
             COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
             set_compute_type=lambda dtype, kind: self.compute_types.append((dtype, kind))))
-        self.cuda = types.SimpleNamespace(Device=self._device)
+        self.cuda = types.SimpleNamespace(Device=self._device,
+                                          runtime=types.SimpleNamespace(getDeviceCount=lambda: 2))
 
     @contextlib.contextmanager
     def _use(self, device_id):

@@ -74,6 +74,27 @@ def test_normalize_uploads_mean_and_std_once_per_device(cupy):
     assert len(cupy.uploads) == 2
 
 
+# ---------------------------------------------------------------------- arrays crossing between host and device
+def test_setitem_moves_an_array_value_to_the_tensors_device(cupy):
+    gpu = mt.Tensor._wrap(on_gpu(np.zeros(4, np.float32), 1))
+    gpu[1:3] = np.array([1.0, 2.0], np.float32)
+    assert cupy.uploads == [(1, (2,))] and gpu.array.tolist() == [0, 1, 2, 0]
+    gpu[0] = 5.0  # a number needs no copy
+    assert len(cupy.uploads) == 1 and gpu.array[0] == 5
+    cpu = mt.zeros(3)
+    cpu[:2] = on_gpu(np.array([3.0, 4.0], np.float32))
+    assert type(cpu.array) is np.ndarray and cpu.tolist() == [3, 4, 0]
+
+
+def test_an_array_dataset_of_gpu_arrays_or_tensors_holds_numpy(cupy):
+    from minitorch_cifar.data import ArrayDataset
+    images = on_gpu(np.arange(2 * 3 * 2 * 2, dtype=np.uint8).reshape(2, 3, 2, 2))
+    dataset = ArrayDataset(images, mt.Tensor._wrap(on_gpu(np.array([1, 0]))))
+    assert type(dataset.data) is np.ndarray and type(dataset.targets) is np.ndarray
+    np.testing.assert_array_equal(dataset.data, np.asarray(images))
+    assert dataset.targets.tolist() == [1, 0]
+
+
 # ---------------------------------------------------------------------- backends switches and TF32
 def test_backends_flags_mirror_pytorch_defaults_and_check_their_values(monkeypatch):
     monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", backends.cuda.matmul.allow_tf32)  # restored after

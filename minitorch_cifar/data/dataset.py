@@ -9,7 +9,8 @@ class ArrayDataset:
     """
 
     def __init__(self, data, targets, classes=None):
-        data, targets = np.asarray(data), np.asarray(targets)
+        from .loader import _on_host  # NumPy from NumPy or CuPy arrays, Tensors, lists (loader imports this module)
+        data, targets = _on_host(data), _on_host(targets)
         if data.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {data.shape}")
         if targets.ndim != 1 or targets.dtype.kind not in "iu":
