@@ -52,7 +52,8 @@ def test_max_kernel_matches_reference(config, layout, device, rng, kernel_build)
     np.testing.assert_array_equal(backend.to_device(out, "cpu"), expected)
     np.testing.assert_array_equal(backend.to_device(indices, "cpu"), expected_indices)
     grad = rng.standard_normal(out.shape).astype(np.float32)
-    grad_input = pooling.max_pool_backward(backend.to_device(grad, device), indices, x.shape, layout == "nhwc")
+    grad_input = pooling.max_pool_backward(backend.to_device(grad, device), indices, windows, x.shape,
+                                           layout == "nhwc")
     np.testing.assert_allclose(backend.to_device(grad_input, "cpu"),
                                pooling.reference_max_pool_backward(grad, expected_indices, x.shape), rtol=1e-6)
 
@@ -89,7 +90,7 @@ def test_adaptive_kernels_on_channels_last_input(output_hw, rng, kernel_build):
     expected, expected_indices = pooling.reference_max_pool(x, windows)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(indices, expected_indices)
-    np.testing.assert_array_equal(pooling.max_pool_backward(grad, indices, x.shape, True),
+    np.testing.assert_array_equal(pooling.max_pool_backward(grad, indices, windows, x.shape, True),
                                   pooling.reference_max_pool_backward(grad, expected_indices, x.shape))
 
 
@@ -98,7 +99,7 @@ def test_channels_last_input_keeps_its_layout(rng):
     windows, _ = windows_of(((6, 6), 2, 2, 0, 1, False))
     out, indices = pooling.max_pool_forward(x, windows)
     assert pooling.is_channels_last(out) and pooling.is_channels_last(indices) and out.dtype == np.float32
-    assert pooling.is_channels_last(pooling.max_pool_backward(np.ones_like(out), indices, x.shape, True))
+    assert pooling.is_channels_last(pooling.max_pool_backward(np.ones_like(out), indices, windows, x.shape, True))
 
 
 # ----------------------------------------------------------------------------- gradients

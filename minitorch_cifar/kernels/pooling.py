@@ -217,11 +217,11 @@ def max_pool_forward(x, windows):
     return out, indices
 
 
-def max_pool_backward(grad, indices, input_shape, channels_last):
-    """Route each output's gradient to the input element its window's maximum came from; the result
-    is channels last if the forward input was."""
+def max_pool_backward(grad, indices, windows, input_shape, channels_last):
+    """Route each output's gradient to the input element its window's maximum came from (``windows``: the
+    forward's); the result is channels last if the forward input was."""
     if backend.is_cupy_array(grad):
-        return _cuda().max_pool_backward(grad, indices, input_shape)
+        return _cuda().max_pool_backward(grad, indices, windows, input_shape)
     grad_input = _empty(input_shape, grad.dtype, channels_last)
     flat_input = _pixel_rows(grad_input, channels_last)  # a view: grad_input is new, in this layout
     flat_input[...] = 0

@@ -1,8 +1,10 @@
 """The pooling kernels of ``pooling`` for CuPy arrays: the same windows, scan order and results.
 
-One CUDA thread per output element. Inputs may have any strides (a raw CuPy array indexed by a
-flat C-order position follows its strides); outputs are C-contiguous. The backward kernels scatter
-with atomicAdd, since overlapping windows (kernel 3, stride 2) can send two gradients to one input.
+One CUDA thread per output element, except max pooling's backward. Inputs may have any strides (a raw
+CuPy array indexed by a flat C-order position follows its strides); outputs are C-contiguous. Overlapping
+windows (kernel 3, stride 2) can send several gradients to one input: max pooling's backward is a gather,
+one thread per input element adding, in output order, the gradients of the outputs whose maximum it was
+(deterministic, and the CPU's sums exactly); average pooling's backward scatters with atomicAdd.
 """
 import functools
 
@@ -11,6 +13,19 @@ from .. import backend
 _WINDOW_PARAMS = ("raw int64 h_start, raw int64 h_stop, int64 h_step, raw int64 w_start, raw int64 w_stop, "
                   "int64 w_step, int64 height, int64 width, int64 out_h, int64 out_w")
 _POSITION = "const long long ow = i % out_w, oh = i / out_w % out_h, plane = i / (out_w * out_h);"
+
+_FIRST_ABOVE = """
+// The first k in [0, n) with table[k] > value, else n: a binary search (window tables ascend).
+template <typename Table>
+__device__ long long first_above(const Table& table, long long n, long long value) {
+    long long low = 0, high = n;
+    while (low < high) {
+        const long long middle = (low + high) / 2;
+        if (table[middle] > value) high = middle; else low = middle + 1;
+    }
+    return low;
+}
+"""
 
 
 @functools.cache
@@ -31,9 +46,20 @@ def _kernels():
         indices[i] = arg;
         """, "minitorch_max_pool_forward")
     max_backward = cp.ElementwiseKernel(
-        "raw T grad, raw int64 indices, int64 out_size, int64 in_size", "raw T grad_input",
-        "atomicAdd(&grad_input[i / out_size * in_size + indices[i]], grad[i]);",
-        "minitorch_max_pool_backward")
+        "raw T grad, raw int64 indices, " + _WINDOW_PARAMS, "T grad_input",
+        """
+        const long long iw = i % width, ih = i / width % height, plane = i / (width * height);
+        const long long here = ih * width + iw;
+        // the outputs whose windows hold (ih, iw): h_start[oh] <= ih < h_stop[oh], and likewise for columns
+        const long long oh_end = first_above(h_start, out_h, ih), ow_end = first_above(w_start, out_w, iw);
+        T total = 0;
+        for (long long oh = first_above(h_stop, out_h, ih); oh < oh_end; ++oh)
+            for (long long ow = first_above(w_stop, out_w, iw); ow < ow_end; ++ow) {
+                const long long o = (plane * out_h + oh) * out_w + ow;
+                if (indices[o] == here) total += grad[o];
+            }
+        grad_input = total;
+        """, "minitorch_max_pool_backward", preamble=_FIRST_ABOVE)
     avg_forward = cp.ElementwiseKernel(
         "raw T x, raw T divisor, " + _WINDOW_PARAMS, "raw T out",
         _POSITION + """
@@ -75,11 +101,10 @@ def max_pool_forward(x, windows):
     return out, indices
 
 
-def max_pool_backward(grad, indices, input_shape):
+def max_pool_backward(grad, indices, windows, input_shape):
     cp = backend.cupy()
-    grad_input = cp.zeros(input_shape, grad.dtype)
-    _kernels()[1](grad, indices, indices.shape[2] * indices.shape[3], input_shape[2] * input_shape[3], grad_input,
-                  size=grad.size)
+    grad_input = cp.empty(input_shape, grad.dtype)
+    _kernels()[1](grad, cp.ascontiguousarray(indices), *_window_args(windows, grad, input_shape, grad.shape), grad_input)
     return grad_input
 
 

@@ -11,14 +11,14 @@ from ..kernels import pooling
 
 class MaxPool(Function):
     def forward(self, x, windows, indices_out=None):
-        self.input_shape, self.channels_last = x.shape, pooling.is_channels_last(x)
+        self.input_shape, self.windows, self.channels_last = x.shape, windows, pooling.is_channels_last(x)
         out, self.indices = pooling.max_pool_forward(x, windows)
         if indices_out is not None:
             indices_out.append(self.indices)
         return out
 
     def backward(self, grad):
-        return pooling.max_pool_backward(grad, self.indices, self.input_shape, self.channels_last)
+        return pooling.max_pool_backward(grad, self.indices, self.windows, self.input_shape, self.channels_last)
 
 
 class AvgPool(Function):
