@@ -1,10 +1,10 @@
 """The pooling kernels of ``pooling`` for CuPy arrays: the same windows, scan order and results.
 
-One CUDA thread per output element, except max pooling's backward. Inputs may have any strides (a raw
-CuPy array indexed by a flat C-order position follows its strides); outputs are C-contiguous. Overlapping
-windows (kernel 3, stride 2) can send several gradients to one input: max pooling's backward is a gather,
-one thread per input element adding, in output order, the gradients of the outputs whose maximum it was
-(deterministic, and the CPU's sums exactly); average pooling's backward scatters with atomicAdd.
+The forward kernels run one CUDA thread per output element. Overlapping windows (kernel 3, stride 2) can
+send several gradients to one input, so the backward kernels are gathers, one thread per input element
+adding up, in output order, what the outputs whose windows hold it send it: deterministic (no atomicAdd),
+and the CPU's sums exactly. Inputs may have any strides (a raw CuPy array indexed by a flat C-order
+position follows its strides); outputs are C-contiguous.
 """
 import functools
 
@@ -28,6 +28,23 @@ __device__ long long first_above(const Table& table, long long n, long long valu
 """
 
 
+def _gather(condition, addend):
+    """A backward kernel's body: grad_input = the sum, in output order, of ``addend`` over the outputs o = (oh, ow)
+    whose windows span input (ih, iw) and for which ``condition`` holds (C expressions)."""
+    return """
+    const long long iw = i % width, ih = i / width % height, plane = i / (width * height);
+    // the outputs whose windows span (ih, iw): h_start[oh] <= ih < h_stop[oh], and likewise for columns
+    const long long oh_end = first_above(h_start, out_h, ih), ow_end = first_above(w_start, out_w, iw);
+    T total = 0;
+    for (long long oh = first_above(h_stop, out_h, ih); oh < oh_end; ++oh)
+        for (long long ow = first_above(w_stop, out_w, iw); ow < ow_end; ++ow) {
+            const long long o = (plane * out_h + oh) * out_w + ow;
+            if (""" + condition + """) total += """ + addend + """;
+        }
+    grad_input = total;
+    """
+
+
 @functools.cache
 def _kernels():
     cp = backend.cupy()
@@ -47,19 +64,8 @@ def _kernels():
         """, "minitorch_max_pool_forward")
     max_backward = cp.ElementwiseKernel(
         "raw T grad, raw int64 indices, " + _WINDOW_PARAMS, "T grad_input",
-        """
-        const long long iw = i % width, ih = i / width % height, plane = i / (width * height);
-        const long long here = ih * width + iw;
-        // the outputs whose windows hold (ih, iw): h_start[oh] <= ih < h_stop[oh], and likewise for columns
-        const long long oh_end = first_above(h_start, out_h, ih), ow_end = first_above(w_start, out_w, iw);
-        T total = 0;
-        for (long long oh = first_above(h_stop, out_h, ih); oh < oh_end; ++oh)
-            for (long long ow = first_above(w_stop, out_w, iw); ow < ow_end; ++ow) {
-                const long long o = (plane * out_h + oh) * out_w + ow;
-                if (indices[o] == here) total += grad[o];
-            }
-        grad_input = total;
-        """, "minitorch_max_pool_backward", preamble=_FIRST_ABOVE)
+        _gather("indices[o] == ih * width + iw", "grad[o]"),  # the outputs whose maximum (ih, iw) was
+        "minitorch_max_pool_backward", preamble=_FIRST_ABOVE)
     avg_forward = cp.ElementwiseKernel(
         "raw T x, raw T divisor, " + _WINDOW_PARAMS, "raw T out",
         _POSITION + """
@@ -70,13 +76,10 @@ def _kernels():
         out[i] = sum / divisor[oh * out_w + ow];
         """, "minitorch_avg_pool_forward")
     avg_backward = cp.ElementwiseKernel(
-        "raw T grad, raw T divisor, " + _WINDOW_PARAMS, "raw T grad_input",
-        _POSITION + """
-        const T share = grad[i] / divisor[oh * out_w + ow];
-        for (long long ih = h_start[oh]; ih < h_stop[oh]; ih += h_step)
-            for (long long iw = w_start[ow]; iw < w_stop[ow]; iw += w_step)
-                atomicAdd(&grad_input[(plane * height + ih) * width + iw], share);
-        """, "minitorch_avg_pool_backward")
+        "raw T grad, raw T divisor, " + _WINDOW_PARAMS, "T grad_input",
+        _gather("(ih - h_start[oh]) % h_step == 0 && (iw - w_start[ow]) % w_step == 0",  # taps of dilated windows
+                "grad[o] / divisor[oh * out_w + ow]"),
+        "minitorch_avg_pool_backward", preamble=_FIRST_ABOVE)
     return max_forward, max_backward, avg_forward, avg_backward
 
 
@@ -104,7 +107,8 @@ def max_pool_forward(x, windows):
 def max_pool_backward(grad, indices, windows, input_shape):
     cp = backend.cupy()
     grad_input = cp.empty(input_shape, grad.dtype)
-    _kernels()[1](grad, cp.ascontiguousarray(indices), *_window_args(windows, grad, input_shape, grad.shape), grad_input)
+    _kernels()[1](grad, cp.ascontiguousarray(indices), *_window_args(windows, grad, input_shape, grad.shape),
+                  grad_input)
     return grad_input
 
 
@@ -119,7 +123,7 @@ def avg_pool_forward(x, windows, divisor):
 
 def avg_pool_backward(grad, windows, divisor, input_shape):
     cp = backend.cupy()
-    grad_input = cp.zeros(input_shape, grad.dtype)
+    grad_input = cp.empty(input_shape, grad.dtype)
     _kernels()[3](grad, backend.device_constant(divisor, grad, grad.dtype),
-                  *_window_args(windows, grad, input_shape, grad.shape), grad_input, size=grad.size)
+                  *_window_args(windows, grad, input_shape, grad.shape), grad_input)
     return grad_input
