@@ -1,6 +1,16 @@
 """In-memory image datasets (images ``(N, C, H, W)`` and integer labels) and a seeded train/validation split."""
 import numpy as np
 
+from .. import backend
+from ..tensor import Tensor
+
+
+def _on_host(values):
+    """A NumPy array from a NumPy or CuPy array, a Tensor or a list (np.asarray refuses CuPy arrays)."""
+    if isinstance(values, Tensor):
+        values = values.array
+    return backend.to_device(values, "cpu") if hasattr(values, "shape") else np.asarray(values)
+
 
 class ArrayDataset:
     """Images ``data`` (N, C, H, W) and labels ``targets`` (N,) int64, indexable as ``(image, label)`` pairs.
@@ -9,7 +19,6 @@ class ArrayDataset:
     """
 
     def __init__(self, data, targets, classes=None):
-        from .loader import _on_host  # NumPy from NumPy or CuPy arrays, Tensors, lists (loader imports this module)
         data, targets = _on_host(data), _on_host(targets)
         if data.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {data.shape}")

@@ -8,6 +8,9 @@ from ..tensor import Tensor
 from .dataset import as_dataset
 from .transforms import to_float32
 
+_WORD = (1 << 64) - 1
+
+
 class DataLoader:
     """Iterate over ``(images, labels)`` batches: float32 Tensors (N, C, H, W) and int64 Tensors (N,) on ``device``.
 
@@ -38,10 +41,7 @@ class DataLoader:
             self.labels = backend.to_device(self.dataset.targets, self.device)
         if seed is None:  # follow manual_seed, so that a seeded script repeats
             seed = int(backend.generator(np).integers(2 ** 63))
-        if not 0 <= seed < 2 ** 64:
-            raise ValueError(f"DataLoader: seed must be an integer in [0, 2**64), got {seed}")
-        self.seed, self.epoch = int(seed), 0
-        self.generator = None  # the current epoch's, made by __iter__
+        self.generator = np.random.default_rng(seed)
 
     def __len__(self):
         """Batches per epoch."""
@@ -49,9 +49,6 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        # Each epoch's generator is derived from (seed, epoch) alone, so two integers are the loader's whole state.
-        self.generator = backend.host_generator(self.seed, self.epoch)
-        self.epoch += 1
         n = len(self.labels)
         order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
@@ -67,16 +64,21 @@ class DataLoader:
             return Tensor._wrap(to_float32(images, copy=False)), Tensor._wrap(xp.take(self.labels, index))
 
     def state_dict(self):
-        """The shuffling and augmentation state: the seed and the epochs begun, as a uint64 array (fits an .npz
-        checkpoint); take it between epochs."""
-        return {"generator": np.array([self.seed, self.epoch], dtype=np.uint64)}
+        """The generator's state, as one uint64 array (fits an .npz checkpoint); take it between epochs."""
+        state = self.generator.bit_generator.state
+        words = [state["state"]["state"] >> 64, state["state"]["state"] & _WORD, state["state"]["inc"] >> 64,
+                 state["state"]["inc"] & _WORD, state["has_uint32"], state["uinteger"]]
+        return {"generator": np.array(words, dtype=np.uint64)}
 
     def load_state_dict(self, state_dict):
         words = np.asarray(state_dict.get("generator"))
-        if words.shape != (2,) or words.dtype != np.uint64:
-            raise ValueError(f"DataLoader.load_state_dict: expected {{'generator': uint64 array [seed, epoch]}} "
+        if words.shape != (6,) or words.dtype != np.uint64:
+            raise ValueError(f"DataLoader.load_state_dict: expected {{'generator': uint64 array of 6 words}} "
                              f"as made by state_dict(), got {state_dict!r:.120}")
-        self.seed, self.epoch = (int(w) for w in words)
+        high_state, low_state, high_inc, low_inc, has_uint32, uinteger = (int(w) for w in words)
+        self.generator.bit_generator.state = {
+            "bit_generator": "PCG64", "has_uint32": has_uint32, "uinteger": uinteger,
+            "state": {"state": high_state << 64 | low_state, "inc": high_inc << 64 | low_inc}}
 
     def __repr__(self):
         return (f"DataLoader(images={len(self.labels)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
