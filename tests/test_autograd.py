@@ -1,10 +1,18 @@
-"""The autograd engine: graph recording, accumulation, freeing, no_grad, and gradcheck itself."""
+"""The autograd engine: graph recording, accumulation, freeing, no_grad, checks on what a backward returns,
+and gradcheck itself."""
+import ast
+import pathlib
+import types
+
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
-from minitorch_cifar.autograd import Function
+from minitorch_cifar import autograd
+from minitorch_cifar.autograd import Function, InvalidGradientError
 from minitorch_cifar.testing import GradcheckError, gradcheck
+
+PACKAGE = pathlib.Path(mt.__file__).parent
 
 
 def test_shared_subexpression_accumulates_both_paths(device):
@@ -122,3 +130,88 @@ def test_gradcheck_asks_for_float64():
     x = mt.ones(2, requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda t: t * 2, [x])
+
+
+class _Returns(Function):
+    """forward doubles its first input; backward returns whatever the test put in ``gradients``."""
+
+    gradients = None
+
+    def forward(self, a, *others):
+        return a * 2
+
+    def backward(self, grad):
+        return type(self).gradients(grad)
+
+
+def returning(gradients):
+    return type("Swish", (_Returns,), {"gradients": staticmethod(gradients)})
+
+
+@pytest.mark.parametrize("gradients, problem", [
+    (lambda g: (g[:, :3], None), r"index 0 - got shape \(4, 3\) but expected shape \(4, 5\)"),
+    (lambda g: (g, g.sum(0)), r"index 1 - got shape \(5,\) but expected shape \(4, 5\)"),
+    (lambda g: (g, g.astype(np.int64)), r"index 1 - got dtype int64 but expected a floating-point gradient"),
+    (lambda g: (g, 1.0), r"index 1 - got float but expected an array of shape \(4, 5\)"),
+    (lambda g: g, r"incorrect number of gradients \(expected 2, .*got 1\)"),
+    (lambda g: (g, g, g), r"incorrect number of gradients \(expected 2, .*got 3\)"),
+])
+def test_an_invalid_gradient_names_the_function_and_the_input(gradients, problem):
+    a = mt.randn(4, 5, requires_grad=True)
+    b = mt.randn(4, 5, requires_grad=True) * 1  # a non-leaf: checked against its creator's output
+    out = returning(gradients).apply(a, b)
+    with pytest.raises(InvalidGradientError, match="Function Swish .*" + problem):
+        out.sum().backward()
+    assert a.grad is None  # checked before any gradient moved on
+
+
+def test_trailing_none_gradients_and_constants_are_accepted():
+    a = mt.randn(4, 5, requires_grad=True)
+    returning(lambda g: (g * 2, g, None)).apply(a, 3.0).sum().backward()  # the constant 3.0 gets none
+    np.testing.assert_allclose(a.grad.numpy(), np.full((4, 5), 2.0))
+
+
+def test_gradcheck_reports_a_wrong_shaped_gradient():
+    x = mt.randn(4, 5, dtype=mt.float64, requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"Swish returned an invalid gradient at index 0 - got shape \(5,\)"):
+        gradcheck(returning(lambda g: g.sum(0)).apply, [x])
+
+
+def test_grad_fn_names_the_op_that_made_a_tensor():
+    x = mt.randn(2, 3, requires_grad=True)
+    y = (x * 2).relu()
+    assert x.grad_fn is None and x.is_leaf
+    assert isinstance(y.grad_fn, mt.ops.elementwise.ReLU) and repr(y.grad_fn) == "<ReLUBackward>" and not y.is_leaf
+    assert repr(x.sum().grad_fn) == "<SumBackward>"
+    with mt.no_grad():
+        assert (x * 2).grad_fn is None and (x * 2).is_leaf
+
+
+class _CupyLikeArray:
+    """What backward reads of a gradient, with flags as CuPy's: c_contiguous, f_contiguous, owndata, no writeable."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.base = array, array.shape, array.dtype, None
+        self.flags = types.SimpleNamespace(c_contiguous=True, f_contiguous=array.ndim < 2, owndata=True)
+
+
+def test_a_gradient_whose_flags_have_no_writeable_becomes_grad_without_a_copy():
+    x = mt.ones(3, requires_grad=True)
+    gradient = _CupyLikeArray(np.arange(3.0, dtype=np.float32))
+    autograd.backward(x, gradient)
+    assert x.grad.array is gradient  # fresh and C-contiguous: owned, so stored as it is
+
+
+@pytest.mark.parametrize("module", ["autograd.py", "tensor.py", "testing.py", "ops"])
+def test_engine_modules_import_at_the_top_only(module):
+    """No import inside a function: the modules form no cycle that a late import would have to dodge."""
+    paths = sorted((PACKAGE / module).glob("*.py")) if module == "ops" else [PACKAGE / module]
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        top = {id(node) for node in tree.body}
+        late = [node.lineno for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top]
+        assert late == [], f"{path.name} imports inside a function at lines {late}"
+    autograd_imports = [node for node in ast.parse((PACKAGE / "autograd.py").read_text()).body
+                        if isinstance(node, ast.ImportFrom)]
+    assert not any(node.module == "tensor" or "tensor" in [a.name for a in node.names] for node in autograd_imports)

@@ -7,6 +7,7 @@ Each function turns its arguments into window tables (``kernels.pooling``) and r
 """
 from ..autograd import Function
 from ..kernels import pooling
+from ..tensor import Tensor
 
 
 class MaxPool(Function):
@@ -75,7 +76,6 @@ def _max_pool(x, windows, return_indices, unbatched):
     out = _unbatched(MaxPool.apply(x, windows=windows, indices_out=indices), unbatched)
     if not return_indices:
         return out
-    from ..tensor import Tensor
     return out, _unbatched(Tensor._wrap(indices[0]), unbatched)
 
 
