@@ -1,8 +1,10 @@
 """The autograd engine: graph recording, accumulation, freeing, no_grad, checks on what a backward returns,
 and gradcheck itself."""
 import ast
+import gc
 import pathlib
 import types
+import weakref
 
 import numpy as np
 import pytest
@@ -44,6 +46,21 @@ def test_graph_is_freed_after_backward_and_a_second_pass_says_so():
     y.backward()
     with pytest.raises(RuntimeError, match="second time"):
         y.backward()
+
+
+def test_arrays_live_only_while_an_op_saved_them():
+    x = mt.ones(3, requires_grad=True)
+    unsaved = x * 3
+    saved = unsaved + 1  # Add keeps only shapes: nothing needs `unsaved`'s array once that tensor is gone
+    out = (saved * saved).sum()  # Mul keeps both inputs' arrays for its backward
+    unsaved_array, saved_array = weakref.ref(unsaved.array), weakref.ref(saved.array)
+    del unsaved, saved
+    gc.collect()
+    assert unsaved_array() is None and saved_array() is not None
+    out.backward()
+    gc.collect()
+    assert saved_array() is None  # backward freed the graph and what it saved
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 24.0))  # d/dx sum((3x + 1)^2) = 6 (3x + 1)
 
 
 def test_retain_graph_allows_a_second_backward():
