@@ -87,8 +87,8 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
-        if isinstance(index, list):
-            return [self.dataset[self.indices[i]] for i in index]
+        if isinstance(index, list):  # as PyTorch's: one lookup of the dataset with a list of indices
+            return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
     def stacked_arrays(self):

@@ -149,7 +149,7 @@ def loader_generator(generator=None, seed=None):
 def default_collate(batch):
     """Merge a list of items into a batch, by ``torch.utils.data.default_collate``'s rules: Tensors and arrays are
     stacked into a Tensor (of their dtype), Python ints become an int64 Tensor, floats a float64 one, bools a
-    bool one; strings stay a list; dicts, tuples and lists are merged field by field (tuples into lists)."""
+    bool one; strings stay as they are; dicts, tuples and lists are merged field by field (tuples into lists)."""
     item = batch[0]
     if isinstance(item, Tensor) or (hasattr(item, "shape") and not isinstance(item, np.generic)):
         arrays = [part.array if isinstance(part, Tensor) else part for part in batch]
@@ -163,15 +163,15 @@ def default_collate(batch):
                  np.float64 if isinstance(item, float) else item.dtype)
         return Tensor._wrap(np.array(batch, dtype=dtype))
     if isinstance(item, (str, bytes)):
-        return list(batch)
+        return batch
     if isinstance(item, collections.abc.Mapping):
         return {key: default_collate([part[key] for part in batch]) for key in item}
     if isinstance(item, tuple) and hasattr(item, "_fields"):  # a namedtuple keeps its type
-        return type(item)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(item)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(item, collections.abc.Sequence):
         if len({len(part) for part in batch}) > 1:
             raise RuntimeError("default_collate: each item of the batch should be a sequence of the same length")
-        return [default_collate(list(field)) for field in zip(*batch)]
+        return [default_collate(field) for field in zip(*batch)]
     hint = ": add transforms.ToTensor() to the dataset's transform" if type(item).__module__.startswith("PIL.") else ""
     raise TypeError(f"default_collate: items must hold Tensors, arrays, numbers, strings, dicts or sequences, "
                     f"found {type(item).__name__}{hint}")
