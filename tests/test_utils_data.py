@@ -7,7 +7,8 @@ import pytest
 
 import minitorch_cifar as mt
 from minitorch_cifar import backend
-from minitorch_cifar.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
+from minitorch_cifar.utils.data import (BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, Subset,
+                                        SubsetRandomSampler, TensorDataset, default_collate, random_split)
 
 from helpers import torch
 
@@ -139,6 +140,35 @@ def test_loader_follows_a_sampler_or_a_batch_sampler_as_pytorch_does():
     for got, expected in zip(DataLoader(ours, batch_sampler=batches),
                              torch.utils.data.DataLoader(theirs, batch_sampler=batches)):
         same(got, expected)
+
+
+def test_samplers_give_pytorchs_counts_and_batches():
+    data = range(10)
+    for ours, theirs in [(SequentialSampler(data), torch.utils.data.SequentialSampler(data)),
+                         (BatchSampler(SequentialSampler(data), 4, False),
+                          torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(data), 4, False)),
+                         (BatchSampler(range(7), 3, True), torch.utils.data.BatchSampler(range(7), 3, True))]:
+        assert len(ours) == len(theirs) and list(ours) == list(theirs)
+    for options in [{}, {"num_samples": 25}, {"replacement": True, "num_samples": 7}]:
+        drawn = list(RandomSampler(data, generator=np.random.default_rng(0), **options))
+        assert len(drawn) == len(torch.utils.data.RandomSampler(data, **options)) == len(RandomSampler(data, **options))
+        assert set(drawn) <= set(data)
+        if not options.get("replacement"):  # whole permutations, then part of one
+            assert sorted(drawn[:10]) == list(data) and len(set(drawn[20:])) == len(drawn[20:])
+    subset = SubsetRandomSampler([3, 5, 8, 13], generator=np.random.default_rng(1))
+    assert sorted(subset) == [3, 5, 8, 13] and len(subset) == 4
+
+
+def test_subset_random_sampler_splits_a_dataset_for_the_loader():
+    dataset = TensorDataset(np.arange(12.0).reshape(12, 1), np.arange(12))
+
+    def labels_after_seeding():
+        mt.manual_seed(2)
+        return [y.numpy().tolist() for _, y in DataLoader(dataset, 4, sampler=SubsetRandomSampler([0, 2, 4, 6, 8, 10]))]
+
+    labels = labels_after_seeding()
+    assert [len(batch) for batch in labels] == [4, 2] and sorted(sum(labels, [])) == list(range(0, 12, 2))
+    assert labels_after_seeding() == labels  # the framework seed decides the order
 
 
 def test_shuffle_visits_every_item_once_in_a_repeatable_order():

@@ -20,7 +20,8 @@ class DataLoader:
 
     Every epoch visits the items in order, or with ``shuffle`` in a fresh random order, or in the order of
     ``sampler`` (an iterable of indices), cut into batches of ``batch_size`` (the last one shorter unless
-    ``drop_last``), or as ``batch_sampler`` (an iterable of index lists) says. Items are merged by ``collate_fn``
+    ``drop_last``), or as ``batch_sampler`` (an iterable of index lists) says; ``loader.sampler`` and
+    ``loader.batch_sampler`` hold that order, as PyTorch's. Items are merged by ``collate_fn``
     (default: ``default_collate``, PyTorch's rules). ``num_workers``, ``pin_memory``, ``timeout``,
     ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor``, ``persistent_workers`` and
     ``pin_memory_device`` are accepted for PyTorch code and have no effect: batches are made in the calling process.
@@ -51,11 +52,14 @@ class DataLoader:
             raise ValueError("DataLoader needs at least one example")
         self.dataset = dataset
         self.batch_size, self.shuffle, self.drop_last = batch_size, bool(shuffle), bool(drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         self.transform = transform
         self.generator = loader_generator(generator, seed)
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=self.generator) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler if batch_sampler is not None else BatchSampler(sampler, batch_size, drop_last)
         arrays = dataset.stacked_arrays() if collate_fn is None and hasattr(dataset, "stacked_arrays") else None
         if transform is not None and arrays is None:
             raise ValueError(f"transform= augments whole batches of an in-memory dataset (TensorDataset, CIFAR10...); "
@@ -73,26 +77,11 @@ class DataLoader:
 
     def __len__(self):
         """Batches per epoch."""
-        if self.batch_sampler is not None:
-            return len(self.batch_sampler)
-        n = len(self.dataset if self.sampler is None else self.sampler)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return len(self.batch_sampler)
 
     def __iter__(self):
-        for index in self._batch_indices():
-            yield self._batch(index)
-
-    def _batch_indices(self):
-        """This epoch's batches, as arrays of item indices."""
-        if self.batch_sampler is not None:
-            yield from (np.asarray(list(batch), dtype=np.int64) for batch in self.batch_sampler)
-            return
-        if self.sampler is not None:
-            order = np.fromiter(iter(self.sampler), dtype=np.int64)
-        else:
-            order = self.generator.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
+        for index in self.batch_sampler:
+            yield self._batch(np.asarray(index, dtype=np.int64))
 
     def _batch(self, index):
         if self.arrays is None:  # item by item
@@ -128,6 +117,84 @@ class DataLoader:
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, {path}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, device={self.device!r}, "
                 f"transform={self.transform!r})")
+
+
+class Sampler:
+    """Base class of the orders a DataLoader reads a dataset in: iterating gives item indices."""
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """The indices of ``data_source`` in a fresh random order every time, as PyTorch's: ``num_samples`` of them
+    (default: all), drawn with ``replacement`` or as whole permutations. ``generator``: a NumPy generator, by
+    default the framework's (``manual_seed``)."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        self.data_source, self.replacement, self.generator = data_source, bool(replacement), generator
+        self._num_samples = num_samples
+        if num_samples is not None and (not isinstance(num_samples, (int, np.integer)) or num_samples < 1):
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        rng = self.generator if self.generator is not None else backend.generator(np)
+        n = len(self.data_source)
+        if self.replacement:
+            return iter(rng.integers(0, n, size=self.num_samples).tolist())
+        whole, rest = divmod(self.num_samples, n)
+        parts = [rng.permutation(n) for _ in range(whole)] + ([rng.permutation(n)[:rest]] if rest else [])
+        return iter(np.concatenate(parts).tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """``indices`` in a fresh random order every time (``generator`` as ``RandomSampler``'s)."""
+
+    def __init__(self, indices, generator=None):
+        self.indices, self.generator = indices, generator
+
+    def __iter__(self):
+        rng = self.generator if self.generator is not None else backend.generator(np)
+        return (self.indices[i] for i in rng.permutation(len(self.indices)).tolist())
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    """The indices of ``sampler`` in lists of ``batch_size`` (the last one shorter unless ``drop_last``)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        self.sampler, self.batch_size, self.drop_last = sampler, int(batch_size), bool(drop_last)
+
+    def __iter__(self):
+        order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size].tolist()
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
 
 def loader_generator(generator=None, seed=None):
