@@ -219,5 +219,5 @@ def test_loader_refuses_what_it_cannot_do():
         DataLoader(dataset, 2, transform=lambda batch, rng: batch)
     with pytest.raises(ValueError, match="batch_sampler gives whole batches"):
         DataLoader(dataset, 2, batch_sampler=[[0, 1]])
-    with pytest.raises(TypeError, match="NumPy Generator"):
+    with pytest.raises(TypeError, match="NumPy PCG64 Generator"):
         DataLoader(dataset, 2, shuffle=True, generator=torch.Generator())

@@ -204,9 +204,9 @@ def loader_generator(generator=None, seed=None):
     if generator is not None:
         if seed is not None:
             raise ValueError("DataLoader takes generator= or seed=, not both")
-        if not isinstance(generator, np.random.Generator):
-            raise TypeError(f"generator must be a NumPy Generator (np.random.default_rng(seed)), got "
-                            f"{type(generator).__name__}")
+        if not (isinstance(generator, np.random.Generator) and isinstance(generator.bit_generator, np.random.PCG64)):
+            raise TypeError(f"generator must be a NumPy PCG64 Generator (np.random.default_rng(seed)), got "
+                            f"{generator!r:.80}")
         return generator
     if seed is None:
         seed = int(backend.generator(np).integers(2 ** 63))
