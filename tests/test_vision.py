@@ -93,7 +93,8 @@ def test_pad_matches_pytorch(padding, mode, torch_mode):
     np.testing.assert_array_equal(transforms.Pad(1, fill=9)(image[None])[0, :, 0], np.full((3, 10), 9))
 
 
-@pytest.mark.parametrize("size, mode", [(18, "bilinear"), ((20, 9), "bilinear"), (18, "nearest"), ((27, 24), "nearest")])
+@pytest.mark.parametrize("size, mode", [(18, "bilinear"), ((20, 9), "bilinear"), (18, "nearest"),
+                                        ((27, 24), "nearest")])
 def test_resize_enlarges_as_pytorchs_interpolate(size, mode):
     image = np.random.default_rng(0).random((3, 9, 8)).astype(np.float32)
     target = (math.floor(18 * 9 / 8), 18) if size == 18 else size      # an int sizes the shorter side

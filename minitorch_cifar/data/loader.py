@@ -45,7 +45,8 @@ class DataLoader:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
-            raise ValueError("batch_sampler gives whole batches: it excludes batch_size, shuffle, sampler and drop_last")
+            raise ValueError("batch_sampler gives whole batches: it excludes batch_size, shuffle, sampler and "
+                             "drop_last")
         if sampler is not None and shuffle:
             raise ValueError("sampler gives the order: it excludes shuffle")
         if len(dataset) == 0:
@@ -59,7 +60,7 @@ class DataLoader:
         if sampler is None:
             sampler = RandomSampler(dataset, generator=self.generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
-        self.batch_sampler = batch_sampler if batch_sampler is not None else BatchSampler(sampler, batch_size, drop_last)
+        self.batch_sampler = BatchSampler(sampler, batch_size, drop_last) if batch_sampler is None else batch_sampler
         arrays = dataset.stacked_arrays() if collate_fn is None and hasattr(dataset, "stacked_arrays") else None
         if transform is not None and arrays is None:
             raise ValueError(f"transform= augments whole batches of an in-memory dataset (TensorDataset, CIFAR10...); "
@@ -114,9 +115,9 @@ class DataLoader:
 
     def __repr__(self):
         path = "in memory" if self.arrays is not None else "item by item"
-        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, {path}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, device={self.device!r}, "
-                f"transform={self.transform!r})")
+        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, {path}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+                f"device={self.device!r}, transform={self.transform!r})")
 
 
 class Sampler:

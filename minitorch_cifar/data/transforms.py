@@ -34,8 +34,8 @@ class BatchTransform:
         if _is_pil_image(images):
             return _to_pil(self(_image_array(images), rng), type(self).__name__)
         if images.ndim == 3:  # one (H, W, C) image, as torchvision's ToTensor reads NumPy arrays
-            planes = backend.get_array_module(images).moveaxis(_image_array(images), -1, 0)
-            return backend.get_array_module(images).moveaxis(self._on_planes(planes, rng), 0, -1)
+            xp = backend.get_array_module(images)
+            return xp.moveaxis(self._on_planes(xp.moveaxis(_image_array(images), -1, 0), rng), 0, -1)
         return self._on_planes(images, rng)
 
     def _on_planes(self, images, rng):
