@@ -85,7 +85,8 @@ def weight_matrices(weight, groups):
     rows in the order of P's columns, so that group g's output is P_g W_g."""
     xp = backend.get_array_module(weight)
     out_channels = weight.shape[0]
-    by_group = weight.reshape((groups, out_channels // groups) + weight.shape[1:])  # (groups, C_out/g, C/g, KH, KW)
+    by_group = weight.reshape((groups, out_channels // groups) + weight.shape[1:])
+    # (groups, C_out/groups, C/groups, KH, KW) -> (groups, KH, KW, C/groups, C_out/groups), then rows (KH, KW, C/groups)
     return xp.ascontiguousarray(by_group.transpose(0, 3, 4, 2, 1)).reshape(groups, -1, out_channels // groups)
 
 

@@ -332,14 +332,14 @@ def reference_input_tiles_adjoint(v, padding, grid, input_shape):
 
 def reference_transform_weight(weight):
     """U^T (16, C_out, C_in): U = G g G^T of every (3, 3) kernel g."""
-    g = _G.astype(weight.dtype)
-    return np.einsum("ai,ocij,bj->aboc", g, weight, g).reshape((16,) + weight.shape[:2])
+    g_matrix = _G.astype(weight.dtype)
+    return np.einsum("ai,ocij,bj->aboc", g_matrix, weight, g_matrix).reshape((16,) + weight.shape[:2])
 
 
 def reference_weight_gradient(grad_u_t):
     """dg = G^T dU G of every kernel, (C_out, C_in, 3, 3), from dU^T (16, C_out, C_in)."""
-    g = _G.astype(grad_u_t.dtype)
-    return np.einsum("ai,aboc,bj->ocij", g, grad_u_t.reshape((4, 4) + grad_u_t.shape[1:]), g)
+    g_matrix = _G.astype(grad_u_t.dtype)
+    return np.einsum("ai,aboc,bj->ocij", g_matrix, grad_u_t.reshape((4, 4) + grad_u_t.shape[1:]), g_matrix)
 
 
 def reference_output_tiles(m, grid, output_hw):
