@@ -48,7 +48,8 @@ def reference_conv2d(x, weight, bias, geometry):
 
 
 def reference_conv2d_backward(x, weight, grad_y, geometry, needs=(True, True, True)):
-    """(dx, dW, db) of reference_conv2d, given dY (N, OH, OW, C_out); None for each that ``needs`` does not ask for."""
+    """(dx, dW, db) of reference_conv2d, given dY (N, OH, OW, C_out); None for each that ``needs`` does not ask for:
+    dW_g = P_g^T dY_g, db = the column sums of dY, dP_g = dY_g W_g^T and dx = col2im(dP)."""
     xp, groups = backend.get_array_module(x), geometry.groups
     need_x, need_weight, need_bias = needs
     dy = grad_y.reshape(-1, grad_y.shape[3])  # dY: (N * OH * OW, C_out)
