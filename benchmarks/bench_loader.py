@@ -21,7 +21,7 @@ import torch
 
 import minitorch_cifar as mt
 from minitorch_cifar import nn
-from minitorch_cifar.data import DataLoader, transforms as T
+from minitorch_cifar.data import DataLoader, TensorDataset, transforms as T
 from common import best_of, set_threads
 
 BATCH = 128
@@ -65,7 +65,7 @@ def small_cnn(layers):
 
 def our_cnn_step_seconds():
     model = small_cnn(nn)
-    x, y = next(iter(DataLoader(*synthetic(BATCH), batch_size=BATCH)))
+    x, y = next(iter(DataLoader(TensorDataset(*synthetic(BATCH)), BATCH, transform=T.ToFloat())))
 
     def step():
         loss = nn.functional.cross_entropy(model(x), y)
@@ -105,15 +105,16 @@ def main():
     print(set_threads(args.threads))
     torch.manual_seed(0)
     images, labels = synthetic(args.images)
+    dataset = TensorDataset(images, labels)
     standard = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD)]
     batches = -(-args.images // BATCH)
     print(f"{args.images} images, batch {BATCH} ({batches} batches)")
 
     loaders = {
-        "ours, no augmentation": DataLoader(images, labels, BATCH, shuffle=True, seed=0),
-        "ours, crop+flip+normalize": DataLoader(images, labels, BATCH, shuffle=True, seed=0,
+        "ours, no augmentation": DataLoader(dataset, BATCH, shuffle=True, seed=0, transform=T.ToFloat()),
+        "ours, crop+flip+normalize": DataLoader(dataset, BATCH, shuffle=True, seed=0,
                                                 transform=T.Compose(standard)),
-        "ours, crop+flip+normalize+cutout": DataLoader(images, labels, BATCH, shuffle=True, seed=0,
+        "ours, crop+flip+normalize+cutout": DataLoader(dataset, BATCH, shuffle=True, seed=0,
                                                        transform=T.Compose(standard + [T.Cutout(8)])),
         "torch, per-image Dataset": torch.utils.data.DataLoader(TorchAugmentedDataset(images, labels),
                                                                batch_size=BATCH, shuffle=True),

@@ -222,9 +222,9 @@ def _conv_timing(fn, table, phase):
         start = time.perf_counter()
         result = fn(self, *args, **kwargs)
         if phase == "forward":
-            (_, h, w, c), (c_out, _, kh, kw) = self.x.shape, self.weight_shape
-            method = type(self.method).__name__.strip("_").lower()
-            label = self.bench_label = f"{kh}x{kw} {c}->{c_out} {h}x{w}->{result.shape[2]}x{result.shape[3]} {method}"
+            (_, h, w, c), (c_out, _, kh, kw) = self.x.shape, self.weight.shape
+            label = self.bench_label = (f"{kh}x{kw} {c}->{c_out} {h}x{w}->{result.shape[2]}x{result.shape[3]} "
+                                        f"{self.algorithm}")
         table[(label, phase)] += time.perf_counter() - start
         return result
     return timed

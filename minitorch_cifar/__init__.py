@@ -12,6 +12,7 @@ from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
 from . import data, models, nn, optim, train
 from . import viz  # summary() and to_dot(); its plots load matplotlib only when first used
+from . import utils  # torch.utils.data's names (minitorch_cifar.vision, torchvision's, is imported on request)
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,11 @@ A ``Function`` computes one op on raw arrays in ``forward`` and, given the gradi
 respect to its output, returns the gradients with respect to each input in ``backward``. Calling
 ``SomeFunction.apply(*tensors)`` runs the forward and, when a gradient will be needed, records the
 function as the creator of its output. ``Tensor.backward`` then walks that graph once, in reverse
-topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)).
+topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)),  and checks that
+each gradient a ``backward`` returns fits its input.
+
+The modules stack without a cycle: autograd <- ops (each op a Function) <- tensor (Tensor's methods
+call the ops). Tensor registers its class here, so that ``apply`` can wrap results without an import.
 """
 import contextlib
 
@@ -55,13 +59,28 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+_Tensor = None  # the class ops take and return: tensor.py registers Tensor, since it imports this module
+
+
+def register_tensor_class(cls):
+    """Make ``Function.apply`` unwrap ``cls`` inputs to their ``.array`` and wrap its results in ``cls``."""
+    global _Tensor
+    _Tensor = cls
+
+
+class InvalidGradientError(RuntimeError):
+    """A ``backward`` returned the wrong number of gradients, or one that does not fit its input."""
+
+
 class Function:
     """One differentiable op. Subclasses define ``forward(*arrays, **options)`` and ``backward(grad)``.
 
     ``forward`` may keep on ``self`` what ``backward`` needs; ``backward`` returns one gradient per
-    input (``None`` for an input that needs none; ``self.needs_grad[i]`` says which do) and never
-    writes into the ``grad`` it is given, which other ops may share.
+    input (``None`` for an input that needs none; ``self.needs_grad[i]`` says which do), each of its
+    input's shape, and never writes into the ``grad`` it is given, which other ops may share.
     """
+
+    retained = None  # the output tensor, when retain_grad() asked to keep its gradient
 
     def __init__(self, needs_grad):
         self.needs_grad = needs_grad
@@ -69,8 +88,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
-        from .tensor import Tensor
-
+        Tensor = _Tensor
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
         tensors = [a for a in arrays if hasattr(a, "shape")]
         if len(tensors) > 1:
@@ -82,10 +100,11 @@ class Function:
         record = record and result.dtype.kind in "fc"
         out = Tensor._wrap(result, requires_grad=record)
         if record:
-            # Link to the inputs' creators (or to leaf tensors), not to the input tensors themselves: an
-            # intermediate tensor's array is then freed as soon as no op saved it for its backward.
-            fn.parents = tuple(_parent(t, needed) for t, needed in zip(inputs, needs_grad))
-            fn.out_dtype, fn.out_shape, fn.retained = result.dtype, result.shape, None
+            # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not
+            # to the input tensors: an intermediate array is then freed as soon as no op saved it for backward.
+            fn.parents = tuple((t if t._creator is None else t._creator) if needed else None
+                               for t, needed in zip(inputs, needs_grad))
+            fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
             out._creator = fn
         return out
 
@@ -100,25 +119,14 @@ class Function:
         self.__dict__.clear()
         self.released = True
 
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
 
 def _constant(x):
     """A non-tensor input as the op sees it; a NumPy scalar becomes a Python number so that it cannot
     promote float32 to float64."""
     return x.item() if isinstance(x, np.generic) else x
-
-
-class Constant:
-    """What the graph remembers of an input that needs no gradient: a label for drawing it, no data."""
-
-    def __init__(self, value):
-        self.label = f"{value:g}" if isinstance(value, float) else str(getattr(value, "shape", value))
-
-
-def _parent(x, needs_grad):
-    """The graph node behind an input: its creator, itself if it is a leaf that needs a gradient, else a Constant."""
-    if not needs_grad:
-        return Constant(x)
-    return x if x._creator is None else x._creator
 
 
 def _graph_order(root):
@@ -150,7 +158,8 @@ def backward(root, grad, retain_graph=False):
     given = set()  # arrays already stored as some .grad: a second holder gets a copy
 
     def to_leaf(leaf, g):
-        owned = g.base is None and g.flags.c_contiguous and g.flags.writeable and id(g) not in given
+        # CuPy's flags have no `writeable`: its arrays cannot be read-only
+        owned = g.base is None and g.flags.c_contiguous and getattr(g.flags, "writeable", True) and id(g) not in given
         leaf._accumulate_grad(g, owned)
         given.add(id(leaf.grad.array))
 
@@ -163,14 +172,9 @@ def backward(root, grad, retain_graph=False):
         if fn.retained is not None:
             fn.retained._accumulate_grad(g, owned=False)
         input_grads = fn.backward(g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        for parent, ig in zip(fn.parents, input_grads):
-            if ig is None or isinstance(parent, Constant):
+        for parent, ig in zip(fn.parents, _checked(fn, input_grads)):
+            if ig is None:
                 continue
-            dtype = parent.out_dtype if isinstance(parent, Function) else parent.array.dtype
-            if ig.dtype != dtype:
-                ig = ig.astype(dtype, copy=False)
             if isinstance(parent, Function):
                 key = id(parent)
                 grads[key] = ig if key not in grads else grads[key] + ig
@@ -178,3 +182,39 @@ def backward(root, grad, retain_graph=False):
                 to_leaf(parent, ig)
         if not retain_graph:
             fn.release()
+
+
+def _checked(fn, grads):
+    """What ``fn.backward`` returned, as one gradient per input, each checked against its input (shape, and a
+    float/complex dtype) and cast to its dtype; None for an input that takes none."""
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(fn.parents):
+        count = len(fn.parents)
+        if len(grads) < count or any(g is not None for g in grads[count:]):  # trailing Nones are fine, as in PyTorch
+            raise InvalidGradientError(f"Function {type(fn).__name__} returned an incorrect number of gradients "
+                                       f"(expected {count}, one per input of forward, got {len(grads)})")
+    checked = []
+    for index, (parent, g) in enumerate(zip(fn.parents, grads)):
+        if g is None or parent is None:
+            checked.append(None)
+            continue
+        if isinstance(parent, Function):
+            shape, dtype = parent.out_shape, parent.out_dtype
+        else:
+            shape, dtype = parent.array.shape, parent.array.dtype
+        if getattr(g, "shape", None) != shape or g.dtype.kind != dtype.kind:
+            raise InvalidGradientError(_invalid_gradient(fn, index, g, shape, dtype))
+        checked.append(g if g.dtype == dtype else g.astype(dtype, copy=False))
+    return checked
+
+
+def _invalid_gradient(fn, index, grad, shape, dtype):
+    """The message for a gradient that does not fit input ``index`` of ``fn`` (PyTorch's wording)."""
+    problem = f"Function {type(fn).__name__} returned an invalid gradient at index {index} - "
+    if not hasattr(grad, "shape"):
+        return problem + f"got {type(grad).__name__} but expected an array of shape {shape}"
+    if grad.shape != shape:
+        return problem + f"got shape {tuple(grad.shape)} but expected shape {shape}, the input's"
+    kind = "complex" if dtype.kind == "c" else "floating-point"
+    return problem + f"got dtype {grad.dtype} but expected a {kind} gradient for the input's dtype {dtype}"

@@ -5,8 +5,10 @@ import numbers
 import numpy as np
 
 from . import autograd, backend
+from .ops import linalg, reduce
 from .ops import elementwise as ew
-from .ops import linalg, reduce, shape
+from .ops import shape as shape_ops
+from .ops.convert import Cast, Copy, ToDevice
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, uint8, bool_ = np.int32, np.int64, np.uint8, np.bool_
@@ -96,7 +98,13 @@ class Tensor:
 
     @property
     def is_leaf(self):
+        """False only for a tensor a recorded op made (one with a ``grad_fn``), as in PyTorch."""
         return self._creator is None
+
+    @property
+    def grad_fn(self):
+        """The ``Function`` that made this tensor and will carry its gradient back (None for a leaf)."""
+        return self._creator
 
     @property
     def T(self):
@@ -125,7 +133,7 @@ class Tensor:
         if array.dtype != np.float32 and array.dtype != np.int64 and array.dtype != np.bool_:
             extras.append(f"dtype={array.dtype}")
         if self._creator is not None:
-            extras.append(f"grad_fn=<{type(self._creator).__name__}>")
+            extras.append(f"grad_fn={self._creator!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
@@ -182,9 +190,9 @@ class Tensor:
             device, dtype = None, device
         out = self
         if device is not None and backend.parse_device(device) != self.device:
-            out = _ToDevice.apply(out, device=backend.parse_device(device))
+            out = ToDevice.apply(out, device=backend.parse_device(device))
         if dtype is not None and np.dtype(dtype) != self.dtype:
-            out = _Cast.apply(out, dtype=np.dtype(dtype))
+            out = Cast.apply(out, dtype=np.dtype(dtype))
         return out
 
     def cpu(self):
@@ -223,7 +231,7 @@ class Tensor:
         return self.to(dtype=np.bool_)
 
     def clone(self):
-        return _Copy.apply(self)
+        return Copy.apply(self)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
@@ -415,7 +423,11 @@ class Tensor:
     # ------------------------------------------------------------------ shapes
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return shape_op_reshape(self, shape)
+        try:
+            return shape_ops.Reshape.apply(self, shape=shape)
+        except ValueError:
+            message = f"cannot reshape a tensor of shape {self.shape} ({self.numel()} elements) into {shape}"
+            raise ValueError(message) from None
 
     view = reshape
 
@@ -429,7 +441,7 @@ class Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         if sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
             raise ValueError(f"permute: {axes} is not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return shape.Permute.apply(self, axes=tuple(a % self.ndim for a in axes))
+        return shape_ops.Permute.apply(self, axes=tuple(a % self.ndim for a in axes))
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
@@ -450,10 +462,10 @@ class Tensor:
         sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
         lead = len(sizes) - self.ndim
         target = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
-        return shape.BroadcastTo.apply(self, shape=target)
+        return shape_ops.BroadcastTo.apply(self, shape=target)
 
     def __getitem__(self, index):
-        return shape.GetItem.apply(self, index=_array_index(index, self.array))
+        return shape_ops.GetItem.apply(self, index=_array_index(index, self.array))
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
@@ -462,13 +474,6 @@ class Tensor:
         if isinstance(value, np.ndarray) or backend.is_cupy_array(value):  # CuPy takes no NumPy array here
             value = backend.to_device(value, self.device)
         self.array[_array_index(index, self.array)] = value
-
-
-def shape_op_reshape(t, new_shape):
-    try:
-        return shape.Reshape.apply(t, shape=new_shape)
-    except ValueError:
-        raise ValueError(f"cannot reshape a tensor of shape {t.shape} ({t.numel()} elements) into {new_shape}") from None
 
 
 def _dims(dim, axis, keepdim, keepdims):
@@ -491,27 +496,4 @@ def _array_index(index, data):
     return tuple(convert(p) for p in index) if isinstance(index, tuple) else convert(index)
 
 
-class _ToDevice(autograd.Function):
-    def forward(self, a, device):
-        self.source = backend.device_of(a)
-        return backend.to_device(a, device)
-
-    def backward(self, grad):
-        return backend.to_device(grad, self.source)
-
-
-class _Cast(autograd.Function):
-    def forward(self, a, dtype):
-        self.source = a.dtype
-        return a.astype(dtype)
-
-    def backward(self, grad):
-        return grad.astype(self.source) if self.source.kind in "fc" else None
-
-
-class _Copy(autograd.Function):
-    def forward(self, a):
-        return a.copy()
-
-    def backward(self, grad):
-        return grad
+autograd.register_tensor_class(Tensor)

@@ -16,7 +16,7 @@ where the function is not differentiable and the two estimates rightly disagree.
 import numpy as np
 
 from . import backend
-from .autograd import no_grad
+from .autograd import InvalidGradientError, no_grad
 from .tensor import Tensor
 
 
@@ -36,7 +36,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
 
     ``directions=None`` differentiates along every element (2 evaluations of fn per element);
     ``directions=k`` checks k random directions instead (Chainer's approach, for large inputs).
-    Returns True, or raises ``GradcheckError`` naming the input, the worst index, and both values.
+    Returns True, or raises ``GradcheckError`` naming the input, the worst index, and both values (or, for a
+    gradient of the wrong shape or dtype, the ``Function`` that returned it and the input's index).
     """
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
@@ -54,7 +55,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
     upstream = xp.asarray(rng.standard_normal(out.shape))
     if not out.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
-    out.backward(Tensor._wrap(upstream.astype(out.dtype)))
+    try:
+        out.backward(Tensor._wrap(upstream.astype(out.dtype)))
+    except InvalidGradientError as error:
+        raise GradcheckError(f"gradcheck: {error}") from None
     analytic = {i: (inputs[i].grad.array if inputs[i].grad is not None else xp.zeros_like(inputs[i].array))
                 for i in checked}
 

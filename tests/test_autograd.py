@@ -1,10 +1,20 @@
-"""The autograd engine: graph recording, accumulation, freeing, no_grad, and gradcheck itself."""
+"""The autograd engine: graph recording, accumulation, freeing, no_grad, checks on what a backward returns,
+and gradcheck itself."""
+import ast
+import gc
+import pathlib
+import types
+import weakref
+
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
-from minitorch_cifar.autograd import Function
+from minitorch_cifar import autograd
+from minitorch_cifar.autograd import Function, InvalidGradientError
 from minitorch_cifar.testing import GradcheckError, gradcheck
+
+PACKAGE = pathlib.Path(mt.__file__).parent
 
 
 def test_shared_subexpression_accumulates_both_paths(device):
@@ -36,6 +46,21 @@ def test_graph_is_freed_after_backward_and_a_second_pass_says_so():
     y.backward()
     with pytest.raises(RuntimeError, match="second time"):
         y.backward()
+
+
+def test_arrays_live_only_while_an_op_saved_them():
+    x = mt.ones(3, requires_grad=True)
+    unsaved = x * 3
+    saved = unsaved + 1  # Add keeps only shapes: nothing needs `unsaved`'s array once that tensor is gone
+    out = (saved * saved).sum()  # Mul keeps both inputs' arrays for its backward
+    unsaved_array, saved_array = weakref.ref(unsaved.array), weakref.ref(saved.array)
+    del unsaved, saved
+    gc.collect()
+    assert unsaved_array() is None and saved_array() is not None
+    out.backward()
+    gc.collect()
+    assert saved_array() is None  # backward freed the graph and what it saved
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 24.0))  # d/dx sum((3x + 1)^2) = 6 (3x + 1)
 
 
 def test_retain_graph_allows_a_second_backward():
@@ -122,3 +147,92 @@ def test_gradcheck_asks_for_float64():
     x = mt.ones(2, requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda t: t * 2, [x])
+
+
+class _Returns(Function):
+    """forward doubles its first input; backward returns whatever the test put in ``gradients``."""
+
+    gradients = None
+
+    def forward(self, a, *others):
+        return a * 2
+
+    def backward(self, grad):
+        return type(self).gradients(grad)
+
+
+def returning(gradients):
+    return type("Swish", (_Returns,), {"gradients": staticmethod(gradients)})
+
+
+@pytest.mark.parametrize("gradients, problem", [
+    (lambda g: (g[:, :3], None), r"index 0 - got shape \(4, 3\) but expected shape \(4, 5\)"),
+    (lambda g: (g, g.sum(0)), r"index 1 - got shape \(5,\) but expected shape \(4, 5\)"),
+    (lambda g: (g, g.astype(np.int64)), r"index 1 - got dtype int64 but expected a floating-point gradient"),
+    (lambda g: (g, 1.0), r"index 1 - got float but expected an array of shape \(4, 5\)"),
+    (lambda g: g, r"incorrect number of gradients \(expected 2, .*got 1\)"),
+    (lambda g: (g, g, g), r"incorrect number of gradients \(expected 2, .*got 3\)"),
+])
+def test_an_invalid_gradient_names_the_function_and_the_input(gradients, problem):
+    a = mt.randn(4, 5, requires_grad=True)
+    b = mt.randn(4, 5, requires_grad=True) * 1  # a non-leaf: checked against its creator's output
+    out = returning(gradients).apply(a, b)
+    with pytest.raises(InvalidGradientError, match="Function Swish .*" + problem):
+        out.sum().backward()
+    assert a.grad is None  # checked before any gradient moved on
+
+
+def test_trailing_none_gradients_and_constants_are_accepted():
+    a = mt.randn(4, 5, requires_grad=True)
+    returning(lambda g: (g * 2, g, None)).apply(a, 3.0).sum().backward()  # the constant 3.0 gets none
+    np.testing.assert_allclose(a.grad.numpy(), np.full((4, 5), 2.0))
+
+
+def test_gradcheck_reports_a_wrong_shaped_gradient():
+    x = mt.randn(4, 5, dtype=mt.float64, requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"Swish returned an invalid gradient at index 0 - got shape \(5,\)"):
+        gradcheck(returning(lambda g: g.sum(0)).apply, [x])
+
+
+def test_grad_fn_names_the_op_that_made_a_tensor():
+    x = mt.randn(2, 3, requires_grad=True)
+    y = (x * 2).relu()
+    assert x.grad_fn is None and x.is_leaf
+    assert isinstance(y.grad_fn, mt.ops.elementwise.ReLU) and repr(y.grad_fn) == "<ReLUBackward>" and not y.is_leaf
+    assert repr(x.sum().grad_fn) == "<SumBackward>"
+    with mt.no_grad():
+        assert (x * 2).grad_fn is None and (x * 2).is_leaf
+
+
+class _CupyLikeArray:
+    """What backward reads of a gradient, with flags as CuPy's: c_contiguous, f_contiguous, owndata, no writeable."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.base = array, array.shape, array.dtype, None
+        self.flags = types.SimpleNamespace(c_contiguous=True, f_contiguous=array.ndim < 2, owndata=True)
+
+
+def test_a_gradient_whose_flags_have_no_writeable_becomes_grad_without_a_copy():
+    x = mt.ones(3, requires_grad=True)
+    gradient = _CupyLikeArray(np.arange(3.0, dtype=np.float32))
+    autograd.backward(x, gradient)
+    assert x.grad.array is gradient  # fresh and C-contiguous: owned, so stored as it is
+
+
+def imports_of(path, *, inside_functions):
+    """The modules ``path`` imports from (``..tensor`` as "tensor"), at the top or inside its functions."""
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (id(node) not in top) == inside_functions:
+            found += [node.module.split(".")[-1]] if node.module else [a.name for a in node.names]
+    return found
+
+
+def test_the_engine_imports_no_tensor_and_nothing_imports_it_late():
+    """autograd <- ops <- tensor without a cycle, so no module has to import tensor or autograd inside a function."""
+    assert "tensor" not in imports_of(PACKAGE / "autograd.py", inside_functions=False)
+    for path in [PACKAGE / "autograd.py", PACKAGE / "testing.py", *sorted((PACKAGE / "ops").glob("*.py"))]:
+        late = set(imports_of(path, inside_functions=True)) & {"tensor", "autograd"}
+        assert not late, f"{path.name} imports {late} inside a function"

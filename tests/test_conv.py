@@ -1,14 +1,18 @@
-"""Convolution: im2col/col2im kernels against the NumPy reference, float64 gradients by finite differences,
-conv2d and nn.Conv2d against PyTorch."""
+"""Convolution: the reference conv2d and im2col/col2im against PyTorch and the fast kernels, each fast method
+forced in turn against the reference, PyTorch and float64 finite differences, the reference kernels' path,
+which method each layer takes, conv2d and nn.Conv2d against PyTorch."""
 import math
+import os
+import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
 from minitorch_cifar import backend, nn
-from minitorch_cifar.kernels import im2col as kernels
-from minitorch_cifar.kernels import winograd
+from minitorch_cifar.kernels import conv_methods, im2col, im2col_fast, winograd
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.ops import conv as conv_op
 from minitorch_cifar.testing import gradcheck
@@ -33,6 +37,7 @@ CONFIGS = [
     ((2, 2, 6, 7), 3, (2, 3), (2, 1), (1, 0), (1, 2), 1, True),  # non-square everything
     ((1, 2, 6, 6), 2, 4, 1, "same", 1, 2, True),     # an even kernel: 'same' pads one more at the bottom/right
     ((2, 3, 5, 6), 2, 3, 1, "valid", 1, 1, True),
+    ((1, 1, 4, 4), 2, 3, 1, 0, 1, 1, True),          # a 2x2 output: one Winograd tile
 ]
 IDS = [f"k{c[2]}-s{c[3]}-p{c[4]}-d{c[5]}-g{c[6]}-{'b' if c[7] else 'nob'}-n{c[0][0]}" for c in CONFIGS]
 
@@ -59,9 +64,9 @@ def geometry_of(config):
     shape, _, kernel, stride, padding, dilation, groups, _ = config
     kernel, stride, dilation = pair(kernel), pair(stride), pair(dilation)
     pads = conv_op.padding_amounts(padding if isinstance(padding, str) else pair(padding), kernel, stride, dilation)
-    out = tuple(kernels.output_size(n, k, s, p[0], p[1], d)
+    out = tuple(im2col.output_size(n, k, s, p[0], p[1], d)
                 for n, k, s, p, d in zip(shape[2:], kernel, stride, pads, dilation))
-    return kernels.ConvGeometry(kernel, stride, (pads[0][0], pads[1][0]), dilation, groups, out)
+    return im2col.ConvGeometry(kernel, stride, (pads[0][0], pads[1][0]), dilation, groups, out)
 
 
 def channels_last(x):
@@ -69,56 +74,130 @@ def channels_last(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
+def torch_conv(config):
+    return lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config))
+
+
+def our_conv(config):
+    return lambda *t: F.conv2d(*t, **conv_args(config))
+
+
 @pytest.fixture
 def many_chunks(monkeypatch):
     """Cut every batch into one-image chunks, so that the threaded chunk loop runs and its sums are combined."""
-    monkeypatch.setattr(conv_op, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_methods, "CHUNK_BYTES", 1)
 
 
-@pytest.fixture
-def winograd_everywhere(monkeypatch):
-    """Take the Winograd path for every 3x3 stride-1 convolution, however few its channels."""
-    monkeypatch.setattr(conv_op, "WINOGRAD_MIN_CHANNELS", 1)
+# Each fast method and the configurations it serves: Winograd 3x3, stride 1, no dilation or groups; kernel rows
+# vertical stride 1 and no groups; im2col all of them. Forced in turn, whatever the chooser would take.
+METHODS = {
+    "im2col": (conv_methods.Im2col, lambda c: True),
+    "Winograd F(2x2,3x3)": (conv_methods.Winograd,
+                            lambda c: pair(c[2]) == (3, 3) and c[3] == 1 and c[5] == 1 and c[6] == 1),
+    "kernel rows": (conv_methods.KernelRows, lambda c: pair(c[3])[0] == 1 and c[6] == 1),
+}
+FORCED = [pytest.param(name, config, id=f"{name.split()[0]}-{i}")
+          for name, (_, serves) in METHODS.items() for config, i in zip(CONFIGS, IDS) if serves(config)]
+WINOGRAD_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS["Winograd F(2x2,3x3)"][1](c)]
 
 
-@pytest.fixture
-def patch_matrix_everywhere(monkeypatch):
-    """Take the im2col path for every convolution with few channels, instead of the kernel rows."""
-    monkeypatch.setattr(conv_op, "KERNEL_ROWS_MAX_CHANNELS", 0)
+def force(monkeypatch, name):
+    """Make every convolution take the fast method ``name``."""
+    method = METHODS[name][0]
+    monkeypatch.setattr(conv_op, "choose_method", lambda x, weight, geometry: method(weight, geometry, x.shape))
 
 
-# the configurations Winograd's F(2x2, 3x3) serves on the CPU: 3x3 kernel, stride 1, no dilation, no groups
-WINOGRAD = [(c, i) for c, i in zip(CONFIGS, IDS) if c[2] == 3 and c[3] == 1 and c[5] == 1 and c[6] == 1]
-# the configurations the kernel rows serve on the CPU (all have few channels): vertical stride 1, taller than
-# one row, no groups; the other tests run them that way, and test_patch_matrix_... the im2col way
-KERNEL_ROWS = [(c, i) for c, i in zip(CONFIGS, IDS) if pair(c[2])[0] > 1 and pair(c[3])[0] == 1 and c[6] == 1]
+def algorithm_of(out):
+    """The algorithm the op that made ``out`` ran (autograd releases the op, and this, after backward)."""
+    return out._creator.algorithm
 
 
-# ----------------------------------------------------------------------------- kernels
+# ----------------------------------------------------------------------------- im2col and col2im
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
-def test_kernels_match_reference(config, device, rng):
+def test_reference_im2col_matches_pytorchs_unfold(config, device):
+    """P's rows are the output pixels, its columns (group, tap, channel): torch's unfold has (channel, tap) rows."""
+    geometry, (n, c, h, w) = geometry_of(config), config[0]
+    x = np.random.default_rng(0).standard_normal((n, c, h, w))
+    (top, bottom), (left, right) = conv_op.padding_amounts(
+        config[4] if isinstance(config[4], str) else pair(config[4]), geometry.kernel, geometry.stride,
+        geometry.dilation)
+    padded = torch.nn.functional.pad(torch.tensor(x), (left, right, top, bottom))
+    unfolded = torch.nn.functional.unfold(padded, geometry.kernel, dilation=geometry.dilation,
+                                          stride=geometry.stride).numpy()  # (N, C * KH * KW, OH * OW)
+    groups, taps = geometry.groups, geometry.kernel[0] * geometry.kernel[1]
+    expected = unfolded.reshape(n, groups, c // groups, taps, -1).transpose(0, 4, 1, 3, 2).reshape(-1, c * taps)
+    patches = im2col.im2col(backend.to_device(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), device), geometry)
+    np.testing.assert_array_equal(backend.to_device(patches, "cpu"), expected)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_fast_im2col_and_col2im_match_the_reference(config, device, rng):
     geometry = geometry_of(config)
     n, c, h, w = config[0]
     x = rng.standard_normal((n, h, w, c))
-    expected = kernels.reference_im2col(x, geometry)
-    cols = kernels.im2col(backend.to_device(x, device), geometry)
+    expected = im2col.im2col(x, geometry)
+    cols = im2col_fast.im2col(backend.to_device(x, device), geometry)
     np.testing.assert_array_equal(backend.to_device(cols, "cpu"), expected)
     grad_cols = rng.standard_normal(expected.shape)
-    grad_x = kernels.col2im(backend.to_device(grad_cols, device), geometry, x.shape)
-    np.testing.assert_allclose(backend.to_device(grad_x, "cpu"), kernels.reference_col2im(grad_cols, geometry, x.shape),
+    grad_x = im2col_fast.col2im(backend.to_device(grad_cols, device), geometry, x.shape)
+    np.testing.assert_allclose(backend.to_device(grad_x, "cpu"), im2col.col2im(grad_cols, geometry, x.shape),
                                rtol=1e-12, atol=1e-12)
 
 
-def test_col2im_is_the_adjoint_of_im2col(rng):
+@pytest.mark.parametrize("kernels", [im2col, im2col_fast], ids=["reference", "fast"])
+def test_col2im_is_the_adjoint_of_im2col(kernels, rng):
     """<im2col(x), P> = <x, col2im(P)> for any x and P: the defining property of the backward."""
     geometry = geometry_of(CONFIGS[10])
     x = rng.standard_normal((2, 6, 7, 2))
-    p = rng.standard_normal(kernels.reference_im2col(x, geometry).shape)
+    p = rng.standard_normal(im2col.im2col(x, geometry).shape)
     assert np.vdot(kernels.im2col(x, geometry), p) == pytest.approx(np.vdot(x, kernels.col2im(p, geometry, x.shape)))
 
 
-@pytest.mark.parametrize("config", [c for c, _ in WINOGRAD], ids=[i for _, i in WINOGRAD])
-def test_winograd_transforms_match_reference_and_their_adjoints(config, rng):
+def test_weight_matrices_are_in_the_patch_columns_order_and_invertible(rng):
+    """P_g W_g is the convolution of group g: checked on one output pixel, and kernels_of undoes the layout."""
+    config = CONFIGS[3]
+    geometry, weight = geometry_of(config), rng.standard_normal(weight_shape(config))
+    n, c, h, w = config[0]
+    x = rng.standard_normal((n, h, w, c))
+    weights = im2col.weight_matrices(weight, geometry.groups)
+    np.testing.assert_array_equal(im2col.kernels_of(weights, weight.shape), weight)
+    patch = im2col.im2col(x, geometry)[0]  # output pixel (0, 0) of image 0, stride 2, no padding
+    per_group = c // geometry.groups
+    for group in range(geometry.groups):
+        window = x[0, :3, :3, group * per_group:(group + 1) * per_group]  # (KH, KW, C/groups)
+        expected = np.einsum("ijc,ocij->o", window, weight[group * 2:(group + 1) * 2])
+        np.testing.assert_allclose(patch[group * weights.shape[1]:(group + 1) * weights.shape[1]] @ weights[group],
+                                   expected, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the reference conv2d
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_reference_conv2d_and_its_backward_match_pytorch(config, device, rng):
+    geometry = geometry_of(config)
+    x, weight, *bias = [rng.uniform(-1, 1, s) for s in specs(config)]
+    bias = bias[0] if bias else None
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    on = [None if a is None else backend.to_device(a, device) for a in (x_nhwc, weight, bias)]
+    y = conv_op.reference_conv2d(*on, geometry)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    tb = None if bias is None else torch.tensor(bias, requires_grad=True)
+    expected = torch_conv(config)(tx, tw, tb)
+    assert_close(backend.to_device(y, "cpu").transpose(0, 3, 1, 2), expected, 1e-10, 1e-12, "forward")
+    grad_y = rng.standard_normal(y.shape)
+    expected.backward(torch.tensor(grad_y.transpose(0, 3, 1, 2)))
+    grad_x, grad_w, grad_b = conv_op.reference_conv2d_backward(on[0], on[1], backend.to_device(grad_y, device),
+                                                               geometry, (True, True, bias is not None))
+    assert_close(backend.to_device(grad_x, "cpu").transpose(0, 3, 1, 2), tx.grad, 1e-10, 1e-12, "dx")
+    assert_close(backend.to_device(grad_w, "cpu"), tw.grad, 1e-10, 1e-12, "dW")
+    if bias is not None:
+        assert_close(backend.to_device(grad_b, "cpu"), tb.grad, 1e-10, 1e-12, "db")
+    else:
+        assert grad_b is None
+
+
+# ----------------------------------------------------------------------------- Winograd's transforms
+@pytest.mark.parametrize("config", WINOGRAD_CONFIGS)
+def test_winograd_transforms_and_adjoints_match_reference(config, rng):
     n, c, h, w = config[0]
     geometry = geometry_of(config)
     grid = winograd.tile_grid(geometry.output)
@@ -128,69 +207,154 @@ def test_winograd_transforms_match_reference_and_their_adjoints(config, rng):
     m = rng.standard_normal((16, v.shape[1], 3))
     y = winograd.output_tiles(m, grid, np.empty((n,) + geometry.output + (3,)))
     np.testing.assert_allclose(y, winograd.reference_output_tiles(m, grid, geometry.output), rtol=1e-12, atol=1e-12)
-    # the backward kernels are the adjoints: <T a, b> = <a, T^T b>
     dv, dy = rng.standard_normal(v.shape), rng.standard_normal(y.shape)
-    assert np.vdot(v, dv) == pytest.approx(np.vdot(x, winograd.input_tiles_adjoint(dv, geometry.padding, grid,
-                                                                                   np.empty_like(x))))
-    assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.output_tiles_adjoint(dy, grid, np.empty_like(m))))
+    dx = winograd.input_tiles_adjoint(dv, geometry.padding, grid, np.empty_like(x))
+    dm = winograd.output_tiles_adjoint(dy, grid, np.empty_like(m))
+    np.testing.assert_allclose(dx, winograd.reference_input_tiles_adjoint(dv, geometry.padding, grid, x.shape),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dm, winograd.reference_output_tiles_adjoint(dy, grid), rtol=1e-12, atol=1e-12)
+    # the references are the adjoints: <T a, b> = <a, T^T b>
+    assert np.vdot(v, dv) == pytest.approx(np.vdot(x, winograd.reference_input_tiles_adjoint(dv, geometry.padding,
+                                                                                             grid, x.shape)))
+    assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.reference_output_tiles_adjoint(dy, grid)))
 
 
-def test_winograd_weight_transform_matches_reference_and_its_adjoint(rng):
+def test_winograd_weight_transform_and_its_adjoint_match_reference(rng):
     w = rng.standard_normal((5, 4, 3, 3))
     u_t = winograd.transform_weight(w)
     np.testing.assert_allclose(u_t, winograd.reference_transform_weight(w), rtol=1e-12, atol=1e-12)
     du = rng.standard_normal(u_t.shape)
-    assert np.vdot(u_t, du) == pytest.approx(np.vdot(w, winograd.weight_gradient(du)))
+    np.testing.assert_allclose(winograd.weight_gradient(du), winograd.reference_weight_gradient(du), rtol=1e-12,
+                               atol=1e-12)
+    assert np.vdot(u_t, du) == pytest.approx(np.vdot(w, winograd.reference_weight_gradient(du)))
 
 
-# ----------------------------------------------------------------------------- gradients
-@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
-def test_gradients_match_finite_differences(config, rng):
-    tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True) for s in specs(config)]
-    gradcheck(lambda *t: F.conv2d(*t, **conv_args(config)), tensors)
-
-
+# ----------------------------------------------------------------------------- each fast method, forced
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_conv2d_matches_pytorch(config, device):
-    check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
-                        lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), device=device,
-                        rtol=1e-10, atol=1e-12)
+    """The fast kernels as the chooser picks them: on the GPU, im2col with the CUDA kernels."""
+    check_against_torch(specs(config), our_conv(config), torch_conv(config), device=device, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("config", [c for c, _ in WINOGRAD], ids=[i for _, i in WINOGRAD])
-def test_winograd_gradients_and_pytorch_parity(config, winograd_everywhere, many_chunks, rng):
+@pytest.mark.parametrize("name, config", FORCED)
+def test_forced_method_matches_the_reference_conv2d(name, config, monkeypatch, many_chunks, rng):
+    force(monkeypatch, name)
+    geometry = geometry_of(config)
+    x, weight, *bias = [rng.uniform(-1, 1, s) for s in specs(config)]
+    bias = bias[0] if bias else None
+    x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    method = conv_op.choose_method(x, weight, geometry)
+    assert method.algorithm == name and isinstance(method, conv_methods.ConvMethod)
+    np.testing.assert_allclose(method.run_forward(x, bias), conv_op.reference_conv2d(x, weight, bias, geometry),
+                               rtol=1e-10, atol=1e-12)
+    grad_y = rng.standard_normal((len(x),) + geometry.output + (len(weight),))
+    needs = (True, True, bias is not None)
+    for ours, expected in zip(method.run_backward(x, grad_y, needs),
+                              conv_op.reference_conv2d_backward(x, weight, grad_y, geometry, needs)):
+        if expected is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, config", FORCED)
+def test_forced_method_gradients_and_pytorch_parity(name, config, monkeypatch, rng):
+    force(monkeypatch, name)
     tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True) for s in specs(config)]
-    gradcheck(lambda *t: F.conv2d(*t, **conv_args(config)), tensors)
-    check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
-                        lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), rtol=1e-10, atol=1e-12)
+    assert algorithm_of(our_conv(config)(*tensors)) == name
+    gradcheck(our_conv(config), tensors)
+    check_against_torch(specs(config), our_conv(config), torch_conv(config), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("config", [c for c, _ in KERNEL_ROWS], ids=[i for _, i in KERNEL_ROWS])
-def test_patch_matrix_gradients_and_pytorch_parity_where_kernel_rows_would_serve(config, patch_matrix_everywhere,
-                                                                                  rng):
-    tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True) for s in specs(config)]
-    gradcheck(lambda *t: F.conv2d(*t, **conv_args(config)), tensors)
-    check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
-                        lambda *t: torch.nn.functional.conv2d(*t, **conv_args(config)), rtol=1e-10, atol=1e-12)
+# ----------------------------------------------------------------------------- the reference kernels' path
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_reference_kernels_path_matches_pytorch_and_finite_differences(config, device, rng):
+    with mt.use_kernels("reference"):
+        tensors = [mt.tensor(rng.uniform(-1, 1, s), requires_grad=True, device=device) for s in specs(config)]
+        out = our_conv(config)(*tensors)
+        assert out._creator.method is None and algorithm_of(out) == "im2col"
+        gradcheck(our_conv(config), tensors)
+        check_against_torch(specs(config), our_conv(config), torch_conv(config), device=device, rtol=1e-10,
+                            atol=1e-12)
 
 
-@pytest.mark.parametrize("in_channels, kernel, stride, groups, method", [
-    (3, 7, 1, 1, "_KernelRows"),   # AlexNet's first layer
-    (3, 3, 1, 1, "_KernelRows"),   # the first layer of the CNNs and ResNets
-    (8, (5, 1), (1, 2), 1, "_KernelRows"),
-    (16, 3, 1, 1, "_Winograd"),
-    (16, 5, 1, 1, "_Im2col"),
-    (3, 3, 2, 1, "_Im2col"),       # vertical stride 2
-    (4, 3, 1, 2, "_Im2col"),       # groups
-    (3, (1, 3), 1, 1, "_Im2col"),  # one kernel row: the patch matrix is already that small
+def test_reference_kernels_import_no_fast_convolution_module():
+    """With the reference kernels, a convolution's forward and backward never load the numba modules of the fast
+    path (ops.conv imports them inside choose_method)."""
+    code = ("import sys, minitorch_cifar as mt\n"
+            "x = mt.randn(2, 16, 6, 6, requires_grad=True)\n"
+            "mt.nn.functional.conv2d(x, mt.randn(4, 16, 3, 3), padding=1).sum().backward()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[-1] in "
+            "('conv_methods', 'winograd', 'im2col_fast', 'im2col_cuda')))")
+    env = {**os.environ, "MINITORCH_CIFAR_KERNELS": "reference"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- which layer takes which method
+@pytest.mark.parametrize("in_channels, kernel, stride, groups, algorithm", [
+    (3, 7, 1, 1, "kernel rows"),           # AlexNet's first layer
+    (3, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
+    (8, (5, 1), (1, 2), 1, "kernel rows"),
+    (15, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
+    (16, 3, 1, 1, "Winograd F(2x2,3x3)"),  # cnn3's and AlexNet's 3x3 layers
+    (16, 5, 1, 1, "im2col"),               # AlexNet's second layer: too many channels for kernel rows
+    (64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
+    (64, 1, 2, 1, "im2col"),               # a ResNet's 1x1 downsample
+    (3, 3, 2, 1, "im2col"),                # vertical stride 2
+    (4, 3, 1, 2, "im2col"),                # groups
+    (3, (1, 3), 1, 1, "im2col"),           # one kernel row: the patch matrix is already that small
 ])
-def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, groups, method):
+def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, groups, algorithm):
     kernel, stride = pair(kernel), pair(stride)
-    geometry = kernels.ConvGeometry(kernel, stride, (1, 1), (1, 1), groups, (8, 8))
+    geometry = im2col.ConvGeometry(kernel, stride, (1, 1), (1, 1), groups, (8, 8))
     weight = np.zeros((4, in_channels // groups) + kernel, np.float32)
-    assert type(conv_op._method(np, weight, geometry, (2, 16, 16, in_channels))).__name__ == method
+    x = np.zeros((2, 16, 16, in_channels), np.float32)
+    assert conv_op.choose_method(x, weight, geometry).algorithm == algorithm
 
 
+def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
+    """The chooser sees the input as a CuPy array (its stand-in here: only the chooser is told so)."""
+    monkeypatch.setattr(conv_op, "backend", types.SimpleNamespace(is_cupy_array=lambda array: True))
+    geometry = im2col.ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 1, (8, 8))
+    for channels in (3, 64):
+        method = conv_op.choose_method(np.zeros((2, 8, 8, channels)), np.zeros((4, channels, 3, 3)), geometry)
+        assert method.algorithm == "im2col"
+
+
+@pytest.mark.parametrize("model, algorithms", [
+    ("cnn3", ["kernel rows"] + ["Winograd F(2x2,3x3)"] * 4),
+    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(2x2,3x3)"] * 3),
+])
+def test_models_layers_record_their_algorithm(model, algorithms, monkeypatch):
+    """Each Conv2d op records the algorithm it ran, and the models' layers run the ones meant for them."""
+    ran = []
+    forward = conv_op.Conv2d.forward
+
+    def recording(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        ran.append(self.algorithm)
+        return out
+
+    monkeypatch.setattr(conv_op.Conv2d, "forward", recording)
+    with mt.no_grad():
+        mt.models.get_model(model)(mt.randn(2, 3, 32, 32))
+    assert ran == algorithms
+    ran.clear()
+    with mt.no_grad(), mt.use_kernels("reference"):
+        mt.models.get_model(model)(mt.randn(2, 3, 32, 32))
+    assert ran == ["im2col"] * len(algorithms)
+
+
+def test_every_method_declares_the_interface():
+    for method, _ in METHODS.values():
+        assert issubclass(method, conv_methods.ConvMethod) and not getattr(method, "__abstractmethods__")
+        assert isinstance(method.algorithm, str)
+    with pytest.raises(TypeError, match="abstract"):
+        conv_methods.ConvMethod(np.zeros((1, 1, 1, 1)), None, None)
+
+
+# ----------------------------------------------------------------------------- threads, layouts, arguments
 @pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[3], CONFIGS[9]], ids=[IDS[2], IDS[3], IDS[9]])
 def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
     check_against_torch(specs(config), lambda *t: F.conv2d(*t, **conv_args(config)),
@@ -301,6 +465,8 @@ def test_layer_default_init_follows_pytorchs_distribution():
     (dict(in_channels=3, out_channels=4, kernel_size=3, groups=2), "groups=2 must divide"),
     (dict(in_channels=2, out_channels=4, kernel_size=3, padding_mode="mirror"), "padding_mode"),
     (dict(in_channels=2, out_channels=4, kernel_size=3, stride=2, padding="same"), "strided"),
+    (dict(in_channels=2, out_channels=4, kernel_size=0), "kernel_size must be at least 1"),
+    (dict(in_channels=2, out_channels=4, kernel_size=3, dilation=(1, 0)), "dilation must be at least 1"),
 ])
 def test_layer_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -15,7 +15,8 @@ import pytest
 import minitorch_cifar as mt
 from minitorch_cifar import backend
 from minitorch_cifar.data import (CIFAR10, ArrayDataset, CorruptDatasetError, DataLoader, DatasetNotFoundError,
-                                  UnsafePickleError, cifar, train_val_split, transforms, write_fake_cifar10)
+                                  TensorDataset, UnsafePickleError, cifar, train_val_split, transforms,
+                                  write_fake_cifar10)
 
 TRAIN_PER_CLASS, TEST_PER_CLASS = 6, 3
 
@@ -375,9 +376,9 @@ def test_array_dataset_checks_its_arrays():
 
 # ---------------------------------------------------------------------- the loader
 def numbered(n):
-    """Images whose pixels say which example they are, and labels that are their index."""
+    """Images whose pixels say which example they are, and labels that are their index, as a TensorDataset."""
     images = (np.arange(n, dtype=np.int64)[:, None, None, None] + np.zeros((1, 3, 4, 4), np.int64)) % 256
-    return images.astype(np.uint8), np.arange(n)
+    return TensorDataset(images.astype(np.uint8), np.arange(n))
 
 
 def epoch(loader):
@@ -387,39 +388,42 @@ def epoch(loader):
 
 @pytest.mark.parametrize("drop_last, sizes", [(False, [16, 16, 16, 2]), (True, [16, 16, 16])])
 def test_loader_batches_shapes_dtypes_and_device(device, drop_last, sizes):
-    images, labels = numbered(50)
-    loader = DataLoader(images, labels, batch_size=16, drop_last=drop_last, device=device)
+    dataset = numbered(50)
+    images = dataset.tensors[0].numpy()
+    loader = DataLoader(dataset, batch_size=16, drop_last=drop_last, device=device)
     assert len(loader) == len(sizes)
     batches = list(loader)
     assert [len(y) for _, y in batches] == sizes
     for x, y in batches:
-        assert isinstance(x, mt.Tensor) and x.dtype == np.float32 and x.shape[1:] == (3, 4, 4)
+        assert isinstance(x, mt.Tensor) and x.dtype == np.uint8 and x.shape[1:] == (3, 4, 4)  # as stored
         assert y.dtype == np.int64 and x.device == y.device == backend.parse_device(device)
     x, y, _ = epoch(loader)
     np.testing.assert_array_equal(y, np.arange(sum(sizes)))  # no shuffle: the stored order
-    np.testing.assert_array_equal(x, images[:sum(sizes)].astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(x, images[:sum(sizes)])
 
 
 def test_loader_shuffles_every_example_once_per_epoch_reproducibly(device):
-    images, labels = numbered(37)
-    loader = DataLoader(images, labels, batch_size=8, shuffle=True, device=device, seed=7)
+    dataset = numbered(37)
+    loader = DataLoader(dataset, batch_size=8, shuffle=True, device=device, seed=7)
     orders = []
     for _ in range(3):
         x, y, _ = epoch(loader)
         assert sorted(y.tolist()) == list(range(37))
-        np.testing.assert_array_equal(x[:, 0, 0, 0] * 255, y % 256)  # images travel with their labels
+        np.testing.assert_array_equal(x[:, 0, 0, 0], y % 256)  # images travel with their labels
         orders.append(y)
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
-    same = DataLoader(images, labels, batch_size=8, shuffle=True, device=device, seed=7)
+    same = DataLoader(dataset, batch_size=8, shuffle=True, device=device, seed=7)
     np.testing.assert_array_equal(epoch(same)[1], orders[0])
-    assert not np.array_equal(epoch(DataLoader(images, labels, 8, shuffle=True, seed=8))[1], orders[0])
+    assert not np.array_equal(epoch(DataLoader(dataset, 8, shuffle=True, seed=8))[1], orders[0])
+    given = DataLoader(dataset, 8, shuffle=True, generator=np.random.default_rng(7))
+    np.testing.assert_array_equal(epoch(given)[1], orders[0])
 
 
 def test_loader_without_seed_follows_manual_seed():
-    images, labels = numbered(30)
-    first = [epoch(DataLoader(images, labels, 30, shuffle=True))[1] for _ in range(2)]
+    dataset = numbered(30)
+    first = [epoch(DataLoader(dataset, 30, shuffle=True))[1] for _ in range(2)]
     mt.manual_seed(0)
-    again = epoch(DataLoader(images, labels, 30, shuffle=True))[1]
+    again = epoch(DataLoader(dataset, 30, shuffle=True))[1]
     np.testing.assert_array_equal(again, first[0])
     assert not np.array_equal(first[0], first[1])
 
@@ -429,12 +433,14 @@ def test_loader_state_round_trip_continues_identically(device):
     labels = np.arange(40) % 10
     augment = transforms.Compose([transforms.RandomCrop(8, padding=2), transforms.RandomHorizontalFlip(),
                                   transforms.Cutout(3)])
-    run = DataLoader(images, labels, batch_size=16, shuffle=True, transform=augment, device=device, seed=1)
+    run = DataLoader(TensorDataset(images, labels), batch_size=16, shuffle=True, transform=augment, device=device,
+                     seed=1)
     epoch(run)
     state = {k: v.copy() for k, v in run.state_dict().items()}
     np.savez(io.BytesIO(), **state)  # fits a checkpoint without pickle
     expected = epoch(run)
-    resumed = DataLoader(images, labels, batch_size=16, shuffle=True, transform=augment, device=device, seed=99)
+    resumed = DataLoader(TensorDataset(images, labels), batch_size=16, shuffle=True, transform=augment,
+                         device=device, seed=99)
     resumed.load_state_dict(state)
     got = epoch(resumed)
     np.testing.assert_array_equal(got[0], expected[0])
@@ -444,10 +450,11 @@ def test_loader_state_round_trip_continues_identically(device):
 
 
 def test_loader_applies_the_transform_with_its_own_generator(device):
-    images, labels = numbered(20)
+    dataset = numbered(20)
+    images, labels = (t.numpy() for t in dataset.tensors)
     augment = transforms.Compose([transforms.RandomCrop(4, padding=1), transforms.RandomHorizontalFlip(),
                                   transforms.Normalize([0.5] * 3, [0.25] * 3)])
-    loader = DataLoader(images, labels, batch_size=8, shuffle=True, transform=augment, device=device, seed=5)
+    loader = DataLoader(dataset, batch_size=8, shuffle=True, transform=augment, device=device, seed=5)
     x, y, batches = epoch(loader)
     rng = np.random.default_rng(5)
     order = rng.permutation(20)
@@ -459,25 +466,30 @@ def test_loader_applies_the_transform_with_its_own_generator(device):
 
 def test_loader_takes_a_dataset_tensors_and_float_images(fake_root, device):
     dataset = CIFAR10(fake_root, train=False)
-    loader = DataLoader(dataset, batch_size=7, device=device)
-    assert loader.dataset.classes == dataset.classes and len(loader) == 5
+    loader = DataLoader(dataset, 7, transform=transforms.ToFloat(), device=device)
+    assert loader.dataset is dataset and len(loader) == 5
     x, y, _ = epoch(loader)
     np.testing.assert_array_equal(y, dataset.targets)
     np.testing.assert_array_equal(x, dataset.data.astype(np.float32) / np.float32(255))
-    floats = dataset.data.astype(np.float64) / 255
-    x64, _, _ = epoch(DataLoader(mt.tensor(floats), mt.tensor(dataset.targets), batch_size=30, device=device))
-    assert x64.dtype == np.float32
-    np.testing.assert_array_equal(x64, floats.astype(np.float32))
-    with pytest.raises(TypeError, match="batch_size=... by keyword"):
-        DataLoader(dataset, 32)
+    floats = dataset.data.astype(np.float32) / 255
+    x32, _, _ = epoch(DataLoader(TensorDataset(mt.tensor(floats), mt.tensor(dataset.targets)), batch_size=30,
+                                 device=device))
+    np.testing.assert_array_equal(x32, floats)
+    with pytest.raises(TypeError, match=r"TensorDataset\(images, labels\)"):
+        DataLoader(dataset.data, dataset.targets)
 
 
 def test_loader_rejects_bad_arguments():
-    images, labels = numbered(10)
-    with pytest.raises(ValueError, match="10 images but 9 labels"):
-        DataLoader(images, labels[:9])
+    dataset = numbered(10)
+    images, labels = (t.numpy() for t in dataset.tensors)
+    with pytest.raises(ValueError, match=r"equal length, got lengths \[10, 9\]"):
+        TensorDataset(images, labels[:9])
     for bad in (0, 2.5):
         with pytest.raises(ValueError, match="batch_size"):
-            DataLoader(images, labels, batch_size=bad)
+            DataLoader(dataset, batch_size=bad)
     with pytest.raises(ValueError, match="at least one example"):
-        DataLoader(images[:0], labels[:0])
+        DataLoader(TensorDataset(images[:0], labels[:0]))
+    with pytest.raises(ValueError, match="excludes shuffle"):
+        DataLoader(dataset, sampler=range(10), shuffle=True)
+    with pytest.raises(ValueError, match="seed=, not both"):
+        DataLoader(dataset, generator=np.random.default_rng(0), seed=1)

@@ -94,6 +94,22 @@ def test_cast_passes_gradients_back_in_the_source_dtype():
     assert x.grad.dtype == np.float32
 
 
+def test_clone_copies_the_data_and_passes_gradients_through():
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    assert repr(y.grad_fn) == "<CopyBackward>" and not np.shares_memory(x.array, y.array)
+    (y * mt.tensor([3.0, 4.0])).sum().backward()
+    assert x.grad.tolist() == [3.0, 4.0]
+
+
+def test_where_takes_a_condition_as_a_nested_list():
+    a = mt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = mt.where([[True, False], [False, True]], a, 0.0)
+    assert y.tolist() == [[1.0, 0.0], [0.0, 4.0]]
+    y.sum().backward()
+    assert a.grad.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
 def test_comparisons_give_boolean_tensors_without_gradient():
     x = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
     mask = x > 1.5
@@ -111,7 +127,7 @@ def test_max_along_a_dim_returns_values_and_indices():
 
 def test_repr_shows_values_and_grad_function():
     assert repr(mt.tensor([1.0, 2.0])) == "tensor([1., 2.])"
-    assert "grad_fn=<Mul>" in repr(mt.ones(2, requires_grad=True) * 2)
+    assert "grad_fn=<MulBackward>" in repr(mt.ones(2, requires_grad=True) * 2)
     assert "dtype=float64" in repr(mt.ones(1, dtype=mt.float64))
 
 

@@ -34,7 +34,7 @@ def draws(transform, batch, seed=SEED):
 def crop_one(image, top, left, size, padding, mode):
     """torchvision's RandomCrop on one image: pad all four sides (torch's pad), then cut the window at (top, left)."""
     padded = torch.nn.functional.pad(torch.from_numpy(image.astype(np.float64))[None], [padding] * 4,
-                                     mode=mode)[0].numpy()
+                                     mode={"edge": "replicate"}.get(mode, mode))[0].numpy()
     return padded[:, top:top + size[0], left:left + size[1]].astype(image.dtype)
 
 
@@ -51,7 +51,7 @@ def cutout_one(image, row, col, size):
 
 # ---------------------------------------------------------------------- RandomCrop
 @pytest.mark.parametrize("size, padding, mode", [(9, 2, "constant"), ((9, 8), 3, "reflect"), ((5, 6), 0, "constant"),
-                                                 (7, 1, "reflect"), ((11, 10), 1, "constant")])
+                                                 (7, 1, "reflect"), ((11, 10), 1, "constant"), (8, 2, "edge")])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_random_crop_matches_per_image_reference(device, size, padding, mode, dtype):
     batch = images(dtype)
@@ -145,7 +145,8 @@ def test_compose_draws_from_one_generator_in_order(device):
     for step in steps:
         expected = step(expected, rng)
     np.testing.assert_array_equal(out, expected)
-    assert "RandomCrop(size=(9, 9), padding=2, padding_mode='reflect')" in repr(T.Compose(steps))
+    assert "RandomCrop(size=(9, 9), padding=2, pad_if_needed=False, fill=0, padding_mode='reflect')" in repr(
+        T.Compose(steps))
 
 
 @pytest.mark.parametrize("transform", [T.RandomCrop(8, padding=2), T.RandomHorizontalFlip(1.0), T.Cutout(4),
@@ -171,11 +172,17 @@ def test_without_a_generator_the_framework_seed_decides():
 
 def test_bad_arguments_get_clear_errors():
     with pytest.raises(ValueError, match="padding_mode"):
-        T.RandomCrop(32, 4, padding_mode="edge")
+        T.RandomCrop(32, 4, padding_mode="wrap")
+    with pytest.raises(ValueError, match="padding must be"):
+        T.Pad((1, 2, 3))
     with pytest.raises(ValueError, match="does not fit"):
         T.RandomCrop(14, padding=2)(images())
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        T.RandomHorizontalFlip()(images()[0, 0])
+    with pytest.raises(ValueError, match=r"\(H, W, C\) with 1, 3 or 4 channels.*as a Tensor"):
         T.RandomHorizontalFlip()(images()[0])
+    with pytest.raises(ValueError, match="only enlarges"):
+        T.Resize(4)(images())
     with pytest.raises(ValueError, match="3 channels' mean and std, the batch has 1"):
         T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD)(images(shape=(2, 1, 4, 4)))
     with pytest.raises(ValueError, match="positive std"):

@@ -458,13 +458,32 @@ def test_to_dot_draws_each_op_with_its_inputs():
         assert len(inputs[f]) == arity[label] and len(outputs[f]) == uses[label]
     by_label = {label: n for n, label in functions.items()}
     assert nodes[by_label["Linear"]] == "Linear\\n(4, 2)"
-    assert [nodes[n] for n in inputs[by_label["Linear"]]] == ["(4, 3)", "weight\\n(2, 3)", "bias\\n(2,)"]
+    assert [nodes[n] for n in inputs[by_label["Linear"]]] == ["constant", "weight\\n(2, 3)", "bias\\n(2,)"]
     assert inputs[by_label["Mul"]] == [by_label["ReLU"], by_label["ReLU"]]  # hidden, used twice
-    assert nodes[inputs[by_label["Add"]][1]] == "2"  # a constant
+    assert nodes[inputs[by_label["Add"]][1]] == "constant"  # the number 2
     assert nodes[outputs[by_label["Sum"]][0]] == "()"
     loss.backward()
     with pytest.raises(RuntimeError, match="before backward"):
         viz.to_dot(loss)
+
+
+class _Doubling(mt.Function):
+    """A stand-in for an op that chooses between algorithms and says which it ran."""
+
+    def forward(self, a, algorithm):
+        self.algorithm = algorithm
+        return a * 2
+
+    def backward(self, grad):
+        return grad * 2
+
+
+def test_to_dot_names_the_algorithm_an_op_ran():
+    x = mt.randn(2, 3, requires_grad=True)
+    y = _Doubling.apply(_Doubling.apply(x, algorithm="im2col"), algorithm=None)
+    nodes, _ = parse_dot(viz.to_dot(y))
+    assert sorted(label for n, label in nodes.items() if n.startswith("f")) == [
+        "_Doubling\\n(2, 3)", "_Doubling\\nim2col\\n(2, 3)"]
 
 
 def test_to_dot_without_a_graph():

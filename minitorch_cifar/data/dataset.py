@@ -1,4 +1,11 @@
-"""In-memory image datasets (images ``(N, C, H, W)`` and integer labels) and a seeded train/validation split."""
+"""Map-style datasets as ``torch.utils.data`` has them (``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``),
+in-memory image datasets (images ``(N, C, H, W)`` and integer labels) and a seeded train/validation split.
+
+A dataset held whole in memory as arrays says so with ``stacked_arrays()``: the arrays whose rows batch its
+items, which the ``DataLoader`` gathers a batch from with one index array instead of reading item by item.
+"""
+import math
+
 import numpy as np
 
 from .. import backend
@@ -12,7 +19,19 @@ def _on_host(values):
     return backend.to_device(values, "cpu") if hasattr(values, "shape") else np.asarray(values)
 
 
-class ArrayDataset:
+class Dataset:
+    """Base class of map-style datasets, as PyTorch's: ``len(dataset)`` items, ``dataset[i]`` the i-th."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def stacked_arrays(self):
+        """The arrays whose rows are this dataset's items (item i is ``tuple(a[i] for a in arrays)``), when it is
+        held whole in memory that way; None otherwise (then a DataLoader reads item by item)."""
+        return None
+
+
+class ArrayDataset(Dataset):
     """Images ``data`` (N, C, H, W) and labels ``targets`` (N,) int64, indexable as ``(image, label)`` pairs.
 
     ``classes`` names the labels (``classes[k]`` is label k's name) when known.
@@ -36,14 +55,91 @@ class ArrayDataset:
     def __getitem__(self, index):
         return self.data[index], int(self.targets[index])
 
+    def stacked_arrays(self):
+        return self.data, self.targets
+
     def __repr__(self):
         return f"{type(self).__name__}(images={self.data.shape} {self.data.dtype}, classes={self.classes})"
 
 
+class TensorDataset(Dataset):
+    """Tensors (or arrays) of equal length; item i is the tuple of their i-th rows, as ``torch.utils.data``'s."""
+
+    def __init__(self, *tensors):
+        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        lengths = [len(t) for t in self.tensors]
+        if not self.tensors or len(set(lengths)) != 1:
+            raise ValueError(f"TensorDataset needs one or more tensors of equal length, got lengths {lengths}")
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def stacked_arrays(self):
+        return tuple(t.array for t in self.tensors)
+
+    def __repr__(self):
+        return f"TensorDataset({', '.join(f'{tuple(t.shape)} {t.dtype}' for t in self.tensors)})"
+
+
+class Subset(Dataset):
+    """The items of ``dataset`` at ``indices``, in that order, as ``torch.utils.data.Subset``."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, list):  # as PyTorch's: one lookup of the dataset with a list of indices
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def stacked_arrays(self):
+        arrays = self.dataset.stacked_arrays() if isinstance(self.dataset, Dataset) else None
+        if arrays is None:
+            return None
+        return tuple(a[backend.get_array_module(a).asarray(np.asarray(self.indices, dtype=np.int64))] for a in arrays)
+
+    def __repr__(self):
+        return f"Subset({self.dataset!r}, {len(self.indices)} indices)"
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping ``Subset``s of ``lengths`` at random, as PyTorch's ``random_split``.
+
+    ``lengths`` are counts that add up to ``len(dataset)``, or fractions that add up to 1 (each part gets the floor
+    of its share, and the examples left over go one each to the first parts). ``generator``: a NumPy generator
+    (or anything with ``permutation(n)``); by default the framework's, which ``manual_seed`` seeds.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions
+        if any(not 0 <= f <= 1 for f in lengths):
+            raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
+        counts = [int(math.floor(n * fraction)) for fraction in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n or any(not isinstance(k, (int, np.integer)) or k < 0 for k in lengths):
+        raise ValueError(f"random_split: lengths {lengths} must be counts adding up to the dataset's {n} examples, or "
+                         f"fractions adding up to 1")
+    order = (generator if generator is not None else backend.generator(np)).permutation(n).tolist()
+    ends = np.cumsum(lengths).tolist()
+    return [Subset(dataset, order[end - length:end]) for end, length in zip(ends, lengths)]
+
+
 def as_dataset(dataset_or_arrays):
-    """An ``ArrayDataset`` from one (anything with ``.data`` and ``.targets``) or from an (images, labels) pair."""
+    """An ``ArrayDataset`` from an image dataset held in memory (one, or anything with ``stacked_arrays()``, ``.data``
+    and ``.targets``) or from an (images, labels) pair."""
     if isinstance(dataset_or_arrays, ArrayDataset):
         return dataset_or_arrays
+    arrays = dataset_or_arrays.stacked_arrays() if isinstance(dataset_or_arrays, Dataset) else None
+    if arrays is not None and len(arrays) == 2:
+        return ArrayDataset(*(backend.to_device(a, "cpu") for a in arrays), getattr(dataset_or_arrays, "classes", None))
     if hasattr(dataset_or_arrays, "data") and hasattr(dataset_or_arrays, "targets"):
         return ArrayDataset(dataset_or_arrays.data, dataset_or_arrays.targets,
                             getattr(dataset_or_arrays, "classes", None))

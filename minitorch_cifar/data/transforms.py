@@ -1,10 +1,15 @@
-"""Augmentations of whole batches ``(N, C, H, W)`` on the batch's own device (NumPy or CuPy arrays, or Tensors).
+"""Augmentations of whole batches ``(N, C, H, W)`` on the batch's own device (NumPy or CuPy arrays, or Tensors),
+and of one image at a time, as torchvision's transforms of the same names.
 
 Each does what torchvision's transform of the same name does to every image on its own, without a Python
 loop over the images. A random transform first draws its parameters for the whole batch on the host, from a
 NumPy generator (the DataLoader's, or else the framework's), in ``sample``, then applies them with array ops
-in ``apply``; so one seed gives the same images on the CPU and on a GPU.
+in ``apply``; so one seed gives the same images on the CPU and on a GPU. One image goes through the same code
+as a batch of one: a (C, H, W) Tensor, or an (H, W, C) NumPy array or PIL image as torchvision reads them,
+comes back in the kind it came in.
 """
+import enum
+
 import numpy as np
 
 from .. import backend
@@ -16,15 +21,31 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 class BatchTransform:
-    """Base class: ``transform(batch, rng=None)`` returns a new batch and never changes the one it gets."""
+    """Base class: ``transform(images, rng=None)`` returns new images and never changes the ones it gets.
 
-    def __call__(self, batch, rng=None):
-        if isinstance(batch, Tensor):
-            return Tensor._wrap(self(batch.array, rng))
-        if batch.ndim != 4:
-            raise ValueError(f"{type(self).__name__} expects a batch of shape (N, C, H, W), got {tuple(batch.shape)}")
-        params = self.sample(tuple(batch.shape), rng if rng is not None else backend.generator(np))
-        return self.apply(batch, params)
+    ``images`` is a batch (N, C, H, W) (array or Tensor), one (C, H, W) Tensor, or one (H, W, C) NumPy array or
+    PIL image (torchvision's layout for those).
+    """
+
+    def __call__(self, images, rng=None):
+        rng = rng if rng is not None else backend.generator(np)
+        if isinstance(images, Tensor):
+            return Tensor._wrap(self._on_planes(images.array, rng))
+        if _is_pil_image(images):
+            return _to_pil(self(_image_array(images), rng), type(self).__name__)
+        if images.ndim == 3:  # one (H, W, C) image, as torchvision's ToTensor reads NumPy arrays
+            xp = backend.get_array_module(images)
+            return xp.moveaxis(self._on_planes(xp.moveaxis(_image_array(images), -1, 0), rng), 0, -1)
+        return self._on_planes(images, rng)
+
+    def _on_planes(self, images, rng):
+        """This transform of a batch (N, C, H, W) or of one image (C, H, W)."""
+        if images.ndim == 3:
+            return self._on_planes(images[None], rng)[0]
+        if images.ndim != 4:
+            raise ValueError(f"{type(self).__name__} expects a batch (N, C, H, W) or one image (a (C, H, W) Tensor, "
+                             f"or an (H, W, C) array), got shape {tuple(images.shape)}")
+        return self.apply(images, self.sample(tuple(images.shape), rng))
 
     def sample(self, shape, rng):
         """This transform's random parameters for a batch of ``shape``, as NumPy arrays (None if not random)."""
@@ -37,17 +58,42 @@ class BatchTransform:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
+def _is_pil_image(obj):
+    return type(obj).__module__.startswith("PIL.")
+
+
+def _image_array(image):
+    """One (H, W, C) image as an array: a PIL image's pixels (a grey one gets its channel axis), checked."""
+    array = np.asarray(image) if _is_pil_image(image) else image
+    array = array[..., None] if array.ndim == 2 else array
+    if array.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"an image array is (H, W, C) with 1, 3 or 4 channels, as torchvision reads NumPy images; "
+                         f"got shape {tuple(array.shape)}: a (C, H, W) image goes in as a Tensor")
+    return array
+
+
+def _to_pil(array, name):
+    """An (H, W, C) uint8 array as a PIL image, as torchvision's transforms return PIL images they were given."""
+    from PIL import Image
+
+    if array.dtype != np.uint8:
+        raise TypeError(f"{name} of a PIL image gives {array.dtype} pixels, which a PIL image cannot hold: put "
+                        f"ToTensor() before it")
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
 class Compose(BatchTransform):
-    """Apply the transforms one after the other, drawing from one generator."""
+    """Apply the transforms one after the other, the random ones drawing from one generator; any other callable
+    (``ToTensor()``, a function) is called with the images alone, as torchvision's ``Compose`` does."""
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
 
-    def __call__(self, batch, rng=None):
+    def __call__(self, images, rng=None):
         rng = rng if rng is not None else backend.generator(np)
         for transform in self.transforms:
-            batch = transform(batch, rng)
-        return batch
+            images = transform(images, rng) if isinstance(transform, BatchTransform) else transform(images)
+        return images
 
     def __repr__(self):
         return "Compose([\n" + "".join(f"    {t!r},\n" for t in self.transforms) + "])"
@@ -71,7 +117,7 @@ def to_float32(batch, copy=True):
 class Normalize(BatchTransform):
     """``(x - mean[c]) / std[c]`` per channel; a uint8 batch is first scaled to [0, 1] as by ``ToFloat``."""
 
-    def __init__(self, mean, std):
+    def __init__(self, mean, std, inplace=False):  # inplace: accepted as torchvision's; a new array either way
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         if len(self.mean) != len(self.std) or min(self.std) <= 0:
@@ -89,22 +135,72 @@ class Normalize(BatchTransform):
         return out
 
 
-class RandomCrop(BatchTransform):
-    """Pad each side by ``padding`` (zeros, or a mirror image with 'reflect'), then cut a ``size`` window at a
-    random offset, drawn for every image."""
+def padding_sides(padding):
+    """torchvision's ``padding``: one int for all sides, (left/right, top/bottom) or (left, top, right, bottom);
+    returned as (top, bottom, left, right)."""
+    sides = (padding,) * 4 if isinstance(padding, (int, np.integer)) else tuple(padding)
+    sides = sides * 2 if len(sides) == 2 else sides
+    if len(sides) != 4 or not all(isinstance(p, (int, np.integer)) and p >= 0 for p in sides):
+        raise ValueError(f"padding must be an int >= 0 or a sequence of 2 or 4 of them, got {padding!r}")
+    left, top, right, bottom = (int(p) for p in sides)
+    return top, bottom, left, right
 
-    def __init__(self, size, padding=0, padding_mode="constant"):
+
+PADDING_MODES = ("constant", "edge", "reflect", "symmetric")  # torchvision's names, which are also NumPy's
+
+
+def pad(batch, sides, fill=0, mode="constant"):
+    """``batch`` (N, C, H, W) padded by ``sides`` = (top, bottom, left, right): with ``fill``, or as ``mode`` says."""
+    xp = backend.get_array_module(batch)
+    top, bottom, left, right = sides
+    width = ((0, 0), (0, 0), (top, bottom), (left, right))
+    return xp.pad(batch, width, mode="constant", constant_values=fill) if mode == "constant" else \
+        xp.pad(batch, width, mode=mode)
+
+
+def _check_padding_mode(mode):
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
+
+
+class Pad(BatchTransform):
+    """Pad every image by ``padding`` (see ``padding_sides``) with ``fill``, or by ``padding_mode``."""
+
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        padding_sides(padding)
+        _check_padding_mode(padding_mode)
+        self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+
+    def apply(self, batch, params):
+        return pad(batch, padding_sides(self.padding), self.fill, self.padding_mode)
+
+
+class RandomCrop(BatchTransform):
+    """Pad each side by ``padding`` (as ``Pad``), then cut a ``size`` window at a random offset, drawn for every
+    image. ``pad_if_needed`` pads images still smaller than ``size`` on both sides by the shortfall, as torchvision."""
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
-        self.padding = int(padding)
-        self.padding_mode = padding_mode
-        if padding_mode not in ("constant", "reflect"):
-            raise ValueError(f"padding_mode must be 'constant' or 'reflect', got {padding_mode!r}")
-        if self.padding < 0 or len(self.size) != 2 or min(self.size) < 1:
-            raise ValueError(f"RandomCrop needs a positive size and padding >= 0, got size={size}, padding={padding}")
+        self.padding = 0 if padding is None else padding
+        self.pad_if_needed, self.fill, self.padding_mode = bool(pad_if_needed), fill, padding_mode
+        padding_sides(self.padding)
+        _check_padding_mode(padding_mode)
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise ValueError(f"RandomCrop needs a positive size, got size={size}")
+
+    def sides(self, shape):
+        """(top, bottom, left, right) padding for a batch of ``shape``."""
+        top, bottom, left, right = padding_sides(self.padding)
+        if self.pad_if_needed:
+            short_rows = max(self.size[0] - (shape[2] + top + bottom), 0)
+            short_cols = max(self.size[1] - (shape[3] + left + right), 0)
+            top, bottom, left, right = top + short_rows, bottom + short_rows, left + short_cols, right + short_cols
+        return top, bottom, left, right
 
     def sample(self, shape, rng):
         """The top-left corner of each window in the padded image: (N, 2) ints, rows then columns."""
-        spans = [extent + 2 * self.padding - crop + 1 for extent, crop in zip(shape[2:], self.size)]
+        top, bottom, left, right = self.sides(shape)
+        spans = [shape[2] + top + bottom - self.size[0] + 1, shape[3] + left + right - self.size[1] + 1]
         if min(spans) < 1:
             raise ValueError(f"RandomCrop of size {self.size} does not fit images of {shape[2:]} padded by "
                              f"{self.padding}")
@@ -112,8 +208,7 @@ class RandomCrop(BatchTransform):
 
     def apply(self, batch, corners):
         xp = backend.get_array_module(batch)
-        p = self.padding
-        padded = xp.pad(batch, ((0, 0), (0, 0), (p, p), (p, p)), mode=self.padding_mode)
+        padded = pad(batch, self.sides(batch.shape), self.fill, self.padding_mode)
         # windows[n, c, i, j] is the (size) window of image n, channel c whose top-left corner is (i, j).
         windows = xp.lib.stride_tricks.sliding_window_view(padded, self.size, axis=(2, 3))
         corners = xp.asarray(corners)
@@ -163,3 +258,55 @@ class Cutout(BatchTransform):
         out = batch.copy()
         out[xp.arange(len(batch))[:, None, None], :, rows[:, :, None], cols[:, None, :]] = 0
         return out
+
+
+class InterpolationMode(enum.Enum):
+    """How ``Resize`` computes new pixels (torchvision's names)."""
+    NEAREST = "nearest"
+    BILINEAR = "bilinear"
+
+
+class Resize(BatchTransform):
+    """Enlarge images to ``size``: (height, width), or one int for the shorter side (keeping the aspect ratio).
+
+    As torchvision does to tensors: bilinear interpolation (or nearest) between pixel centres, i.e. PyTorch's
+    ``interpolate(..., align_corners=False)``; uint8 images are rounded back to uint8. Shrinking, which needs
+    antialiasing to match torchvision, is refused.
+    """
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR):
+        self.size = size if isinstance(size, int) else tuple(size)
+        self.interpolation = InterpolationMode(interpolation)
+        if not (isinstance(self.size, int) or len(self.size) == 2) or min(np.atleast_1d(self.size)) < 1:
+            raise ValueError(f"Resize needs a positive int or (height, width), got {size!r}")
+
+    def output_size(self, height, width):
+        if not isinstance(self.size, int):
+            return self.size
+        short, long = sorted((height, width))
+        scaled = (self.size, int(self.size * long / short))
+        return scaled if height <= width else scaled[::-1]
+
+    def apply(self, batch, params):
+        xp = backend.get_array_module(batch)
+        size = self.output_size(*batch.shape[2:])
+        if size[0] < batch.shape[2] or size[1] < batch.shape[3]:
+            raise ValueError(f"Resize only enlarges images: {tuple(batch.shape[2:])} to {size} would shrink them")
+        out = batch.astype(np.float32) if batch.dtype == np.uint8 else batch
+        for axis in (3, 2):  # columns, then rows: PyTorch's order of the two blends
+            out = self._along(out, axis, batch.shape[axis], size[axis - 2], xp)
+        return xp.clip(xp.rint(out), 0, 255).astype(np.uint8) if batch.dtype == np.uint8 else out
+
+    def _along(self, images, axis, old, new, xp):
+        """``images`` resampled from ``old`` to ``new`` pixels along ``axis``."""
+        scale = old / new
+        target = xp.arange(new, dtype=np.float32)
+        if self.interpolation is InterpolationMode.NEAREST:
+            return xp.take(images, xp.minimum((target * np.float32(scale)).astype(np.int64), old - 1), axis=axis)
+        # Pixel centres: output pixel t sits at input coordinate (t + 0.5) * scale - 0.5, clamped at 0; the value
+        # there is the linear blend of the two input pixels around it.
+        source = xp.maximum((target + 0.5) * np.float32(scale) - 0.5, 0)
+        below = source.astype(np.int64)
+        above = xp.minimum(below + 1, old - 1)
+        weight = (source - below).astype(images.dtype).reshape((-1,) + (1,) * (images.ndim - axis - 1))
+        return xp.take(images, below, axis=axis) * (1 - weight) + xp.take(images, above, axis=axis) * weight

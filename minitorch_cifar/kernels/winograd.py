@@ -19,8 +19,9 @@ dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (ti
 
 Arrays are channels last: x (N, H, W, C), V (16, tiles, C) with tile t = (n * TH + th) * TW + tw
 covering output rows 2th, 2th + 1 and columns 2tw, 2tw + 1 and input rows 2th - ph ... 2th - ph + 3.
-The numba kernels are serial (``kernels.workers`` runs them on chunks of images in parallel); the
-plain-NumPy ``reference_*`` functions spell the same transforms out for the tests.
+The numba kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel
+threads). The plain-NumPy ``reference_*`` functions at the end spell out each transform and its adjoint
+on whole arrays of tiles: read them first; the tests check the kernels against them.
 """
 import numba
 import numpy as np
@@ -279,37 +280,84 @@ def output_tiles_adjoint(y, grid, out):
     return out
 
 
-# ----------------------------------------------------------------------------- NumPy reference (for tests)
+# ----------------------------------------------------------------------------- NumPy reference (read these first)
+# Each transform and its adjoint as plain array code on whole tiles: the tests check the kernels above against them.
+def _padding(input_shape, padding, grid):
+    """The shape (N, 2 TH + 2, 2 TW + 2, C) of the input zero-padded for the tiles, the part of it that holds the
+    input, and the part of the input it holds (the rows and columns no tile reaches are left out)."""
+    n, h, w, c = input_shape
+    (th, tw), (top, left) = grid, padding
+    rows, cols = min(h, 2 * th + 2 - top), min(w, 2 * tw + 2 - left)
+    return ((n, 2 * th + 2, 2 * tw + 2, c), (slice(None), slice(top, top + rows), slice(left, left + cols)),
+            (slice(None), slice(0, rows), slice(0, cols)))
+
+
 def _patches(x, padding, grid):
-    """The 4x4 input patch of every tile: (N, TH, TW, 4, 4, C)."""
-    n, h, w, c = x.shape
-    th, tw = grid
-    padded = np.zeros((n, 2 * th + 2, 2 * tw + 2, c), x.dtype)
-    top, left = padding
-    rows = min(h, padded.shape[1] - top)
-    cols = min(w, padded.shape[2] - left)
-    padded[:, top:top + rows, left:left + cols] = x[:, :rows, :cols]
-    i = 2 * np.arange(th)[:, None] + np.arange(4)
-    j = 2 * np.arange(tw)[:, None] + np.arange(4)
+    """The 4x4 input patch d of every tile: (N, TH, TW, 4, 4, C)."""
+    shape, inside, reached = _padding(x.shape, padding, grid)
+    padded = np.zeros(shape, x.dtype)
+    padded[inside] = x[reached]
+    i = 2 * np.arange(grid[0])[:, None] + np.arange(4)
+    j = 2 * np.arange(grid[1])[:, None] + np.arange(4)
     return padded[:, i[:, None, :, None], j[None, :, None, :]]
 
 
+def _patches_adjoint(patches, padding, input_shape):
+    """The adjoint of _patches: each tile's 4x4 patch gradient added into the input under it (tiles overlap)."""
+    grid = patches.shape[1:3]
+    shape, inside, reached = _padding(input_shape, padding, grid)
+    padded = np.zeros(shape, patches.dtype)
+    for i in range(4):
+        for j in range(4):
+            padded[:, i:i + 2 * grid[0]:2, j:j + 2 * grid[1]:2] += patches[:, :, :, i, j]
+    dx = np.zeros(input_shape, patches.dtype)
+    dx[reached] = padded[inside]
+    return dx
+
+
 def reference_input_tiles(x, padding, grid):
+    """V = B^T d B of every tile, as (16, tiles, C)."""
     bt = _BT.astype(x.dtype)
     v = np.einsum("ai,nhwijc,bj->abnhwc", bt, _patches(x, padding, grid), bt)
     return v.reshape(16, -1, x.shape[3])
 
 
+def reference_input_tiles_adjoint(v, padding, grid, input_shape):
+    """dx (N, H, W, C): dd = B dV B^T of every tile, added into the input under it."""
+    th, tw = grid
+    bt = _BT.astype(v.dtype)
+    dd = np.einsum("ai,abnhwc,bj->nhwijc", bt, v.reshape(4, 4, -1, th, tw, v.shape[2]), bt)
+    return _patches_adjoint(dd, padding, input_shape)
+
+
 def reference_transform_weight(weight):
-    """U^T (16, C_out, C_in)."""
-    g = _G.astype(weight.dtype)
-    return np.einsum("ai,ocij,bj->aboc", g, weight, g).reshape((16,) + weight.shape[:2])
+    """U^T (16, C_out, C_in): U = G g G^T of every (3, 3) kernel g."""
+    g_matrix = _G.astype(weight.dtype)
+    return np.einsum("ai,ocij,bj->aboc", g_matrix, weight, g_matrix).reshape((16,) + weight.shape[:2])
+
+
+def reference_weight_gradient(grad_u_t):
+    """dg = G^T dU G of every kernel, (C_out, C_in, 3, 3), from dU^T (16, C_out, C_in)."""
+    g_matrix = _G.astype(grad_u_t.dtype)
+    return np.einsum("ai,aboc,bj->ocij", g_matrix, grad_u_t.reshape((4, 4) + grad_u_t.shape[1:]), g_matrix)
 
 
 def reference_output_tiles(m, grid, output_hw):
+    """Y = A^T M A of every tile, (N, OH, OW, C), the pixels past the output dropped."""
     at = _AT.astype(m.dtype)
     th, tw = grid
     tiles = m.reshape(4, 4, -1, th, tw, m.shape[2])
     y = np.einsum("ra,abnhwc,qb->nhrwqc", at, tiles, at)  # (N, TH, 2, TW, 2, C)
     y = y.reshape(-1, 2 * th, 2 * tw, m.shape[2])
     return y[:, :output_hw[0], :output_hw[1]]
+
+
+def reference_output_tiles_adjoint(y, grid):
+    """dM = A dY A^T of every tile, (16, tiles, C), the pixels past the output counting as 0."""
+    n, out_h, out_w, c = y.shape
+    th, tw = grid
+    padded = np.zeros((n, 2 * th, 2 * tw, c), y.dtype)
+    padded[:, :out_h, :out_w] = y
+    at = _AT.astype(y.dtype)
+    m = np.einsum("ra,nhrwqc,qb->abnhwc", at, padded.reshape(n, th, 2, tw, 2, c), at)
+    return m.reshape(16, -1, c)

@@ -1,11 +1,11 @@
 """Threads on the CPU: the process-wide settings, and chunks of work run on all cores.
 
-The convolution cuts its batch into chunks and runs, for each chunk, im2col, the matrix product and
-col2im on one of ``num_threads()`` threads: the numba kernels and NumPy's matrix products release
-the GIL, the chunk's patch matrix stays in that core's cache, no thread waits for another inside a
-chunk, and a thread that other work on the machine slows down simply takes fewer chunks. BLAS runs
-single-threaded inside the chunks (threadpoolctl; where it is not installed, the chunks run one
-after the other on multi-threaded BLAS instead).
+The convolution (``kernels.conv_methods``) cuts its batch into chunks and runs, for each chunk,
+im2col, the matrix product and col2im on one of ``num_threads()`` threads: the numba kernels and
+NumPy's matrix products release the GIL, the chunk's patch matrix stays in that core's cache, no
+thread waits for another inside a chunk, and a thread that other work on the machine slows down
+simply takes fewer chunks. BLAS runs single-threaded inside the chunks (threadpoolctl; where it is
+not installed, the chunks run one after the other on multi-threaded BLAS instead).
 
 ``configure_threads`` (run when the kernels package is imported) sets, unless the user's
 environment already chooses:

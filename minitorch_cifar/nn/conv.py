@@ -1,15 +1,12 @@
 """Conv2d with PyTorch's arguments, initialisation, repr and state_dict names (weight, bias)."""
 from .. import factories
+from ..ops.arguments import pair
 from ..ops.conv import padding_amounts
 from . import functional as F
 from . import init
 from .module import Module, Parameter
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 class Conv2d(Module):
@@ -25,8 +22,9 @@ class Conv2d(Module):
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"Conv2d: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride, self.dilation = pair(stride, "stride", "Conv2d", 1), pair(dilation, "dilation", "Conv2d", 1)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d", 0)
         self.groups, self.padding_mode = groups, padding_mode
         self.transposed, self.output_padding = False, (0, 0)
         # F.pad's order, (left, right, top, bottom); padding_amounts also checks the arguments

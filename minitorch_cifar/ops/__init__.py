@@ -3,15 +3,10 @@
 The functions below are the module-level spellings (``minitorch_cifar.cat``, ``.where`` ...);
 most ops are also methods of ``Tensor``.
 """
+import numpy as np
+
 from .elementwise import Maximum, Where
 from .shape import Cat, Pad, Stack
-
-
-def _tensor(x, like=None):
-    from ..tensor import Tensor
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(x, device=None if like is None else like.device)
 
 
 def cat(tensors, dim=0):
@@ -35,7 +30,8 @@ def stack(tensors, dim=0):
 
 def where(condition, input, other):
     """``input`` where ``condition`` holds, else ``other`` (each may broadcast)."""
-    condition = _tensor(condition)
+    if not hasattr(condition, "shape"):  # a nested list of bools: on the CPU, as Tensor(condition) would be
+        condition = np.asarray(condition)
     return Where.apply(condition, input, other)
 
 

@@ -12,6 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..kernels.batchnorm import channel_affine, channel_sums
 from ..kernels.switch import reference
+from ..tensor import Tensor
 
 
 class BatchNorm(Function):
@@ -81,8 +82,6 @@ def _cuda():
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise each channel (axis 1) of (N, C, ...) input with the batch's statistics (``training``,
     which also updates the running ones in place when given) or with the running statistics."""
-    from ..tensor import Tensor
-
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {input.shape}")
     channels = input.shape[1]

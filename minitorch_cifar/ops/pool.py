@@ -7,6 +7,8 @@ Each function turns its arguments into window tables (``kernels.pooling``) and r
 """
 from ..autograd import Function
 from ..kernels import pooling
+from ..tensor import Tensor
+from .arguments import pair
 
 
 class MaxPool(Function):
@@ -31,15 +33,6 @@ class AvgPool(Function):
         return pooling.avg_pool_backward(grad, self.windows, self.divisor, self.input_shape, self.channels_last)
 
 
-def _pair(value, what, name, minimum):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise TypeError(f"{name}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{name}: {what} must be at least {minimum}, got {value!r}")
-    return pair
-
-
 def _batched(input, name):
     """The input as (N, C, H, W), and whether it came without the batch axis."""
     if input.ndim not in (3, 4) or min(input.shape[-2:], default=0) == 0:
@@ -56,10 +49,10 @@ def _unbatched(result, unbatched):
 
 def _sliding(input, kernel_size, stride, padding, dilation, ceil_mode, name):
     """Window tables for a sliding pool, with PyTorch's checks on its arguments."""
-    kernel = _pair(kernel_size, "kernel_size", name, 1)
-    stride = kernel if stride is None or stride == () or stride == [] else _pair(stride, "stride", name, 1)
-    padding = _pair(padding, "padding", name, 0)
-    dilation = _pair(dilation, "dilation", name, 1)
+    kernel = pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel if stride is None or stride == () or stride == [] else pair(stride, "stride", name, 1)
+    padding = pair(padding, "padding", name, 0)
+    dilation = pair(dilation, "dilation", name, 1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f"{name}: padding {padding} must be at most half the kernel size {kernel}")
     hw = input.shape[-2:]
@@ -75,7 +68,6 @@ def _max_pool(x, windows, return_indices, unbatched):
     out = _unbatched(MaxPool.apply(x, windows=windows, indices_out=indices), unbatched)
     if not return_indices:
         return out
-    from ..tensor import Tensor
     return out, _unbatched(Tensor._wrap(indices[0]), unbatched)
 
 

@@ -3,8 +3,10 @@
 Their backward moves the gradient back the same way: reshape back, permute by the inverse
 permutation, scatter-add into the indexed positions, split, crop.
 """
+import numpy as np
+
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 
 
 class Reshape(Function):
@@ -34,7 +36,6 @@ class BroadcastTo(Function):
         return backend.get_array_module(a).broadcast_to(a, shape)
 
     def backward(self, grad):
-        from ..autograd import unbroadcast
         return unbroadcast(grad, self.shape)
 
 
@@ -125,7 +126,6 @@ def _pad_sources(xp, shape, widths, mode):
     """For each padded axis, the index of the input element each output position copies."""
     if mode not in _NUMPY_PAD_MODES:
         raise ValueError(f"pad mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
-    import numpy as np
     sources = []
     for axis, (lo, hi) in enumerate(widths):
         if lo or hi:

@@ -14,13 +14,14 @@ _STYLE = {  # node attributes by kind, in torchviz's colours
 def to_dot(tensor, params=None):
     """Graphviz DOT text of the autograd graph that produced ``tensor``.
 
-    Each op (``Function``) is a grey box named by its class (``MatMul``, ``Add``, ``ReLU``, ...) over the shape
-    of its output, with an edge from each of its inputs in order, so data flows input -> function -> output.
+    Each op (``Function``) is a grey box named by its class (``MatMul``, ``Add``, ``ReLU``, ...), then the
+    algorithm it ran where it has a choice (a convolution's ``im2col``, ``Winograd F(2x2,3x3)``, ...), then the
+    shape of its output, with an edge from each of its inputs in order, so data flows input -> function -> output.
     Leaves that require a gradient are blue boxes with their shape and, when ``params``
     (``dict(model.named_parameters())``, or the model itself) holds them, their name; inputs that need no
-    gradient (data, numbers) are plain text; the result is green. The graph is the one backward walks: it
-    links functions to the functions that made their inputs, keeping no intermediate arrays. Render with
-    ``dot -Tpng graph.dot``.
+    gradient (data, numbers) are the plain text "constant", since autograd keeps nothing of them; the result is
+    green. The graph is the one backward walks: it links functions to the functions that made their inputs,
+    keeping no intermediate arrays. Render with ``dot -Tpng graph.dot``.
 
     Call it before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``), and
     a freed graph raises an error here. Under ``no_grad`` or without inputs that require a gradient, no
@@ -33,7 +34,7 @@ def to_dot(tensor, params=None):
     names = {id(p): name for name, p in (params or {}).items()}
     dot = _Dot()
     out_node = dot.tensor(tensor, names, is_output=True)
-    if tensor._creator is None:
+    if tensor.grad_fn is None:
         return dot.text()
     function_nodes, pending = {}, []
 
@@ -42,11 +43,11 @@ def to_dot(tensor, params=None):
             if getattr(fn, "released", False):
                 raise RuntimeError("to_dot(): the autograd graph of this tensor was freed by backward(); call "
                                    "to_dot() before backward(), or pass retain_graph=True to backward()")
-            function_nodes[id(fn)] = dot.node("f", f"{type(fn).__name__}\n{fn.out_shape}", "function")
+            function_nodes[id(fn)] = dot.node("f", _function_label(fn), "function")
             pending.append(fn)
         return function_nodes[id(fn)]
 
-    dot.edge(function_node(tensor._creator), out_node)
+    dot.edge(function_node(tensor.grad_fn), out_node)
     while pending:
         fn = pending.pop()
         for parent in fn.parents:
@@ -55,9 +56,15 @@ def to_dot(tensor, params=None):
             elif isinstance(parent, Tensor):
                 source = dot.tensor(parent, names)
             else:
-                source = dot.node("c", parent.label, "constant")
+                source = dot.node("c", "constant", "constant")
             dot.edge(source, function_nodes[id(fn)])
     return dot.text()
+
+
+def _function_label(fn):
+    """The op's class, the algorithm it chose (when it records one as ``fn.algorithm``), its output's shape."""
+    algorithm = getattr(fn, "algorithm", None)
+    return "\n".join([type(fn).__name__] + ([algorithm] if algorithm else []) + [str(fn.out_shape)])
 
 
 class _Dot:

@@ -1,0 +1,288 @@
+"""The fast convolution: three methods behind one interface (``ConvMethod``), run in chunks of the batch on threads.
+
+``ops.conv`` holds the convolution to read first (``reference_conv2d``: im2col and one matrix product per
+group) and ``choose_method``, which says which of these runs where and why:
+
+- ``Im2col``: the same products, with the fast im2col/col2im (``im2col_fast``) writing into reused buffers;
+- ``Winograd``: F(2x2, 3x3) for 3x3 stride-1 layers, 2.25x fewer multiplications (``kernels.winograd``);
+- ``KernelRows``: a first layer's few input channels, one kernel row's patches at a time.
+
+On the CPU the batch is cut into chunks of images whose work space fits in cache, and each chunk's
+whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the patches instead of
+keeping them. On the GPU the batch is one chunk.
+"""
+import abc
+
+import numpy as np
+
+from .. import backend
+from . import im2col_fast, winograd, workers
+from .im2col import ConvGeometry, kernels_of, patch_columns, weight_matrices
+
+CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
+
+
+class ConvMethod(abc.ABC):
+    """One algorithm for a convolution, computing a chunk of images at a time in ``forward`` and ``backward``;
+    ``run_forward`` and ``run_backward`` run it on the whole batch, in chunks on threads. Arrays are channels last.
+
+    Every method sets, for the chunker (``chunks``):
+        rows_per_image   rows of its work matrices per image (output pixels, or Winograd tiles)
+        row_items        scratch elements per such row, all its buffers together
+        min_rows         the fewest rows a chunk should have: dW's product sums over a chunk's rows, and one
+                         with fewer rows than its result has is dominated by writing the result
+    """
+    algorithm: str  # its name, which ``Conv2d`` records and the autograd graph shows
+    rows_per_image: int
+    row_items: int
+    min_rows: int
+
+    def __init__(self, weight, geometry, input_shape):
+        """Prepare the kernels (C_out, C/groups, KH, KW) for inputs of ``input_shape`` (N, H, W, C)."""
+        self.weight_shape, self.geometry = weight.shape, geometry
+
+    @abc.abstractmethod
+    def forward(self, x, out):
+        """out (N', OH, OW, C_out) = the convolution of the chunk of images x (N', H, W, C), without bias."""
+
+    @abc.abstractmethod
+    def backward(self, x, grad_y, grad_x, need_weight):
+        """Write the chunk's dx into ``grad_x`` (unless None); return its share of the weight gradient (if
+        ``need_weight``), in this method's own layout."""
+
+    @abc.abstractmethod
+    def weight_gradient(self, total):
+        """The sum of the chunks' shares, as the gradient of the kernels (C_out, C/groups, KH, KW)."""
+
+    def run_forward(self, x, bias):
+        """The convolution (N, OH, OW, C_out) of the whole batch x (N, H, W, C), plus the bias (unless None)."""
+        xp = backend.get_array_module(x)
+        self.chunks = chunks(xp, len(x), self, x.itemsize)
+        out = xp.empty((len(x),) + self.geometry.output + (self.weight_shape[0],), x.dtype)
+
+        def chunk(index):
+            start, stop = self.chunks[index]
+            self.forward(x[start:stop], out[start:stop])
+            if bias is not None:
+                out[start:stop] += bias
+
+        workers.run_chunks(len(self.chunks), chunk)
+        return out
+
+    def run_backward(self, x, grad_y, needs):
+        """(dx, dW, db) of the whole batch, in the chunks of run_forward; None for each that ``needs`` does not ask."""
+        xp = backend.get_array_module(grad_y)
+        need_x, need_weight, need_bias = needs
+        grad_x = xp.empty_like(x) if need_x else None
+
+        def chunk(index):
+            start, stop = self.chunks[index]
+            grad_y_chunk = grad_y[start:stop]
+            share = self.backward(x[start:stop], grad_y_chunk, grad_x[start:stop] if need_x else None, need_weight)
+            return share, grad_y_chunk.reshape(-1, grad_y.shape[3]).sum(axis=0) if need_bias else None
+
+        total_weight = total_bias = None
+        for share, bias_share in workers.run_chunks(len(self.chunks), chunk):  # summed in chunk order: deterministic
+            total_weight = _plus(total_weight, share)
+            total_bias = _plus(total_bias, bias_share)
+        return grad_x, self.weight_gradient(total_weight) if need_weight else None, total_bias
+
+
+def _plus(total, more):
+    """total + more, in place where total is an array already; None stands for nothing (yet)."""
+    if total is None or more is None:
+        return more if total is None else total
+    total += more
+    return total
+
+
+def chunks(xp, images, method, itemsize):
+    """(start, stop) image ranges: one for CuPy; else about CHUNK_BYTES of scratch each, but at least
+    ``method.min_rows`` rows, a multiple of the thread count of them, evenly split."""
+    if xp is not np:
+        return [(0, images)]
+    threads = workers.num_threads()
+    rows = max(CHUNK_BYTES // (method.row_items * itemsize), method.min_rows)
+    per_chunk = max(1, rows // method.rows_per_image)
+    count = min(images, threads * -(-images // (threads * per_chunk)))
+    return [(images * i // count, images * (i + 1) // count) for i in range(count)]
+
+
+def _scratch(xp, shape, dtype):
+    """Work space for one chunk: the thread's reusable buffer on the CPU, a new array on the GPU."""
+    return workers.scratch(shape, dtype) if xp is np else xp.empty(shape, dtype)
+
+
+def _matmul_into(a, b, out):
+    """out = a @ b, with ``out`` possibly a column slice of a larger matrix."""
+    if backend.is_cupy_array(out):
+        out[...] = a @ b
+    else:
+        np.matmul(a, b, out=out)
+
+
+class Im2col(ConvMethod):
+    """``reference_conv2d``'s products, Y_g = P_g W_g; dW_g = P_g^T dY_g, dx = col2im(dY_g W_g^T), with the fast
+    im2col/col2im writing into the thread's reused buffers. Any geometry, and every convolution on the GPU."""
+    algorithm = "im2col"
+
+    def __init__(self, weight, geometry, input_shape):
+        super().__init__(weight, geometry, input_shape)
+        self.weights = weight_matrices(weight, geometry.groups)  # W_g: (groups, KH * KW * C/groups, C_out/groups)
+        columns = patch_columns(input_shape[3], geometry)
+        # a chunk's rows: its output pixels; dW's product should sum over at least as many rows as P has columns
+        self.rows_per_image, self.row_items, self.min_rows = geometry.output[0] * geometry.output[1], columns, columns
+        # a 1x1 convolution with stride 1 and no padding: the patch matrix is the input itself
+        self.pointwise = geometry.kernel == (1, 1) and geometry.stride == (1, 1) and geometry.padding == (0, 0) \
+            and geometry.output == tuple(input_shape[1:3])
+
+    def _patches(self, x):
+        if self.pointwise:
+            return x.reshape(-1, x.shape[3])
+        xp = backend.get_array_module(x)
+        shape = (len(x) * self.rows_per_image, self.row_items)
+        return im2col_fast.im2col(x, self.geometry, _scratch(xp, shape, x.dtype))
+
+    def _per_group(self, a, b, out, transpose_b=False):
+        """out_g = a_g b_g (or a_g b_g^T) for each group's block of columns a_g of a and out_g of out."""
+        xp, groups = backend.get_array_module(a), self.geometry.groups
+        for a_group, b_group, out_group in zip(xp.split(a, groups, axis=1), b, xp.split(out, groups, axis=1)):
+            _matmul_into(a_group, b_group.T if transpose_b else b_group, out_group)
+
+    def forward(self, x, out):
+        self._per_group(self._patches(x), self.weights, out.reshape(-1, out.shape[3]))
+
+    def backward(self, x, grad_y, grad_x, need_weight):
+        """The share is dW_g as (groups, KH * KW * C/groups, C_out/groups)."""
+        xp, groups = backend.get_array_module(grad_y), self.geometry.groups
+        dy = grad_y.reshape(-1, grad_y.shape[3])
+        grad_w = None
+        if need_weight:  # dW_g = P_g^T dY_g
+            patches = xp.split(self._patches(x), groups, axis=1)
+            grad_w = xp.stack([p.T @ d for p, d in zip(patches, xp.split(dy, groups, axis=1))])
+        if grad_x is not None:  # dP_g = dY_g W_g^T, dx = col2im(dP)
+            if self.pointwise:
+                self._per_group(dy, self.weights, grad_x.reshape(len(dy), -1), transpose_b=True)
+            else:
+                grad_patches = _scratch(xp, (len(dy), self.row_items), dy.dtype)  # the patches' buffer, used up
+                self._per_group(dy, self.weights, grad_patches, transpose_b=True)
+                im2col_fast.col2im(grad_patches, self.geometry, grad_x.shape, out=grad_x)
+        return grad_w
+
+    def weight_gradient(self, total):
+        return kernels_of(total, self.weight_shape)
+
+
+class Winograd(ConvMethod):
+    """F(2x2, 3x3) on the CPU: M_xi = V_xi U_xi; dU_xi = V_xi^T dM_xi, dV_xi = dM_xi U_xi^T (kernels.winograd)."""
+    algorithm = "Winograd F(2x2,3x3)"
+
+    def __init__(self, weight, geometry, input_shape):
+        super().__init__(weight, geometry, input_shape)
+        self.u_t = winograd.transform_weight(weight)  # U^T: (16, C_out, C_in)
+        self.padding, self.grid = geometry.padding, winograd.tile_grid(geometry.output)
+        channels, out_channels = input_shape[3], weight.shape[0]
+        self.rows_per_image = self.grid[0] * self.grid[1]
+        self.row_items, self.min_rows = 16 * (channels + out_channels), channels
+
+    def _tiles(self, images, channels, dtype, slot):
+        return workers.scratch((16, images * self.rows_per_image, channels), dtype, slot)
+
+    def forward(self, x, out):
+        v = winograd.input_tiles(x, self.padding, self.grid, self._tiles(len(x), x.shape[3], x.dtype, 0))
+        m = self._tiles(len(x), out.shape[3], x.dtype, 1)
+        np.matmul(v, self.u_t.transpose(0, 2, 1), out=m)
+        winograd.output_tiles(m, self.grid, out)
+
+    def backward(self, x, grad_y, grad_x, need_weight):
+        """The share is dU^T (16, C_out, C_in)."""
+        grad_m = winograd.output_tiles_adjoint(grad_y, self.grid,
+                                               self._tiles(len(x), grad_y.shape[3], grad_y.dtype, 1))
+        v = self._tiles(len(x), x.shape[3], x.dtype, 0)
+        grad_u_t = None
+        if need_weight:
+            grad_u_t = np.matmul(grad_m.transpose(0, 2, 1), winograd.input_tiles(x, self.padding, self.grid, v))
+        if grad_x is not None:
+            np.matmul(grad_m, self.u_t, out=v)  # dV, into V's buffer
+            winograd.input_tiles_adjoint(v, self.padding, self.grid, grad_x)
+        return grad_u_t
+
+    def weight_gradient(self, total):
+        return winograd.weight_gradient(total)
+
+
+class KernelRows(ConvMethod):
+    """Few input channels, vertical stride 1: the patches of one kernel row, taken from the input padded
+    vertically (x_p, with R = OH + (KH - 1) * dh rows), Q[n, r, ow] = the KW taps of row r of x_p for output
+    column ow; then with W_i the weights of kernel row i as (KW * C, C_out), for each image
+
+        Y[oh] = sum_i Q[oh + i * dh] W_i,    dW_i = sum over (n, oh) of Q[oh + i * dh]^T dY[oh],
+        dQ[oh + i * dh] += dY[oh] W_i^T,     dx = the unpadded rows of col2im(dQ)
+
+    where Q[a:a + OH] of one image is a contiguous (OH * OW, KW * C) matrix, so each sum is KH products."""
+    algorithm = "kernel rows"
+
+    def __init__(self, weight, geometry, input_shape):
+        super().__init__(weight, geometry, input_shape)
+        out_channels, channels, kh, kw = weight.shape
+        (out_h, out_w), (dh, dw) = geometry.output, geometry.dilation
+        self.weights = np.ascontiguousarray(weight.transpose(2, 3, 1, 0)).reshape(kh, kw * channels, out_channels)
+        self.row_offsets = [i * dh for i in range(kh)]
+        self.top, self.padded_rows = geometry.padding[0], out_h + (kh - 1) * dh
+        self.row_geometry = ConvGeometry((1, kw), (1, geometry.stride[1]), (0, geometry.padding[1]), (1, dw), 1,
+                                         (self.padded_rows, out_w))
+        self.rows_per_image = out_h * out_w
+        q_items = self.padded_rows * out_w * kw * channels + input_shape[1] * input_shape[2] * channels
+        self.row_items = -(-q_items // self.rows_per_image) + out_channels  # Q, x_p and one product per image
+        self.min_rows = kw * channels
+
+    def _rows(self, x, slot):
+        """Q as (N', R, OW, KW * C): x vertically zero-padded into a scratch buffer, then its kernel-row patches."""
+        n, height, width, channels = x.shape
+        padded = workers.scratch((n, self.padded_rows, width, channels), x.dtype, slot)
+        padded[:, :self.top] = 0
+        padded[:, self.top:self.top + height] = x
+        padded[:, self.top + height:] = 0
+        q = workers.scratch((n * self.padded_rows * self.row_geometry.output[1], self.weights.shape[1]), x.dtype, 1)
+        return im2col_fast.im2col(padded, self.row_geometry, q).reshape(n, self.padded_rows, -1, self.weights.shape[1])
+
+    def _window(self, q, i, out_h):
+        """Q[:, a:a + OH] for kernel row i, as (N', OH * OW, KW * C) (a view)."""
+        a = self.row_offsets[i]
+        return q[:, a:a + out_h].reshape(len(q), -1, q.shape[3])
+
+    def forward(self, x, out):
+        q, out_h = self._rows(x, 0), out.shape[1]
+        y = out.reshape(len(out), -1, out.shape[3])
+        product = workers.scratch(y.shape, y.dtype, 2)
+        np.matmul(self._window(q, 0, out_h), self.weights[0], out=y)
+        for i in range(1, len(self.weights)):
+            y += np.matmul(self._window(q, i, out_h), self.weights[i], out=product)
+
+    def backward(self, x, grad_y, grad_x, need_weight):
+        """The share is dW as (KH, KW * C, C_out)."""
+        out_h = grad_y.shape[1]
+        dy = grad_y.reshape(len(grad_y), -1, grad_y.shape[3])
+        grad_w = None
+        if need_weight:
+            q = self._rows(x, 0)
+            grad_w = np.stack([(self._window(q, i, out_h).transpose(0, 2, 1) @ dy).sum(axis=0)
+                               for i in range(len(self.weights))])
+        if grad_x is not None:
+            n, height, width, channels = x.shape
+            grad_q = workers.scratch((n, self.padded_rows, self.row_geometry.output[1], self.weights.shape[1]),
+                                     dy.dtype, 1)
+            grad_q[...] = 0
+            product = workers.scratch((n, dy.shape[1], self.weights.shape[1]), dy.dtype, 2)
+            for i in range(len(self.weights)):
+                self._window(grad_q, i, out_h)[...] += np.matmul(dy, self.weights[i].T, out=product)
+            grad_padded = workers.scratch((n, self.padded_rows, width, channels), dy.dtype, 0)
+            im2col_fast.col2im(grad_q.reshape(-1, grad_q.shape[3]), self.row_geometry, grad_padded.shape,
+                               out=grad_padded)
+            grad_x[...] = grad_padded[:, self.top:self.top + height]
+        return grad_w
+
+    def weight_gradient(self, total):
+        """(KH, KW * C, C_out) back to (C_out, C, KH, KW)."""
+        out_channels, channels, kh, kw = self.weight_shape
+        return np.ascontiguousarray(total.reshape(kh, kw, channels, out_channels).transpose(3, 2, 0, 1))

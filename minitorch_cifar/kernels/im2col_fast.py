@@ -1,0 +1,107 @@
+"""im2col and col2im fast: numba kernels on the CPU, CUDA kernels (``im2col_cuda``) on the GPU.
+
+They compute exactly ``kernels.im2col``'s definition (the tests compare them), written into buffers
+the caller may reuse. The numba kernels walk the patch matrix row by row, are serial and release the
+GIL: ``kernels.conv_methods`` runs them on chunks of the batch in parallel threads.
+"""
+import numba
+import numpy as np
+
+from .. import backend
+from .im2col import patch_columns
+
+
+def _cuda():
+    from . import im2col_cuda
+    return im2col_cuda
+
+
+# ----------------------------------------------------------------------------- numba kernels
+# Both kernels walk the patch matrix row by row. Where a kernel row's taps all fall inside the input
+# (no dilation or groups between them), they read kw * C contiguous values, copied as one block.
+@numba.njit(cache=True, nogil=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
+    images, height, width, channels = x.shape
+    per_group = channels // groups
+    span = kw * per_group  # columns per kernel row of one group
+    rows_of_x = x.reshape(images, height, width * channels)
+    blocks = groups == 1 and dw == 1
+    for n in range(images):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                r = (n * out_h + oh) * out_w + ow
+                iw0 = ow * sw - pw
+                whole_row = blocks and iw0 >= 0 and iw0 + kw <= width
+                for group in range(groups):
+                    for i in range(kh):
+                        ih = oh * sh - ph + i * dh
+                        k = (group * kh + i) * span
+                        if ih < 0 or ih >= height:
+                            cols[r, k:k + span] = 0
+                        elif whole_row:
+                            cols[r, k:k + span] = rows_of_x[n, ih, iw0 * channels:iw0 * channels + span]
+                        else:
+                            for j in range(kw):
+                                iw = iw0 + j * dw
+                                if 0 <= iw < width:
+                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = \
+                                        x[n, ih, iw, group * per_group:(group + 1) * per_group]
+                                else:
+                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
+    images, height, width, channels = x.shape
+    per_group = channels // groups
+    span = kw * per_group
+    rows_of_x = x.reshape(images, height, width * channels)
+    blocks = groups == 1 and dw == 1
+    x[...] = 0
+    for n in range(images):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                r = (n * out_h + oh) * out_w + ow
+                iw0 = ow * sw - pw
+                whole_row = blocks and iw0 >= 0 and iw0 + kw <= width
+                for group in range(groups):
+                    for i in range(kh):
+                        ih = oh * sh - ph + i * dh
+                        k = (group * kh + i) * span
+                        if ih < 0 or ih >= height:
+                            continue
+                        if whole_row:
+                            rows_of_x[n, ih, iw0 * channels:iw0 * channels + span] += cols[r, k:k + span]
+                        else:
+                            for j in range(kw):
+                                iw = iw0 + j * dw
+                                if 0 <= iw < width:
+                                    x[n, ih, iw, group * per_group:(group + 1) * per_group] += \
+                                        cols[r, k + j * per_group:k + (j + 1) * per_group]
+
+
+def _arguments(geometry):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geometry.kernel, geometry.stride, geometry.padding, geometry.dilation
+    return kh, kw, sh, sw, ph, pw, dh, dw, geometry.groups, *geometry.output
+
+
+# ----------------------------------------------------------------------------- entry points
+def im2col(x, geometry, out=None):
+    """The patch matrix (N * OH * OW, KH * KW * C) of channels-last x (N, H, W, C), written into ``out`` if given."""
+    n, _, _, c = x.shape
+    shape = (n * geometry.output[0] * geometry.output[1], patch_columns(c, geometry))
+    if backend.is_cupy_array(x):
+        return _cuda().im2col(x, geometry, shape, out)
+    out = np.empty(shape, x.dtype) if out is None else out
+    _im2col(x, *_arguments(geometry), out)
+    return out
+
+
+def col2im(cols, geometry, input_shape, out=None):
+    """The adjoint of im2col: a channels-last array of ``input_shape`` (N, H, W, C) in which each element is the
+    sum of the patch-matrix entries ``cols`` that im2col copied from it. Written into ``out`` if given."""
+    if backend.is_cupy_array(cols):
+        return _cuda().col2im(cols, geometry, input_shape, out)
+    out = np.empty(input_shape, cols.dtype) if out is None else out
+    _col2im(cols, *_arguments(geometry), out)
+    return out
