@@ -9,6 +9,8 @@ from minitorch_cifar.nn import Parameter
 
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 SHAPES = [(64, 512), (5,), (3, 2, 4)]  # the first large enough for the one-pass CPU kernels
 STEPS = 50
 
