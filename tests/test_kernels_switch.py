@@ -175,8 +175,8 @@ NO_NUMBA_STEP = textwrap.dedent("""
         loss.backward()
         opt.step()
     numba = sys.modules.get("numba")
-    users = sorted(name for name, module in list(sys.modules.items())
-                   if name.startswith("minitorch_cifar") and numba is not None and getattr(module, "numba", None) is numba)
+    users = sorted(name for name, module in list(sys.modules.items()) if name.startswith("minitorch_cifar")
+                   and numba is not None and getattr(module, "numba", None) is numba)
     print(json.dumps({"numba": numba is not None, "users": users}))
 """)
 # The convolution's own reference path (im2col and one product in NumPy) is separate work: until then its

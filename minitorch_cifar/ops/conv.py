@@ -26,10 +26,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..kernels import numba_kernels
+from ..kernels import winograd, workers
 from ..kernels.im2col import ConvGeometry, col2im, im2col, output_size, patch_columns
-
-winograd, workers = numba_kernels("winograd"), numba_kernels("workers")  # numba, the threads configured first
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms

@@ -58,5 +58,5 @@ def _sgd_fused(param, grad, buf=None, *, first, lr, momentum, dampening, weight_
     scalar = param.dtype.type
     if buf is None:
         buf = param[:0]
-    numba_kernels("optim_numba").sgd(param, grad, buf, scalar(lr), scalar(weight_decay), scalar(momentum), scalar(1 - dampening), first,
-                nesterov, maximize)
+    numba_kernels("optim_numba").sgd(param, grad, buf, scalar(lr), scalar(weight_decay), scalar(momentum),
+                                     scalar(1 - dampening), first, nesterov, maximize)
