@@ -101,8 +101,8 @@ def reference_max_pool(x, windows):
     for oh in range(out_h):
         for ow in range(out_w):
             rows, cols = _window_positions(windows, oh, ow)
-            flat = xp.asarray((rows[:, None] * w + cols[None, :]).reshape(-1))
-            values = x[:, :, xp.asarray(rows)[:, None], xp.asarray(cols)[None, :]].reshape(n, c, -1)
+            flat = xp.asarray((rows[:, None] * w + cols[None, :]).reshape(-1))  # each tap's h * W + w
+            values = x[:, :, xp.asarray(rows)[:, None], xp.asarray(cols)[None, :]].reshape(n, c, -1)  # (N, C, taps)
             nan = xp.isnan(values)
             last_nan = nan.shape[-1] - 1 - xp.argmax(nan[..., ::-1], axis=-1)
             pick = xp.where(nan.any(axis=-1), last_nan, xp.argmax(values, axis=-1))
