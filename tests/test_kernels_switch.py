@@ -181,11 +181,6 @@ NO_NUMBA_STEP = textwrap.dedent("""
                    and numba is not None and getattr(module, "numba", None) is numba)
     print(json.dumps({"numba": numba is not None, "users": users}))
 """)
-# The convolution's own reference path (im2col and one product in NumPy) is separate work: until then its
-# modules are the only ones allowed to bring numba in.
-CONVOLUTION_MODULES = {"minitorch_cifar.kernels.im2col", "minitorch_cifar.kernels.winograd",
-                       "minitorch_cifar.kernels.workers"}
-
 
 def run_python(code, **environment):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **environment)
@@ -198,10 +193,7 @@ def test_reference_mode_never_imports_numba():
     result = run_python(NO_NUMBA_STEP, MINITORCH_CIFAR_KERNELS="reference")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    others = set(report["users"]) - CONVOLUTION_MODULES
-    assert not others, f"reference mode imported numba kernels in {sorted(others)}"
-    if report["users"]:
-        pytest.xfail(f"convolution does not honour the switch yet: {report['users']} import numba")
+    assert not report["users"], f"reference mode imported numba kernels in {report['users']}"
     assert not report["numba"], "reference mode imported numba"
 
 
