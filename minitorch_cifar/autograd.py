@@ -7,6 +7,7 @@ function as the creator of its output. ``Tensor.backward`` then walks that graph
 topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)).
 """
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -43,6 +44,18 @@ def no_grad():
 
 def enable_grad():
     return _GradMode(True)
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` turns recording off at once; used in ``with``, it restores the previous mode."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        super().__init__(bool(mode))
+        self.previous, _grad_enabled = _grad_enabled, self.enabled
+
+    def __enter__(self):
+        return self
 
 
 def unbroadcast(grad, shape):
@@ -86,6 +99,7 @@ class Function:
             # intermediate tensor's array is then freed as soon as no op saved it for its backward.
             fn.parents = tuple(_parent(t, needed) for t, needed in zip(inputs, needs_grad))
             fn.out_dtype, fn.out_shape, fn.retained = result.dtype, result.shape, None
+            fn.saved_versions = _saved_versions(fn, inputs + (out,))
             out._creator = fn
         return out
 
@@ -119,6 +133,27 @@ def _parent(x, needs_grad):
     if not needs_grad:
         return Constant(x)
     return x if x._creator is None else x._creator
+
+
+def _saved_versions(fn, tensors):
+    """(weak reference, version) of each tensor whose array ``fn`` kept for its backward: PyTorch's check that
+    a saved tensor was not modified in place before backward reads it (an in-place op bumps ``_version``)."""
+    from .tensor import Tensor
+
+    saved = set()
+    for value in vars(fn).values():
+        saved.update(map(id, value) if isinstance(value, tuple) else (id(value),))
+    return tuple((weakref.ref(t), t._version) for t in tensors if isinstance(t, Tensor) and id(t.array) in saved)
+
+
+def _check_versions(fn):
+    for ref, version in getattr(fn, "saved_versions", ()):
+        t = ref()
+        if t is not None and t._version != version:
+            raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
+                               f"inplace operation: a tensor of shape {t.shape} that {type(fn).__name__} saved for "
+                               f"backward is at version {t._version}; expected version {version} instead. Hint: do "
+                               f"that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor first")
 
 
 def _graph_order(root):
@@ -160,6 +195,7 @@ def backward(root, grad, retain_graph=False):
     grads = {id(root._creator): grad}
     for fn in _graph_order(root._creator):
         g = grads.pop(id(fn))
+        _check_versions(fn)
         if fn.retained is not None:
             fn.retained._accumulate_grad(g, owned=False)
         input_grads = fn.backward(g)
