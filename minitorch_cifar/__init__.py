@@ -15,6 +15,7 @@ from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
 from . import data, models, nn, optim, train
 from .nn.functional import avg_pool2d, max_pool2d
+from .serialization import load, save
 from . import viz  # summary() and to_dot(); its plots load matplotlib only when first used
 
 __version__ = "0.1.0"
