@@ -477,7 +477,7 @@ class Tensor:
         if self.device != "cpu":
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
                             f"tensor to host memory first.")
-        return self.array if dtype is None else self.array.astype(dtype, copy=False)
+        return self.array.astype(self.dtype if dtype is None else dtype, copy=bool(copy))
 
     def __format__(self, spec):
         """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors only format as ``str``."""
@@ -536,7 +536,9 @@ class Tensor:
         xp = backend.get_array_module(self.array)
         order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
         index = xp.take(order, xp.arange(k), axis=dim)
-        return ReturnTypes(reduce.TakeAlongAxis.apply(self, index, axis=dim), Tensor._wrap(index))
+        where = list(xp.indices(index.shape, sparse=True))  # take_along_axis as an index, so gradients flow
+        where[dim] = index
+        return ReturnTypes(self[tuple(where)], Tensor._wrap(index))
 
     def nelement(self):
         return self.numel()

@@ -161,9 +161,14 @@ def test_max_and_min_along_a_dim_return_values_and_indices_as_torch():
             assert ours._fields == ("values", "indices") and predicted is ours.indices
             assert_close(ours.values, theirs.values, 0, 0, f"{fn} values")
             assert_close(ours.indices, theirs.indices, 0, 0, f"{fn} indices")
-    ours, theirs = mt.tensor(a).topk(2, 1), torch.tensor(a).topk(2, 1)
+    x, tx = mt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = x.topk(2, 1), tx.topk(2, 1)
     assert_close(ours.values, theirs.values, 0, 0, "topk values")
     assert_close(ours.indices, theirs.indices, 0, 0, "topk indices")
+    upstream = np.random.default_rng(1).standard_normal((4, 2)).astype(np.float32)
+    (ours.values * mt.tensor(upstream)).sum().backward()
+    (theirs.values * torch.tensor(upstream)).sum().backward()
+    assert_close(x.grad, tx.grad, 0, 0, "topk gradient")
 
 
 class _FakeGPUArray(np.ndarray):
