@@ -34,6 +34,11 @@ def numel(input):
     return input.numel()
 
 
+def compile(model, *args, **kwargs):
+    """PyTorch's ``torch.compile``, accepted as a pass-through: the model is returned unchanged (nothing to compile)."""
+    return model
+
+
 def as_tensor(data, dtype=None, device=None):
     """A tensor sharing ``data``'s memory where its device and dtype already fit (a copy otherwise)."""
     return Tensor(data, dtype=dtype, device=device)

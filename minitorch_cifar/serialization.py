@@ -32,9 +32,10 @@ def save(obj, path):
 
 
 def load(path, map_location=None, weights_only=None):
-    """Read what ``save`` wrote. Tensors go to ``map_location`` (a device, or a dict from saved device to device),
-    else back to the device they were saved from. ``weights_only`` is accepted for PyTorch's signature: these
-    files never hold code."""
+    """Read what ``save`` wrote. Tensors go to ``map_location``: a device, a dict from saved device to device, or
+    PyTorch's ``lambda storage, location: ...`` (given the CPU array and the saved device, it returns an array or a
+    device); without it, back to the device they were saved from. ``weights_only`` is accepted for PyTorch's
+    signature: these files never hold code."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
@@ -54,6 +55,11 @@ def load(path, map_location=None, weights_only=None):
                          f"({type(e).__name__}: {e})") from None
 
     def tensor(array, device):
+        if callable(map_location):
+            placed = map_location(array, device)
+            if hasattr(placed, "shape"):
+                return Tensor(placed)
+            return Tensor(array, device=_destination(device, placed))
         return Tensor(array, device=_destination(device, map_location))
 
     return unpack(meta["object"], arrays, tensor=tensor, decode=_module_from_data)

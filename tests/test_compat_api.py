@@ -14,6 +14,13 @@ torch = pytest.importorskip("torch")
 
 
 # ---------------------------------------------------------------------- save / load
+class _FakeGPUArray(np.ndarray):
+    """Stands in for a CuPy array, so that CUDA tensors' paths are tested without a GPU."""
+
+    def get(self):
+        return self.view(np.ndarray)
+
+
 def _assert_same_structure(ours, theirs, values=True):
     """Equal nesting, container types, keys and leaf types; tensors and arrays of equal dtype and shape, and with
     ``values`` bit-exact (other leaves always equal)."""
@@ -79,8 +86,19 @@ def test_save_is_atomic_and_load_maps_tensors_to_a_device(tmp_path):
         mt.save({"w": mt.zeros(2), "f": lambda: 0}, path)
     assert np.array_equal(mt.load(path)["w"].numpy(), [1, 1])  # the failed save left the old file
     assert sorted(os.listdir(tmp_path)) == ["x.pt"]
-    loaded = mt.load(path, map_location=mt.device("cpu"))["w"]
-    assert isinstance(loaded, mt.Tensor) and loaded.device == "cpu"
+    for map_location in (mt.device("cpu"), "cpu", {"cpu": "cpu"}, lambda storage, location: storage):
+        loaded = mt.load(path, map_location=map_location)["w"]
+        assert isinstance(loaded, mt.Tensor) and loaded.device == "cpu"
+
+
+@pytest.mark.skipif(mt.cuda.is_available(), reason="checks the message given where no GPU is usable")
+def test_tensors_saved_on_a_gpu_need_map_location_to_load_without_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "device_of", lambda a: "cuda:0" if isinstance(a, _FakeGPUArray) else "cpu")
+    mt.save({"w": mt.Tensor._wrap(np.arange(3.0).view(_FakeGPUArray))}, tmp_path / "gpu.pt")
+    with pytest.raises(backend.DeviceError, match="saved on cuda:0.*map_location='cpu'"):
+        mt.load(tmp_path / "gpu.pt")
+    loaded = mt.load(tmp_path / "gpu.pt", map_location="cpu")["w"]
+    assert loaded.device == "cpu" and np.array_equal(loaded.numpy(), [0, 1, 2])
 
 
 def test_load_refuses_a_torch_pickle_in_one_line_saying_how_to_convert(tmp_path):
@@ -171,10 +189,6 @@ def test_max_and_min_along_a_dim_return_values_and_indices_as_torch():
     assert_close(x.grad, tx.grad, 0, 0, "topk gradient")
 
 
-class _FakeGPUArray(np.ndarray):
-    """Stands in for a CuPy array, so that the refusal of a CUDA tensor is tested without a GPU."""
-
-
 def test_array_protocol_converts_a_cpu_tensor_and_refuses_a_cuda_one_as_torch(monkeypatch):
     t = mt.arange(6).reshape(2, 3)
     assert np.array_equal(np.asarray(t), np.arange(6).reshape(2, 3))
@@ -224,6 +238,8 @@ def test_top_level_functions_as_torch():
     assert_close(mt.argmax(x, 1), torch.argmax(tx, 1), 0, 0, "argmax")
     assert_close(x.new_zeros(2, 3), tx.new_zeros(2, 3), 0, 0, "new_zeros")
     assert_close(x.masked_fill(x > 0, 0.5), tx.masked_fill(tx > 0, 0.5), 0, 0, "masked_fill")
+    model = nn.Linear(2, 2)
+    assert mt.compile(model) is model
     # the write-up's plot limits: torch.floor(min(train_loss) * 10) / 10 - 0.1, with train_loss a tensor
     ours, theirs = (float(lib.floor(min(lib.tensor([1.26, 0.93])) * 10) / 10 - 0.1) for lib in (mt, torch))
     assert ours == theirs
