@@ -480,7 +480,7 @@ class Tensor:
         return self.array.astype(self.dtype if dtype is None else dtype, copy=bool(copy))
 
     def __format__(self, spec):
-        """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors only format as ``str``."""
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors only format as ``str``, as in PyTorch."""
         if self.ndim == 0:
             return format(self.item(), spec)
         if spec:
@@ -502,7 +502,8 @@ class Tensor:
             dtypes = {f"{n}Tensor": d for d, n in _TYPE_NAMES.items()}
             if name not in dtypes:
                 raise ValueError(f"unknown tensor type {dtype!r}; known: {', '.join(sorted(dtypes))}")
-            return self.to("cuda" if ".cuda." in dtype else None, dtypes[name])
+            on_gpu = self.device if self.device != "cpu" else "cuda"
+            return self.to(on_gpu if ".cuda." in dtype else "cpu", dtypes[name])
         return self.to(dtype=dtype)
 
     def type_as(self, other):
@@ -623,8 +624,8 @@ class Tensor:
         self._check_inplace()
         recording = autograd.is_grad_enabled()
         source = self
-        if recording and self.requires_grad:
-            source = Tensor._wrap(self.array.copy(), requires_grad=True)
+        if recording:
+            source = Tensor._wrap(self.array.copy(), requires_grad=self.requires_grad)
             source._creator = self._creator
         out = op(source)
         if out.shape != self.shape:
@@ -660,11 +661,11 @@ class Tensor:
         return self._overwrite(lambda xp: backend.generator(xp).random(self.shape) < p)
 
     def _overwrite(self, make):
-        """Replace every value by ``make(xp)`` (cast to this dtype); the tensor leaves the graph."""
+        """Replace every value by ``make(xp)`` (cast to this dtype); recorded, the tensor leaves the graph."""
         self._check_inplace()
         with backend.on_device(self.device):
             self.array[...] = make(backend.get_array_module(self.array))
-        if self._creator is not None:
+        if self._creator is not None and autograd.is_grad_enabled():
             self._creator, self.requires_grad = None, False
         self._version += 1
         return self

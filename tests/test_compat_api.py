@@ -288,6 +288,20 @@ def test_in_place_ops_give_torchs_values_and_gradients(name, op):
             assert_close(ours, theirs, 1e-12, 1e-12, f"{name}: {what}")
 
 
+def test_an_in_place_op_into_a_constant_by_a_tensor_needing_grad_gives_torchs_gradient():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-2, 2, 5), rng.uniform(-2, 2, 5)
+    grads = []
+    for lib in (mt, torch):
+        w = lib.tensor(b, requires_grad=True)
+        x = lib.tensor(a)
+        x.mul_(w).mul_(w)  # x * w^2: the gradient needs x's values from before the first mul_
+        assert x.requires_grad
+        x.sum().backward()
+        grads.append(w.grad)
+    assert_close(grads[0], grads[1], 1e-12, 1e-12, "grad of w")
+
+
 def test_in_place_updates_under_no_grad_reach_aliases_and_leaves_refuse_them_otherwise():
     weight = nn.Linear(3, 2).weight
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
