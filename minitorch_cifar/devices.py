@@ -9,7 +9,8 @@ class device(str):
     spells (``tensor.device == 'cpu'`` and ``tensor.device == device('cpu')`` both hold)."""
 
     def __new__(cls, type_or_name, index=None):
-        name = str(type_or_name)
+        """``device('cuda:1')``, ``device('cuda', 1)``, or ``device(1)`` for a GPU's number alone."""
+        name = f"cuda:{type_or_name}" if isinstance(type_or_name, int) else str(type_or_name)
         if index is not None:
             if ":" in name:
                 raise ValueError(f"device({name!r}, {index}): the name already holds an index")

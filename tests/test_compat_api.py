@@ -159,6 +159,7 @@ def test_device_objects_spell_and_compare_as_pytorchs():
     for args in (("cpu",), ("cuda",), ("cuda:1",), ("cuda", 1)):
         ours, theirs = mt.device(*args), torch.device(*args)
         assert (repr(ours), str(ours), ours.type, ours.index) == (repr(theirs), str(theirs), theirs.type, theirs.index)
+    assert mt.device(1) == mt.device("cuda", 1) == "cuda:1"  # torch.device(1) needs a GPU to say so
     with pytest.raises(backend.DeviceError, match="unknown device 'tpu'"):
         mt.device("tpu")
     device = mt.device("cuda" if mt.cuda.is_available() else "cpu")
