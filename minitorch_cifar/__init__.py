@@ -1,6 +1,7 @@
 """minitorch_cifar: a deep-learning framework written from scratch on NumPy (CPU) and CuPy (GPU).
 
-The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``.
+The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``, ``device``, ``save`` and
+``load`` (without pickle), and the top-level functions PyTorch code calls (``cat``, ``max``, ``floor`` ...).
 """
 import numpy as _np
 
