@@ -23,7 +23,7 @@ from .. import backend
 from ..tensor import Tensor
 
 FORMAT = "minitorch_cifar.checkpoint"
-VERSION = 1
+VERSION = 2  # 2 marks Tensors and tuples ("__tensor__", "__tuple__"); version-1 files still read
 _META = "__meta__"
 
 
