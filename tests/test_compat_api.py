@@ -101,13 +101,24 @@ def test_tensors_saved_on_a_gpu_need_map_location_to_load_without_one(tmp_path, 
     assert loaded.device == "cpu" and np.array_equal(loaded.numpy(), [0, 1, 2])
 
 
-def test_load_refuses_a_torch_pickle_in_one_line_saying_how_to_convert(tmp_path):
+def test_load_refuses_a_torch_pickle_in_one_line_saying_how_to_convert(tmp_path, monkeypatch):
     for kwargs in ({}, {"_use_new_zipfile_serialization": False}):
         path = tmp_path / "weights.pth"
         torch.save(torch.nn.Linear(2, 2).state_dict(), path, **kwargs)
         with pytest.raises(ValueError, match=r"torch\.save.*pickle.*numpy\.savez") as error:
             mt.load(path)
         assert "\n" not in str(error.value)
+    # the conversion the message shows, run as written: PyTorch's weights reach our model
+    theirs = models.cnn1(nn=torch.nn)
+    torch.save(theirs.state_dict(), path)
+    message = str(pytest.raises(ValueError, mt.load, path).value)
+    conversion = message[message.index("numpy.savez("):message.index(", then ")]
+    monkeypatch.chdir(tmp_path)
+    exec(conversion, {"numpy": np, "torch": torch})
+    ours = models.cnn1()
+    ours.load_state_dict(dict(np.load("weights.npz")))
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    assert_close(ours.eval()(mt.tensor(x)), theirs.eval()(torch.tensor(x)), 1e-4, 1e-5, "converted weights")
 
 
 @pytest.mark.parametrize("name", ["resnet9", "resnet10"])
