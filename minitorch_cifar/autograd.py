@@ -99,7 +99,7 @@ class Function:
             # intermediate tensor's array is then freed as soon as no op saved it for its backward.
             fn.parents = tuple(_parent(t, needed) for t, needed in zip(inputs, needs_grad))
             fn.out_dtype, fn.out_shape, fn.retained = result.dtype, result.shape, None
-            fn.saved_versions = _saved_versions(fn, inputs + (out,))
+            fn.saved_versions = _saved_versions(fn, [t for t in inputs if isinstance(t, Tensor)] + [out])
             out._creator = fn
         return out
 
@@ -136,14 +136,10 @@ def _parent(x, needs_grad):
 
 
 def _saved_versions(fn, tensors):
-    """(weak reference, version) of each tensor whose array ``fn`` kept for its backward: PyTorch's check that
-    a saved tensor was not modified in place before backward reads it (an in-place op bumps ``_version``)."""
-    from .tensor import Tensor
-
-    saved = set()
-    for value in vars(fn).values():
-        saved.update(map(id, value) if isinstance(value, tuple) else (id(value),))
-    return tuple((weakref.ref(t), t._version) for t in tensors if isinstance(t, Tensor) and id(t.array) in saved)
+    """(weak reference, version) of each tensor whose array ``fn`` kept (as an attribute) for its backward: PyTorch's
+    check that a saved tensor was not modified in place before backward reads it (in-place ops bump ``_version``)."""
+    saved = set(map(id, vars(fn).values()))
+    return tuple((weakref.ref(t), t._version) for t in tensors if id(t.array) in saved)
 
 
 def _check_versions(fn):
