@@ -40,6 +40,11 @@ def compile(model, *args, **kwargs):
     return model
 
 
+def inference_mode(mode=True):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad()`` (or ``enable_grad()`` with ``mode=False``)."""
+    return no_grad() if mode else enable_grad()
+
+
 def as_tensor(data, dtype=None, device=None):
     """A tensor sharing ``data``'s memory where its device and dtype already fit (a copy otherwise)."""
     return Tensor(data, dtype=dtype, device=device)

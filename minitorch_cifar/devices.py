@@ -34,17 +34,37 @@ class device(str):
 
 
 class cuda:
-    """``cuda.is_available()``, ``device_count()``, ``manual_seed()`` and ``synchronize()``, as in PyTorch."""
+    """``cuda.is_available()``, ``device_count()``, ``current_device()``, ``get_device_name()``, ``manual_seed()``,
+    ``synchronize()`` and ``empty_cache()``, as in PyTorch."""
 
     is_available = staticmethod(backend.cuda_is_available)
     # one seed drives the CPU's and every GPU's generator, so these seed the CPU's too
     manual_seed = manual_seed_all = staticmethod(backend.manual_seed)
 
     @staticmethod
+    def current_device():
+        """The number of the GPU that new CUDA arrays go to (a DeviceError without a GPU)."""
+        return backend.array_module_for("cuda").cuda.Device().id
+
+    @staticmethod
+    def get_device_name(which=None):
+        """The product name of GPU ``which`` (a number or device; the current one by default)."""
+        cp = backend.array_module_for("cuda")  # a DeviceError without a GPU
+        index = None if which is None else device(which).index
+        index = cp.cuda.Device().id if index is None else index
+        return cp.cuda.runtime.getDeviceProperties(index)["name"].decode()
+
+    @staticmethod
     def synchronize():
         """Wait for the GPU's queued work (a no-op without a GPU)."""
         if backend.cuda_is_available():
             backend.cupy().cuda.Device().synchronize()
+
+    @staticmethod
+    def empty_cache():
+        """Return the GPU memory CuPy holds in its pool but no array uses (a no-op without a GPU)."""
+        if backend.cuda_is_available():
+            backend.cupy().get_default_memory_pool().free_all_blocks()
 
     @staticmethod
     def device_count():

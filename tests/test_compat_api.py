@@ -179,6 +179,13 @@ def test_device_objects_spell_and_compare_as_pytorchs():
     assert mt.zeros(2, device=mt.device("cpu")).device == "cpu"
     assert nn.Linear(2, 2).to(mt.device("cpu")).weight.device == mt.device("cpu")
     assert mt.cuda.device_count() == (backend.cupy().cuda.runtime.getDeviceCount() if mt.cuda.is_available() else 0)
+    mt.cuda.synchronize()
+    mt.cuda.empty_cache()
+    if mt.cuda.is_available():
+        assert mt.cuda.current_device() == 0 and mt.cuda.get_device_name(0) == mt.cuda.get_device_name()
+    else:
+        with pytest.raises(backend.DeviceError):
+            mt.cuda.get_device_name()
 
 
 # ---------------------------------------------------------------------- tensor behaviour
@@ -257,8 +264,10 @@ def test_top_level_functions_as_torch():
     assert ours == theirs
 
 
-def test_set_grad_enabled_as_a_call_and_as_a_context():
+def test_set_grad_enabled_as_a_call_and_as_a_context_and_inference_mode():
     x = mt.ones(2, requires_grad=True)
+    with mt.inference_mode():
+        assert not (x * 2).requires_grad
     with mt.set_grad_enabled(False):
         assert not (x * 2).requires_grad
     assert (x * 2).requires_grad
