@@ -6,7 +6,8 @@ Tensors, arrays, numbers, strings, None and bools; it comes back with the same s
 Tensors as Tensors. A whole model built from the framework's own layers (containers of ``nn`` layers, the models
 of ``minitorch_cifar.models``) is stored as data: each module's type, its attributes (the constructor's arguments
 as the layer keeps them: channels, kernel size, stride ...), parameters, buffers and sub-modules. ``load`` rebuilds
-it from those types alone. A model of a user-defined Module class is code, not data: save its ``state_dict()``.
+it from those types alone (forward hooks, being code, are not saved). A model of a user-defined Module class is
+code, not data: save its ``state_dict()``.
 """
 import json
 import os

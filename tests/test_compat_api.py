@@ -121,7 +121,7 @@ def test_load_refuses_a_torch_pickle_in_one_line_saying_how_to_convert(tmp_path,
     assert_close(ours.eval()(mt.tensor(x)), theirs.eval()(torch.tensor(x)), 1e-4, 1e-5, "converted weights")
 
 
-@pytest.mark.parametrize("name", ["resnet9", "resnet10"])
+@pytest.mark.parametrize("name", models.list_models())
 def test_a_zoo_model_saved_whole_loads_back_with_identical_outputs(tmp_path, name):
     model = models.get_model(name)
     _train_a_step(mt, model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9))  # moves BN statistics
