@@ -29,44 +29,56 @@ EPOCH_BOUND_SCHEDULES = ("cosine", "onecycle", "piecewise")  # their shape depen
 USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
 _ON = argparse.BooleanOptionalAction
 
-# (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`.
+# (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`. Each help
+# gets the field's default from RunConfig itself (see _with_default), so the two cannot disagree.
 RUN_FLAGS = [
     ("--model", models.list_models(), f"the zoo model: {', '.join(models.list_models())}"),
-    ("--epochs", int, "number of epochs (default 10)"),
-    ("--batch-size", int, "training batch size (default 128)"),
-    ("--optimizer", OPTIMIZERS, "default sgd"),
-    ("--lr", float, "learning rate; the peak of the onecycle and piecewise schedules (default 0.01)"),
-    ("--momentum", float, "SGD momentum (default 0)"),
+    ("--epochs", int, "number of epochs"),
+    ("--batch-size", int, "training batch size"),
+    ("--optimizer", OPTIMIZERS, None),
+    ("--lr", float, "learning rate; the peak of the onecycle and piecewise schedules"),
+    ("--momentum", float, "SGD momentum"),
     ("--nesterov", _ON, "Nesterov momentum (SGD)"),
-    ("--weight-decay", float, "L2 weight decay (AdamW: decoupled) (default 0)"),
+    ("--weight-decay", float, "L2 weight decay (AdamW: decoupled)"),
     ("--scheduler", SCHEDULERS, "learning-rate schedule: cosine and step per epoch; onecycle and piecewise "
-                                "(0 -> lr at --warmup-epochs -> 0) per batch (default none)"),
-    ("--step-size", int, "step schedule: epochs between decays (default 10)"),
-    ("--gamma", float, "step schedule: decay factor (default 0.1)"),
-    ("--warmup-epochs", float, "piecewise schedule: epoch of the peak (default 5)"),
+                                "(0 -> lr at --warmup-epochs -> 0) per batch"),
+    ("--step-size", int, "step schedule: epochs between decays"),
+    ("--gamma", float, "step schedule: decay factor"),
+    ("--warmup-epochs", float, "piecewise schedule: epoch of the peak"),
     ("--augment", _ON, "random crop (after padding) and horizontal flip"),
-    ("--crop-padding", int, "padding before the random crop (default 4)"),
-    ("--padding-mode", ("constant", "reflect"), "padding of the random crop (default constant: zeros)"),
-    ("--cutout", int, "zero a random square of this side in every training image (default 0: off)"),
+    ("--crop-padding", int, "padding before the random crop"),
+    ("--padding-mode", ("constant", "reflect"), "padding of the random crop (constant: zeros)"),
+    ("--cutout", int, "zero a random square of this side in every training image (0: off)"),
     ("--normalize", tuple(NORMALIZATIONS), "cifar10: the dataset's mean/std; half: to [-1, 1]; none: [0, 1]"),
-    ("--train-subset", int, "train on the first N training images"),
-    ("--test-subset", int, "test on N test images (a fixed random choice)"),
+    ("--train-subset", int, "train on the first N training images (default all)"),
+    ("--test-subset", int, "test on N test images, a fixed random choice (default all)"),
     ("--val-split", float, "hold out this fraction (or number) of the training images for validation; "
                            "without it each epoch is validated on the test images"),
-    ("--validate", _ON, "validate after every epoch (default on)"),
+    ("--validate", _ON, "validate after every epoch"),
     ("--drop-last", _ON, "drop the last, incomplete training batch"),
     ("--data-dir", str, "CIFAR-10's folder (default $MINITORCH_CIFAR_DATA, else ./data)"),
-    ("--download", _ON, "download CIFAR-10 when it is missing (default on)"),
-    ("--label-smoothing", float, "default 0"),
-    ("--init", models.INIT_SCHEMES, "weight initialisation of Linear and Conv layers (default: PyTorch's)"),
-    ("--patience", int, "stop after this many epochs without improvement of --monitor"),
-    ("--monitor", MONITORS, "the metric that picks the best epoch (default val_acc)"),
-    ("--eval-batch-size", int, "batch size of validation and test (default 500)"),
-    ("--device", str, "cpu, cuda or cuda:N (default cpu)"),
-    ("--seed", int, "seed of the weights, the shuffling and the augmentation (default 0)"),
+    ("--download", _ON, "download CIFAR-10 when it is missing"),
+    ("--label-smoothing", float, None),
+    ("--init", models.INIT_SCHEMES, "weight initialisation of Linear and Conv layers ('default': PyTorch's)"),
+    ("--patience", int, "stop after this many epochs without improvement of --monitor (default: never)"),
+    ("--monitor", MONITORS, "the metric that picks the best epoch"),
+    ("--eval-batch-size", int, "batch size of validation and test"),
+    ("--device", str, "cpu, cuda or cuda:N"),
+    ("--seed", int, "seed of the weights, the shuffling and the augmentation"),
     ("--out", str, "the run folder (default runs/MODEL)"),
-    ("--progress", _ON, "progress bars (default on)"),
+    ("--progress", _ON, "progress bars"),
 ]
+_RUN_DEFAULTS = RunConfig().to_dict()
+
+
+def _with_default(flag, help):
+    """``help`` followed by the default of the RunConfig field behind ``flag`` (None: the help says it)."""
+    default = _RUN_DEFAULTS[flag[2:].replace("-", "_")]
+    if default is None or flag == "--model":  # train and lr-find ask for the model rather than assume one
+        return help
+    shown = ("on" if default else "off") if isinstance(default, bool) else f"{default:g}" if isinstance(
+        default, float) else default
+    return f"{help} (default {shown})" if help else f"default {shown}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,6 +152,7 @@ def _add_run_flags(parser):
 
 
 def _add_flag(parser, flag, kind, help):
+    help = _with_default(flag, help)
     if kind is _ON:
         parser.add_argument(flag, action=_ON, help=help)
     elif isinstance(kind, (list, tuple)):

@@ -159,3 +159,16 @@ def test_python_dash_m_help():
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0
     assert all(command in done.stdout for command in ("train", "evaluate", "lr-find", "show-data", "summary"))
+
+
+def test_help_shows_each_run_flag_with_run_configs_own_default():
+    commands = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
+    helps = {action.option_strings[0]: action.help for action in commands["train"]._actions if action.option_strings}
+    defaults = cli.RunConfig().to_dict()
+    for flag, _, _ in cli.RUN_FLAGS:
+        value = defaults[flag[2:].replace("-", "_")]
+        if value is None or flag == "--model":
+            continue
+        shown = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) \
+            else value
+        assert helps[flag].endswith(f"default {shown})") or helps[flag] == f"default {shown}", (flag, helps[flag])
