@@ -28,7 +28,7 @@ class LRFinderResult:
     def plot(self, path=None, title=None):
         """The smoothed loss against the learning rate (log axis), suggestion marked; saved as PNG given a path.
         The noisy ends left out of the suggestion are left out of the picture too."""
-        from ..viz.plots import plot_lr_finder
+        from ..viz.curves import plot_lr_finder
         lrs, losses = _trimmed(self.lrs, self.losses, self.skip_start, self.skip_end)
         return plot_lr_finder(lrs, losses, self.suggested_lr, path=path, title=title)
 
