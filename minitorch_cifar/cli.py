@@ -29,6 +29,14 @@ EPOCH_BOUND_SCHEDULES = ("cosine", "onecycle", "piecewise")  # their shape depen
 USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
 _ON = argparse.BooleanOptionalAction
 
+def _device(text):
+    """--device parsed where it enters: the canonical device string, or a usage error."""
+    try:
+        return backend.parse_device(text)
+    except backend.DeviceError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 # (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`. Each help
 # gets the field's default from RunConfig itself (see _with_default), so the two cannot disagree.
 RUN_FLAGS = [
@@ -63,7 +71,7 @@ RUN_FLAGS = [
     ("--patience", int, "stop after this many epochs without improvement of --monitor (default: never)"),
     ("--monitor", MONITORS, "the metric that picks the best epoch"),
     ("--eval-batch-size", int, "batch size of validation and test"),
-    ("--device", str, "cpu, cuda or cuda:N"),
+    ("--device", _device, "cpu, cuda or cuda:N"),
     ("--seed", int, "seed of the weights, the shuffling and the augmentation"),
     ("--out", str, "the run folder (default runs/MODEL)"),
     ("--progress", _ON, "progress bars"),
@@ -140,7 +148,7 @@ def build_parser():
                                               "output shape and parameter count.")
     summary.add_argument("--model", choices=models.list_models(), metavar="NAME", required=True,
                          help=f"one of {', '.join(models.list_models())}")
-    summary.add_argument("--device", default="cpu", help="default cpu")
+    summary.add_argument("--device", type=_device, default="cpu", help="default cpu")
     summary.add_argument("--batch-size", type=int, default=-1, help="batch size for the memory estimate")
     summary.set_defaults(handler=_summary)
     return parser

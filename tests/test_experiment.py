@@ -152,6 +152,18 @@ def test_same_config_same_initial_weights_and_init_scheme(fake_data):
     assert np.abs(kaiming.features[0].weight.detach().numpy()).max() > 1 / np.sqrt(27)  # beyond PyTorch's default bound
 
 
+def test_the_device_is_parsed_where_it_enters_and_the_model_moved_once(fake_data, monkeypatch):
+    assert ex.RunConfig(device="cpu").check().device == "cpu"
+    moves, batch_moves = [], []
+    module_to, tensor_to = mt.nn.Module.to, mt.Tensor.to
+    monkeypatch.setattr(mt.nn.Module, "to", lambda self, *a, **k: moves.append(a) or module_to(self, *a, **k))
+    monkeypatch.setattr(mt.Tensor, "to", lambda self, *a, **k: batch_moves.append(a) or tensor_to(self, *a, **k))
+    experiment = ex.Experiment(config(fake_data, model="cnn2"))
+    experiment.fit()
+    assert moves == [("cpu",)]   # by the Trainer alone
+    assert batch_moves == []     # the loaders' batches are already on the device
+
+
 def test_run_writes_the_folder_and_its_weights_test_the_same(fake_data, tmp_path):
     c = config(fake_data, model="simplenet", epochs=2, optimizer="adam", lr=3e-3, augment=True, out=str(tmp_path))
     result = ex.run(c)

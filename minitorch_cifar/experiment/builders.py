@@ -5,10 +5,10 @@ from .. import models, nn, optim
 
 
 def build_model(config, num_classes=10):
-    """The zoo model ``config.model``, initialised by ``config.init``, on ``config.device`` (seed first for a
-    repeatable initialisation: ``Experiment`` does)."""
+    """The zoo model ``config.model``, initialised by ``config.init``, on the CPU: the Trainer moves it to
+    ``config.device`` (seed first for a repeatable initialisation: ``Experiment`` does)."""
     model = models.get_model(config.model, num_classes=num_classes)
-    return models.init_weights(model, config.init).to(config.device)
+    return models.init_weights(model, config.init)
 
 
 def build_optimizer(config, parameters):

@@ -62,7 +62,8 @@ class RunConfig:
     progress: bool = True            # progress bars
 
     def check(self):
-        """Raise ConfigError naming the first field whose value cannot work; returns the config."""
+        """Raise ConfigError naming the first field whose value cannot work; returns the config, its device in the
+        canonical form ('cuda' is 'cuda:0') that the loaders and the Trainer are given."""
         def need(ok, field, problem):
             if not ok:
                 raise ConfigError(f"{field}={getattr(self, field)!r}: {problem}")
@@ -116,6 +117,7 @@ class RunConfig:
         need(device == "cpu" or backend.cuda_is_available(), "device",
              "no CUDA GPU is usable here (it needs CuPy and an NVIDIA GPU: pip install 'minitorch_cifar[cuda12]'); "
              "use device 'cpu'")
+        self.device = device
         return self
 
     def to_dict(self):

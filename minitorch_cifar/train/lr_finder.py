@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from .. import backend
+from .trainer import as_tensor_on
 
 
 @dataclasses.dataclass
@@ -53,8 +54,7 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
         raise ValueError(f"num_iter must be at least 2, got {num_iter}")
     if not 0 < smooth <= 1:
         raise ValueError(f"smooth must be in (0, 1], got {smooth}")
-    if device is None:
-        device = next(iter(model.parameters())).device
+    device = next(iter(model.parameters())).device if device is None else backend.parse_device(device)
     saved_model = {key: t.array.copy() for key, t in model.state_dict().items()}
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     was_training = model.training
@@ -70,7 +70,7 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
                   else start_lr + (end_lr - start_lr) * fraction)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = (b.to(device) if isinstance(b, Tensor) else Tensor(b, device=device) for b in next(batches))
+            x, y = (as_tensor_on(b, device) for b in next(batches))
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()

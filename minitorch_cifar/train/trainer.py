@@ -65,7 +65,7 @@ class Trainer:
                              f"got {monitor!r}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be a positive number of epochs, got {patience}")
-        self.device = backend.parse_device(device)
+        self.device = backend.parse_device(device)  # parsed here, once, for the model and every batch
         self.model = model.to(self.device)
         self.optimizer, self.loss_fn, self.scheduler = optimizer, loss_fn, scheduler
         self.scheduler_step, self.patience, self.monitor = scheduler_step, patience, monitor
@@ -144,7 +144,7 @@ class Trainer:
         self.model.train()
         totals = _RunningTotals()
         for step, (x, y) in enumerate(loader, start=1):
-            x, y = self._on_device(x), self._on_device(y)
+            x, y = as_tensor_on(x, self.device), as_tensor_on(y, self.device)
             self.optimizer.zero_grad()
             output = self.model(x)
             loss = self.loss_fn(output, y)
@@ -187,11 +187,6 @@ class Trainer:
         if not bool(finite.all()):
             raise NonFiniteLossError(self._divergence_message(
                 f"the weights became NaN or infinite in the last step of epoch {epoch}"), epoch, None)
-
-    def _on_device(self, batch):
-        if isinstance(batch, Tensor):
-            return batch.to(self.device)
-        return Tensor(batch, device=self.device)
 
     # ------------------------------------------------------------------ best epoch and early stopping
     def _track_best(self, record):
@@ -249,7 +244,7 @@ class Trainer:
         try:
             with no_grad():
                 for x, y in loader:
-                    x, y = self._on_device(x), self._on_device(y)
+                    x, y = as_tensor_on(x, self.device), as_tensor_on(y, self.device)
                     output = self.model(x)
                     loss = self.loss_fn(output, y).array
                     xp = backend.get_array_module(output.array)
@@ -308,6 +303,14 @@ class _RunningTotals:
     @property
     def acc(self):
         return self.correct / self.seen if self.seen else math.nan
+
+
+def as_tensor_on(batch, device):
+    """``batch`` (a Tensor or an array) as a Tensor on ``device`` (a parsed device string); a Tensor already there,
+    as the DataLoader's batches are, is passed on as it is."""
+    if isinstance(batch, Tensor):
+        return batch if batch.device == device else batch.to(device)
+    return Tensor(batch, device=device)
 
 
 def _labels(target):
