@@ -13,20 +13,20 @@ what to do and exits with 2 (bad usage) or 1 (the rest), without a traceback.
 import argparse
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import backend, models
-from .data import CIFAR10, DatasetError, DatasetNotFoundError
+from .data import CIFAR10
 from .experiment import (MONITORS, NORMALIZATIONS, OPTIMIZERS, SCHEDULERS, ConfigError, Experiment, RunConfig,
                          evaluate_checkpoint, format_evaluation, load_run, plot_data)
-from .train import CheckpointError, NonFiniteLossError
+from .experiment.folder import FILES, prepare_run_folder
+from .experiment.entry import CommandParser, positive_int, run_command
+from .train import CheckpointError
 
 PROG = "python -m minitorch_cifar"
 EPOCH_BOUND_SCHEDULES = ("cosine", "onecycle", "piecewise")  # their shape depends on the number of epochs
-USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
 _ON = argparse.BooleanOptionalAction
 
 def _device(text):
@@ -89,16 +89,9 @@ def _with_default(flag, help):
     return f"{help} (default {shown})" if help else f"default {shown}"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a usage error in one line with where to look, exit code 2."""
-
-    def error(self, message):
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser():
-    parser = _Parser(prog=PROG, description="Train and inspect CIFAR-10 models written in minitorch_cifar.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    parser = CommandParser(prog=PROG, description="Train and inspect CIFAR-10 models written in minitorch_cifar.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
 
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 argument_default=argparse.SUPPRESS,
@@ -108,6 +101,8 @@ def build_parser():
     train.add_argument("--resume", metavar="CKPT", help="continue the run of this checkpoint.npz in its folder (its "
                        "run.json gives the settings; flags given here replace them, e.g. more --epochs where the "
                        "schedule allows)")
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in the run folder, if any "
+                       "(without it, a folder that holds a run is refused: continue that run with --resume)")
     train.add_argument("--quick", action="store_true", help="a smoke test: one epoch on 128 images, test on 100")
     train.set_defaults(handler=_train)
 
@@ -172,30 +167,17 @@ def _add_flag(parser, flag, kind, help):
 def main(argv=None):
     """Run one command; returns the exit status (0 on success)."""
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files; no window pops up
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return stop.code
-    where = f"{PROG} {args.command}"
-    try:
-        args.handler(args)
-        return 0
-    except ConfigError as e:
-        return _fail(where, e, USAGE_ERROR)
-    except DatasetNotFoundError as e:
-        return _fail(where, f"{e} On the command line: --data-dir DIR.", FAILURE)
-    except (DatasetError, CheckpointError, NonFiniteLossError, backend.DeviceError) as e:
-        return _fail(where, e, FAILURE)
-    except KeyboardInterrupt:
+
+    def interrupted():
         checkpoint = getattr(args, "_checkpoint", None)
         hint = f"; continue with: {PROG} train --resume {checkpoint}" if checkpoint and checkpoint.exists() else ""
-        return _fail(where, f"interrupted{hint}", INTERRUPTED)
+        return f"interrupted{hint}"
 
-
-def _fail(where, message, status):
-    print(f"{where}: error: {message}", file=sys.stderr)
-    return status
+    return run_command(f"{PROG} {args.command}", lambda: args.handler(args), interrupted)
 
 
 def _given(args, *leave_out):
@@ -207,7 +189,7 @@ def _given(args, *leave_out):
 def _run_config(args, default_out, leave_out=()):
     """The RunConfig of ``train`` / ``lr-find``: the resumed run's settings (its run.json), replaced by the flags
     given; the run folder is the resumed one, else ``default_out`` with the model's name in place of {model}."""
-    given = _given(args, "resume", "quick", *leave_out)
+    given = _given(args, "resume", "quick", "overwrite", *leave_out)
     base = RunConfig()
     resume = getattr(args, "resume", None)
     if resume is not None:
@@ -216,6 +198,9 @@ def _run_config(args, default_out, leave_out=()):
             raise CheckpointError(f"{resume}: no such checkpoint file")
         if (folder / "run.json").is_file():
             base = load_run(folder)[0]
+            if given.get("model", base.model) != base.model:
+                raise ConfigError(f"model={given['model']}: {resume} continues a {base.model} run; drop --model "
+                                  f"(the run's own settings are used), or start a new run with --out")
             if base.scheduler in EPOCH_BOUND_SCHEDULES and given.get("epochs", base.epochs) != base.epochs:
                 raise ConfigError(f"epochs={given['epochs']}: the {base.scheduler} schedule of this run was laid out "
                                   f"for {base.epochs} epochs, and the checkpoint keeps it; resume with --epochs "
@@ -233,14 +218,22 @@ def _run_config(args, default_out, leave_out=()):
 
 def _train(args):
     config = _run_config(args, os.path.join("runs", "{model}"))
+    resume = getattr(args, "resume", None)
+    if resume is not None and getattr(args, "overwrite", False):
+        raise ConfigError("--resume continues the run in its folder and --overwrite replaces it: give one of them")
+    if resume is None:
+        checkpoint = Path(config.out) / FILES["checkpoint"]
+        prepare_run_folder(config.out, getattr(args, "overwrite", False),
+                           f"continue it with --resume {checkpoint}, start it afresh with --overwrite, or choose "
+                           f"another folder with --out")
     print("reading CIFAR-10 ...", flush=True)
     experiment = Experiment(config)
     args._checkpoint = experiment.path("checkpoint")
     print(experiment.describe(), flush=True)
-    if args.__dict__.get("resume"):
-        print(f"resuming from {args.resume}", flush=True)
+    if resume is not None:
+        print(f"resuming from {resume}", flush=True)
     print(f"writing to {experiment.out}/", flush=True)
-    result = experiment.run(resume=getattr(args, "resume", None))
+    result = experiment.run(resume=resume)
     stopped = " (stopped early)" if result.stopped_early else ""
     print(f"trained {len(result.history)} epoch(s) in {result.seconds:.1f} s{stopped}; best epoch by "
           f"{config.monitor}: {result.best_epoch}")

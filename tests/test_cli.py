@@ -67,7 +67,7 @@ def test_train_leaves_csv_png_weights_and_json_then_evaluate_prints_the_same_acc
 
     (elsewhere / "final.npz").write_bytes(b"not a checkpoint")
     status, _, err = run(capsys, "evaluate", elsewhere / "final.npz", "--data-dir", fake_data, "--model", "cnn2")
-    assert status == 1 and "cannot read it as a checkpoint" in err and "Traceback" not in err
+    assert status == 1 and "not an .npz archive" in err and "Traceback" not in err
     status, _, err = run(capsys, "evaluate", elsewhere / "cnn3" / "final.npz", "--model", "cnn3")
     assert status == 1 and "no such checkpoint file" in err
 
@@ -150,8 +150,76 @@ def test_resume_refuses_to_stretch_a_schedule_laid_out_for_the_epochs(fake_data,
                fake_data, "--out", tmp_path, "--no-progress")[0] == 0
     status, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "3")
     assert status == 2 and "the cosine schedule of this run was laid out for 1 epochs" in err
-    status, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "1")
-    assert status == 0  # nothing left to train: the run is complete, and says so again
+
+
+@pytest.fixture(scope="module")
+def finished_run(fake_data, tmp_path_factory):
+    """A finished 2-epoch softmax run (constant learning rate, so more epochs may follow), copied for each test."""
+    folder = tmp_path_factory.mktemp("finished") / "run"
+    assert cli.main(["train", "--model", "softmax", "--epochs", "2", "--data-dir", fake_data, "--out", str(folder),
+                     "--no-progress"]) == 0
+    return folder
+
+
+def a_copy(folder, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    return copy, (copy / "run.json").read_bytes()
+
+
+def test_a_failed_resume_leaves_run_json_byte_identical(finished_run, fake_data, tmp_path, capsys):
+    folder, record = a_copy(finished_run, tmp_path)
+    checkpoint = folder / "checkpoint.npz"
+    status, _, err = run(capsys, "train", "--resume", checkpoint, "--epochs", "3", "--model", "cnn2")
+    assert status == 2 and "continues a softmax run; drop --model" in err and len(err.splitlines()) == 1
+    assert (folder / "run.json").read_bytes() == record
+
+    good = checkpoint.read_bytes()
+    checkpoint.write_bytes(good[: len(good) // 2])  # cut short, as by a full disk
+    status, _, err = run(capsys, "train", "--resume", checkpoint, "--epochs", "3")
+    assert status == 1 and "cannot read it as a checkpoint" in err and "Traceback" not in err
+    assert (folder / "run.json").read_bytes() == record
+    checkpoint.write_bytes(good)
+    status, printed, _ = run(capsys, "evaluate", folder / "final.npz")  # the finished run is still whole
+    assert status == 0 and accuracy_line(printed)
+
+
+@pytest.mark.parametrize("epochs, message", [
+    ("1", "epochs=1: {ckpt} has already trained 2 epochs; resume with more epochs than 2"),
+    ("2", "epochs=2: the run of {ckpt} is complete (2 epochs: it trained all its epochs), so there is nothing to "
+          "resume"),
+])
+def test_resuming_a_complete_run_says_so_and_changes_nothing(finished_run, tmp_path, capsys, epochs, message):
+    folder, record = a_copy(finished_run, tmp_path)
+    checkpoint = folder / "checkpoint.npz"
+    status, _, err = run(capsys, "train", "--resume", checkpoint, "--epochs", epochs)
+    assert status == 2 and message.format(ckpt=checkpoint) in err and len(err.splitlines()) == 1
+    assert (folder / "run.json").read_bytes() == record
+
+
+def test_a_resumed_run_keeps_its_results_until_new_ones_replace_them(finished_run, tmp_path, capsys, monkeypatch):
+    folder, record = a_copy(finished_run, tmp_path)
+    results = json.loads(record)["results"]
+    monkeypatch.setattr(cli.Experiment, "fit", lambda self, resume=None: (_ for _ in ()).throw(KeyboardInterrupt))
+    status, _, err = run(capsys, "train", "--resume", folder / "checkpoint.npz", "--epochs", "3")
+    assert status == 130 and f"continue with: python -m minitorch_cifar train --resume {folder}" in err
+    interrupted = json.loads((folder / "run.json").read_text())
+    assert interrupted["status"] == "interrupted" and interrupted["results"] == results
+
+
+def test_train_into_a_folder_that_holds_a_run_refuses_unless_told(finished_run, fake_data, tmp_path, capsys):
+    folder, record = a_copy(finished_run, tmp_path)
+    final = (folder / "final.npz").read_bytes()
+    again = ["train", "--model", "softmax", "--epochs", "1", "--data-dir", fake_data, "--out", folder, "--no-progress"]
+    status, _, err = run(capsys, *again)
+    assert status == 2 and len(err.splitlines()) == 1
+    assert f"{folder} already holds a finished run" in err and "--resume" in err and "--overwrite" in err
+    assert (folder / "run.json").read_bytes() == record and (folder / "final.npz").read_bytes() == final
+    (folder / "best.npz").unlink()
+    (folder / "stale.txt").write_text("not the run's")
+    assert run(capsys, *again, "--overwrite", "--no-validate")[0] == 0
+    assert json.loads((folder / "run.json").read_text())["config"]["epochs"] == 1
+    assert not (folder / "best.npz").exists() and (folder / "stale.txt").exists()  # only the run's own files go
 
 
 def test_python_dash_m_help():

@@ -13,6 +13,25 @@ FILES = {"run": "run.json", "metrics": "metrics.csv", "curves": "curves.png", "c
          "best": "best.npz", "final": "final.npz", "per_class": "per_class.png", "confusion": "confusion.png"}
 
 
+def prepare_run_folder(folder, overwrite, ways_on):
+    """Make way for a new run in ``folder``: when it holds a run already (a run.json or a checkpoint), raise
+    ConfigError naming ``ways_on`` (the caller's words for resuming or overwriting), unless ``overwrite``, which
+    deletes that run's files (only those: FILES) so that none of them is mistaken for the new run's."""
+    folder = Path(folder)
+    held = [folder / FILES[key] for key in ("run", "checkpoint") if (folder / FILES[key]).is_file()]
+    if not held:
+        return
+    if not overwrite:
+        try:
+            what = f"a {load_run(folder)[1].get('status', 'recorded')} run"
+        except ConfigError:
+            what = "a run"
+        raise ConfigError(f"{folder} already holds {what} ({', '.join(p.name for p in held)}), which a new run "
+                          f"would replace; {ways_on}")
+    for name in FILES.values():
+        (folder / name).unlink(missing_ok=True)
+
+
 def now():
     """The time in UTC, to the second, as run.json writes it."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -12,9 +12,9 @@ from ..data import ArrayDataset
 from ..train import Trainer, lr_find, save_weights
 from ..train.checkpoint import atomic_write, rng_state, set_rng_state
 from .builders import build_loss, build_model, build_optimizer, build_scheduler
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import build_loaders, evaluation_loader, load_data
-from .folder import FILES, close_figure, failure_status, now, results_of, write_record
+from .folder import FILES, close_figure, failure_status, load_run, now, results_of, write_record
 
 
 @dataclasses.dataclass
@@ -105,11 +105,18 @@ class Experiment:
 
     def run(self, resume=None):
         """``fit``, then ``test``, writing the run folder (see the module docstring); returns a RunResult.
-        If training fails (a diverging loss, Ctrl-C) run.json says so and the error propagates."""
+        If training fails (a diverging loss, Ctrl-C) run.json says so and the error propagates.
+
+        With ``resume``, everything that can be checked is checked before a byte is written: the checkpoint reads
+        and fits the model (CheckpointError), and epochs are left to train (ConfigError). The results of the run
+        it continues stay in run.json until new ones replace them."""
+        if resume is not None:
+            self.trainer.resume(resume, self.loaders.train)
+            self._check_epochs_left(resume)
         record = self._record(resume)
         self._write_record(record)
         try:
-            history = self.fit(resume)
+            history = self.fit()
         except BaseException as error:
             record.update(status=failure_status(error), error=f"{type(error).__name__}: {error}")
             self._write_record(record)
@@ -148,9 +155,21 @@ class Experiment:
                                 for lr, loss, raw in zip(result.lrs, result.losses, result.raw_losses))
         return result
 
+    def _check_epochs_left(self, resume):
+        done, epochs = self.trainer.epoch, self.config.epochs
+        if done > epochs:
+            raise ConfigError(f"epochs={epochs}: {resume} has already trained {done} epochs; resume with more "
+                              f"epochs than {done}, or test its weights as they are")
+        if self.trainer.finished(epochs):
+            how = "all its epochs" if done == epochs else "until early stopping ended it"
+            raise ConfigError(f"epochs={epochs}: the run of {resume} is complete ({done} epochs: it trained {how}), "
+                              f"so there is nothing to resume; to train longer give more epochs (where its schedule "
+                              f"allows), or test its weights as they are")
+
     # ------------------------------------------------------------------ the run folder
     def _record(self, resume):
         c, d = self.config, self.data
+        kept = self._previous_results() if resume is not None else None
         return {"status": "running", "config": c.to_dict(),
                 "model": {"name": c.model, "parameters": sum(p.numel() for p in self.model.parameters())},
                 "data": {"folder": d.folder, "classes": list(d.classes), "train_images": len(d.train),
@@ -159,7 +178,16 @@ class Experiment:
                 "environment": {"minitorch_cifar": __version__, "python": platform.python_version(),
                                 "numpy": np.__version__, "machine": platform.platform()},
                 "started": now(),
-                "resumed_from": None if resume is None else str(resume), "results": None}
+                "resumed_from": None if resume is None else str(resume), "results": kept}
+
+    def _previous_results(self):
+        """The results in the run.json of the run being continued (None when it has none, or no run.json)."""
+        if self.out is None or not self.path("run").is_file():
+            return None
+        try:
+            return load_run(self.out)[1].get("results")
+        except ConfigError:
+            return None
 
     def _write_record(self, record):
         if self.out is not None:
@@ -168,16 +196,16 @@ class Experiment:
     def _draw_curves(self, trainer=None, record=None):
         from ..viz import plots
         close_figure(plots.plot_history(self.trainer.history, path=self.path("curves"),
-                                  title=f"{self.config.model}: loss and accuracy" +
-                                  (" (val: the test images)" if self.validation == "test images" else "")))
+                                        title=f"{self.config.model}: loss and accuracy" +
+                                        (" (val: the test images)" if self.validation == "test images" else "")))
 
     def _draw_results(self, evaluation):
         from ..viz import plots
         classes = self.data.classes
         close_figure(plots.plot_per_class_accuracy(evaluation.per_class_acc, classes, path=self.path("per_class"),
-                                             title=f"{self.config.model}: test accuracy per class"))
+                                                   title=f"{self.config.model}: test accuracy per class"))
         close_figure(plots.plot_confusion_matrix(evaluation.confusion_matrix, classes, path=self.path("confusion"),
-                                           title=f"{self.config.model}: test confusion matrix"))
+                                                 title=f"{self.config.model}: test confusion matrix"))
 
 
 def run(config, data=None, resume=None):

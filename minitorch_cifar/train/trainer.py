@@ -203,6 +203,10 @@ class Trainer:
     def _patience_ran_out(self):
         return self.patience is not None and self.bad_epochs >= self.patience
 
+    def finished(self, epochs):
+        """Whether ``fit(..., epochs)`` has nothing left to train: ``epochs`` are done, or early stopping ended."""
+        return self.epoch >= epochs or self._patience_ran_out()
+
     # ------------------------------------------------------------------ saving and resuming
     def _save(self, train_loader, improved):
         if self.out_dir is None:
