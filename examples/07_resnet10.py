@@ -24,8 +24,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from minitorch_cifar.experiment import (Experiment, RunConfig, load_data, plot_run_folders, run_and_report,
-                                        script_config, script_parser)
+from minitorch_cifar.experiment import (Experiment, RunConfig, load_data, plot_run_folders,
+                                        print_train_and_test_accuracy, run_and_report, run_script, script_config,
+                                        script_parser)
 
 BATCH_SIZE = 64
 PLAIN = RunConfig(model="resnet10", epochs=24, batch_size=BATCH_SIZE, optimizer="sgd", lr=5e-3, momentum=0.9,
@@ -57,14 +58,11 @@ def main(argv=None):
               f"{suggestion} (the write-up chose 5e-3); plot: {out / 'lr_find' / 'lr_find.png'}")
 
     for name in (step for step in RUNS if step in steps):
-        experiment, result = run_and_report(configs[name], data)
-        train = experiment.evaluate(data.train)
-        print(f"{name}: accuracy on the {len(data.train):,} training images {train.acc:.2%}, on the "
-              f"{len(data.test):,} test images {result.test.acc:.2%}", flush=True)
+        print_train_and_test_accuracy(*run_and_report(configs[name], data), name=name)
     plot_run_folders({name: out / name for name in RUNS}, out / "resnet10_runs.png",
                      title="resnet10 without and with augmentation (solid: train, dashed: test)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

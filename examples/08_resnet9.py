@@ -31,7 +31,7 @@ triangle); per_class.png; final.npz.
 import dataclasses
 import sys
 
-from minitorch_cifar.experiment import RunConfig, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import RunConfig, run_and_report, run_script, script_config, script_parser
 
 BATCH_SIZE = 512
 # As a summed-loss recipe: lr(t) = schedule(t) / 512 with schedule's peak 0.4, weight decay 5e-4 * 512. For the
@@ -51,4 +51,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

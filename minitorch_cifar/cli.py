@@ -17,25 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, models
+from . import models
 from .data import CIFAR10
 from .experiment import (MONITORS, NORMALIZATIONS, OPTIMIZERS, SCHEDULERS, ConfigError, Experiment, RunConfig,
                          evaluate_checkpoint, format_evaluation, load_run, plot_data)
 from .experiment.folder import FILES, prepare_run_folder
-from .experiment.entry import CommandParser, positive_int, run_command
+from .experiment.entry import CommandParser, device, positive_int, run_command
 from .train import CheckpointError
 
 PROG = "python -m minitorch_cifar"
 EPOCH_BOUND_SCHEDULES = ("cosine", "onecycle", "piecewise")  # their shape depends on the number of epochs
 _ON = argparse.BooleanOptionalAction
-
-def _device(text):
-    """--device parsed where it enters: the canonical device string, or a usage error."""
-    try:
-        return backend.parse_device(text)
-    except backend.DeviceError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
 
 # (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`. Each help
 # gets the field's default from RunConfig itself (see _with_default), so the two cannot disagree.
@@ -71,7 +63,7 @@ RUN_FLAGS = [
     ("--patience", int, "stop after this many epochs without improvement of --monitor (default: never)"),
     ("--monitor", MONITORS, "the metric that picks the best epoch"),
     ("--eval-batch-size", int, "batch size of validation and test"),
-    ("--device", _device, "cpu, cuda or cuda:N"),
+    ("--device", device, "cpu, cuda or cuda:N"),
     ("--seed", int, "seed of the weights, the shuffling and the augmentation"),
     ("--out", str, "the run folder (default runs/MODEL)"),
     ("--progress", _ON, "progress bars"),
@@ -143,7 +135,7 @@ def build_parser():
                                               "output shape and parameter count.")
     summary.add_argument("--model", choices=models.list_models(), metavar="NAME", required=True,
                          help=f"one of {', '.join(models.list_models())}")
-    summary.add_argument("--device", type=_device, default="cpu", help="default cpu")
+    summary.add_argument("--device", type=device, default="cpu", help="default cpu")
     summary.add_argument("--batch-size", type=int, default=-1, help="batch size for the memory estimate")
     summary.set_defaults(handler=_summary)
     return parser

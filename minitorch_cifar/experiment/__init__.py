@@ -34,10 +34,12 @@ from .config import MONITORS, NORMALIZATIONS, OPTIMIZERS, SCHEDULERS, ConfigErro
 from .data import Datasets, Loaders, build_loaders, build_transforms, evaluation_loader, load_data
 from .folder import FILES, load_run
 from .runner import Experiment, RunResult, run
-from .scripts import plot_run_folders, run_and_report, script_config, script_parser
+from .scripts import (plot_run_folders, print_train_and_test_accuracy, run_and_report, run_script, script_config,
+                      script_parser)
 
 __all__ = ["RunConfig", "ConfigError", "OPTIMIZERS", "SCHEDULERS", "NORMALIZATIONS", "MONITORS", "FILES",
            "Datasets", "Loaders", "load_data", "build_transforms", "build_loaders", "evaluation_loader",
            "build_model", "build_optimizer", "PiecewiseLinear", "build_scheduler", "build_loss",
            "Experiment", "RunResult", "run", "load_run", "evaluate_checkpoint", "format_evaluation", "plot_data",
-           "script_parser", "script_config", "run_and_report", "plot_run_folders"]
+           "script_parser", "script_config", "run_and_report", "run_script", "plot_run_folders",
+           "print_train_and_test_accuracy"]

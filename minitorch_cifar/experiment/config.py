@@ -132,8 +132,9 @@ class RunConfig:
         return cls(**values)
 
     def quick(self):
-        """The same run shrunk to a smoke test: one epoch on at most 128 training images in batches of at most
-        32, tested on at most 100 images, the schedule squeezed to fit (for examples' ``--quick``)."""
+        """The same run (checked first) shrunk to a smoke test: one epoch on at most 128 training images in batches
+        of at most 32, tested on at most 100 images, the schedule squeezed to fit (for examples' ``--quick``)."""
+        self.check()
         return dataclasses.replace(
             self, epochs=1, batch_size=min(self.batch_size, 32), train_subset=min(self.train_subset or 128, 128),
             test_subset=min(self.test_subset or 100, 100), warmup_epochs=self.warmup_epochs / self.epochs,

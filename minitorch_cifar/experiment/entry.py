@@ -19,6 +19,14 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def device(text):
+    """An argparse type: a device parsed where it enters, to its canonical string ('cuda' is 'cuda:0')."""
+    try:
+        return backend.parse_device(text)
+    except backend.DeviceError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def positive_int(text):
     """An argparse type: an integer >= 1."""
     return _whole_number(text, 1)
