@@ -22,6 +22,7 @@ from .data import CIFAR10
 from .experiment import (MONITORS, NORMALIZATIONS, OPTIMIZERS, SCHEDULERS, ConfigError, Experiment, RunConfig,
                          evaluate_checkpoint, format_evaluation, load_run, plot_data)
 from .experiment.folder import FILES, prepare_run_folder
+from .experiment.runner import check_lr_range_test
 from .experiment.entry import CommandParser, device, positive_int, run_command
 from .train import CheckpointError
 
@@ -69,6 +70,11 @@ RUN_FLAGS = [
     ("--progress", _ON, "progress bars"),
 ]
 _RUN_DEFAULTS = RunConfig().to_dict()
+# lr-find trains a few batches at rates of its own: the epochs, the schedule, validation, early stopping and the
+# test images mean nothing to it
+LR_FIND_FLAGS = ("--model", "--batch-size", "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--augment",
+                 "--crop-padding", "--padding-mode", "--cutout", "--normalize", "--train-subset", "--drop-last",
+                 "--data-dir", "--download", "--label-smoothing", "--init", "--device", "--seed", "--progress")
 
 
 def _with_default(flag, help):
@@ -114,10 +120,11 @@ def build_parser():
                                  description="Train a few batches while the learning rate grows exponentially; "
                                              "write the loss against the rate (lr_find.png, lr_find.csv) and "
                                              "print the rate where the loss falls fastest.")
-    _add_run_flags(finder)
+    _add_run_flags(finder, LR_FIND_FLAGS)
+    finder.add_argument("--out", help="folder of lr_find.png and lr_find.csv (default runs/lr-find-MODEL)")
     finder.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")
     finder.add_argument("--end-lr", type=float, default=10.0, help="default 10")
-    finder.add_argument("--num-iter", type=int, default=100, help="number of batches (default 100)")
+    finder.add_argument("--num-iter", type=positive_int, default=100, help="number of batches (default 100)")
     finder.add_argument("--step-mode", choices=("exp", "linear"), default="exp", help="default exp")
     finder.set_defaults(handler=_lr_find)
 
@@ -125,7 +132,7 @@ def build_parser():
                                description="Write samples.png (images of every class) and class_distribution.png.")
     show.add_argument("--data-dir", help="CIFAR-10's folder (default $MINITORCH_CIFAR_DATA, else ./data)")
     show.add_argument("--split", choices=("train", "test"), default="train", help="default train")
-    show.add_argument("--per-class", type=int, default=8, help="images per class (default 8)")
+    show.add_argument("--per-class", type=positive_int, default=8, help="images per class (default 8)")
     show.add_argument("--out", default=os.path.join("runs", "data"), help="folder of the PNGs (default runs/data)")
     show.add_argument("--download", action=_ON, default=True, help="download CIFAR-10 when missing (default on)")
     show.set_defaults(handler=_show_data)
@@ -141,9 +148,10 @@ def build_parser():
     return parser
 
 
-def _add_run_flags(parser):
+def _add_run_flags(parser, only=None):
     for spec in RUN_FLAGS:
-        _add_flag(parser, *spec)
+        if only is None or spec[0] in only:
+            _add_flag(parser, *spec)
 
 
 def _add_flag(parser, flag, kind, help):
@@ -252,6 +260,7 @@ def _evaluate(args):
 
 def _lr_find(args):
     options = ("start_lr", "end_lr", "num_iter", "step_mode")
+    check_lr_range_test(*(getattr(args, name) for name in options))  # before the data is read
     config = _run_config(args, os.path.join("runs", "lr-find-{model}"), leave_out=options)
     experiment = Experiment(config)
     parameters = sum(p.numel() for p in experiment.model.parameters())
@@ -262,7 +271,10 @@ def _lr_find(args):
     stop = "the loss diverged" if result.diverged else "all iterations ran"
     print(f"tried {len(result.lrs)} learning rates from {result.lrs[0]:.3g} to {result.lrs[-1]:.3g} ({stop})")
     if result.suggested_lr is None:
-        print("no suggestion: too few iterations ran past the noisy ends; raise --num-iter or lower --end-lr")
+        cause = "the loss diverged early: lower --end-lr, or " if result.diverged else ""
+        print(f"no suggestion: the test is too short to find a slope ({len(result.lrs)} iterations ran, and the "
+              f"first {result.skip_start} and last {result.skip_end} are left out as noise); {cause}raise "
+              f"--num-iter (100 or more)")
     else:
         print(f"suggested learning rate (steepest descent of the loss): {result.suggested_lr:.3g}")
     print(f"wrote lr_find.png and lr_find.csv in {experiment.out}/")

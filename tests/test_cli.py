@@ -1,6 +1,8 @@
 """The command line, run in-process through ``cli.main(argv)`` (one subprocess checks ``python -m``)."""
 import csv
+import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -40,7 +42,8 @@ def test_train_leaves_csv_png_weights_and_json_then_evaluate_prints_the_same_acc
     status, printed, progress = run(capsys, "train", "--model", "cnn2", "--epochs", "1", "--batch-size", "25",
                                     "--data-dir", fake_data, "--out", out)
     assert status == 0
-    assert "epoch 1/1" in progress and "4/4" in progress  # the progress bar went through the 4 batches
+    assert re.search(r"^epoch 1/1  loss [0-9.]+ acc [0-9.]+%  val [0-9.]+ [0-9.]+%  lr 0.01  \d+ s$", printed, re.M)
+    assert "\r" not in progress  # no bar redrawn where it cannot be (a captured, non-terminal stderr)
     for name in ("metrics.csv", "curves.png", "final.npz", "best.npz", "checkpoint.npz", "run.json"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "curves.png").read_bytes().startswith(PNG)
@@ -240,3 +243,64 @@ def test_help_shows_each_run_flag_with_run_configs_own_default():
         shown = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) \
             else value
         assert helps[flag].endswith(f"default {shown})") or helps[flag] == f"default {shown}", (flag, helps[flag])
+
+
+def command(*argv, cwd):
+    """(exit status, stdout, stderr) of ``python -m minitorch_cifar ARGV`` in a fresh interpreter, stdout and stderr
+    pipes (not terminals), this checkout first on the path and every download refused at once."""
+    refused = "http://127.0.0.1:9"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "https_proxy": refused, "HTTPS_PROXY": refused}
+    done = subprocess.run([sys.executable, "-m", "minitorch_cifar", *map(str, argv)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("argv, status, message", [
+    (["train", "--model", "cnn2", "--epochs", "0"], 2, "epochs=0: must be a positive integer"),
+    (["train", "--model", "cnn2", "--quick", "--epochs", "0"], 2, "epochs=0: must be a positive integer"),
+    (["train", "--model", "cnn2", "--device", "gpu"], 2, "argument --device: unknown device 'gpu'"),
+    (["train", "--model", "cnn2", "--data-dir", "mistyped"], 1, "CIFAR-10 is not in mistyped (downloading"),
+    (["evaluate", "nowhere/final.npz"], 1, "nowhere/final.npz: no such checkpoint file"),
+    (["lr-find", "--model", "softmax", "--num-iter", "0"], 2, "argument --num-iter: 0 is below 1"),
+    (["lr-find", "--model", "softmax", "--num-iter", "1"], 2, "num_iter=1: the test needs at least 2 iterations"),
+    (["lr-find", "--model", "softmax", "--start-lr", "1", "--end-lr", "0.1"], 2, "start_lr=1, end_lr=0.1"),
+    (["lr-find", "--model", "softmax", "--epochs", "3"], 2, "unrecognized arguments: --epochs 3"),
+    (["lr-find", "--model", "softmax", "--scheduler", "cosine"], 2, "unrecognized arguments: --scheduler cosine"),
+    (["lr-find", "--model", "softmax", "--patience", "3"], 2, "unrecognized arguments: --patience 3"),
+    (["show-data", "--data-dir", "mistyped", "--no-download"], 1, "CIFAR-10 is not in mistyped (download=False)"),
+    (["show-data", "--per-class", "0"], 2, "argument --per-class: 0 is below 1"),
+    (["summary", "--model", "lenet", "--device", "gpu"], 2, "argument --device: unknown device 'gpu'"),
+])
+def test_each_command_ends_a_bad_input_in_one_line(argv, status, message, tmp_path):
+    code, _, err = command(*argv, cwd=tmp_path)
+    lines = err.strip().splitlines()
+    assert code == status and len(lines) == 1 and "Traceback" not in err, err
+    assert re.match(rf"python -m minitorch_cifar( {argv[0]})?: error: ", lines[0]) and message in lines[0], err
+    if "CIFAR-10 is not in" in message:
+        assert "--data-dir DIR" in err and "root=" not in err
+    assert list(tmp_path.iterdir()) == []  # no folder made for a mistyped path, no run folder begun
+
+
+@pytest.mark.parametrize("progress", ["--progress", "--no-progress"])
+def test_each_epoch_prints_one_summary_line_and_a_log_gets_no_bar(fake_data, tmp_path, progress):
+    code, printed, err = command("train", "--model", "softmax", "--epochs", "2", "--data-dir", fake_data, "--out",
+                                 tmp_path / "run", progress, cwd=tmp_path)
+    assert code == 0, err
+    lines = [line for line in printed.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"]
+    assert all(re.fullmatch(r"epoch \d/2  loss [0-9.]+ acc [0-9.]+%  val [0-9.]+ [0-9.]+%  lr 0.01  \d+ s", line)
+               and len(line) <= 80 for line in lines), lines
+    assert "\r" not in printed + err and "batch/s" not in err  # stdout and stderr are pipes here: no bar
+
+
+def test_lr_find_shows_its_progress_like_train(fake_data, tmp_path, capsys, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status, printed, _ = run(capsys, "lr-find", "--model", "softmax", "--data-dir", fake_data, "--batch-size", "10",
+                             "--num-iter", "12", "--out", tmp_path)
+    assert status == 0 and "lr-find" in terminal.getvalue() and "12/12" in terminal.getvalue()
+    assert "no suggestion: the test is too short to find a slope (12 iterations ran" in printed

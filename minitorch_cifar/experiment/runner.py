@@ -11,6 +11,7 @@ from ..autograd import no_grad
 from ..data import ArrayDataset
 from ..train import Trainer, lr_find, save_weights
 from ..train.checkpoint import atomic_write, rng_state, set_rng_state
+from ..train.lr_finder import check_range_test
 from .builders import build_loss, build_model, build_optimizer, build_scheduler
 from .config import ConfigError, RunConfig
 from .data import build_loaders, evaluation_loader, load_data
@@ -138,12 +139,14 @@ class Experiment:
         """The learning-rate range test (``train.lr_find``) on the training loader with a fresh optimizer of this
         config. Nothing is changed by it: the model, the loader's shuffling and the framework's (CPU) random
         generator are put back. With ``out``, the plot goes to lr_find.png and the curve to lr_find.csv.
-        Returns the LRFinderResult (``suggested_lr``, ``lrs``, ``losses``)."""
+        Returns the LRFinderResult (``suggested_lr``, ``lrs``, ``losses``); a setting that cannot work raises
+        ConfigError first."""
+        check_lr_range_test(start_lr, end_lr, num_iter, step_mode)
         loader_state, rng = self.loaders.train.state_dict(), rng_state()
         try:
             result = lr_find(self.model, build_optimizer(self.config, self.model.parameters()), self.loss_fn,
                              self.loaders.train, start_lr, end_lr, num_iter, step_mode, device=self.config.device,
-                             **options)
+                             progress=self.config.progress, **options)
         finally:
             self.loaders.train.load_state_dict(loader_state)
             set_rng_state(rng)
@@ -206,6 +209,14 @@ class Experiment:
                                                    title=f"{self.config.model}: test accuracy per class"))
         close_figure(plots.plot_confusion_matrix(evaluation.confusion_matrix, classes, path=self.path("confusion"),
                                                  title=f"{self.config.model}: test confusion matrix"))
+
+
+def check_lr_range_test(start_lr, end_lr, num_iter, step_mode="exp"):
+    """Raise ConfigError naming the first setting of a learning-rate range test that cannot work."""
+    try:
+        check_range_test(start_lr, end_lr, num_iter, step_mode)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def run(config, data=None, resume=None):
