@@ -222,8 +222,9 @@ def test_without_network_the_error_says_where_to_put_the_data(tmp_path, no_netwo
     message = str(error.value)
     assert no_network == [cifar.ARCHIVE_URL] and "\n" not in message
     for needed in ("Temporary failure in name resolution", str(tmp_path / "data"), cifar.ARCHIVE_NAME, cifar.FOLDER,
-                   cifar.ROOT_ENV_VAR):
+                   cifar.ROOT_ENV_VAR, "with root=..."):  # Python's words; the command line says --data-dir DIR
         assert needed in message
+    assert "--data-dir" not in message and "cifar10_from_jpeg" not in message
     assert not (tmp_path / "data").exists()  # no folder made where a path was mistyped, no partial download
     with pytest.raises(DatasetNotFoundError, match="download=False"):
         CIFAR10(tmp_path / "elsewhere", download=False)
