@@ -485,3 +485,20 @@ def test_plots_gathers_the_curves_and_the_images_modules():
     from minitorch_cifar.viz import images
     assert plots.plot_history is curves.plot_history and plots.plot_feature_maps is images.plot_feature_maps
     assert all(getattr(viz, name) is getattr(plots, name) for name in plots.__all__ if hasattr(viz, name))
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_a_short_run_is_readable_one_marked_point_per_epoch_on_whole_epoch_ticks(epochs):
+    history = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": 0.3 * e, "val_loss": 2.2 / e, "val_acc": 0.25 * e}
+               for e in range(1, epochs + 1)]
+    for fig in (plots.plot_history(history), plots.plot_runs({"a": history, "b": history[:1]})):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            low, high = ax.get_xlim()
+            assert low <= 0.5 and high >= epochs + 0.5  # the points sit inside the axis, not on its edge
+            ticks = [t for t in ax.get_xticks() if low <= t <= high]
+            assert ticks and all(float(t).is_integer() for t in ticks)
+            lines = ax.get_lines()
+            assert {line.get_marker() for line in lines} == {"o", "s"} and all(l.get_markersize() >= 6 for l in lines)
+            assert len(ax.texts) == sum(len(line.get_xdata()) for line in lines)  # every point labelled
+        plt.close(fig)

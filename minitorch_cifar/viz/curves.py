@@ -18,6 +18,9 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .figure import ACC_COLOUR, DPI, LOSS_COLOUR, LR_COLOUR, WRONG, finish, one_name_each, save_figure, to_numpy
 
+SHORT_RUN = 20  # epochs: up to this many, each one is marked clearly
+LABELLED_RUN = 2  # epochs: up to this many, each point is labelled with its value
+
 
 # ---------------------------------------------------------------------- training curves
 def history_columns(history):
@@ -50,12 +53,22 @@ def _number(value):
 
 
 def _plot_pair(ax, h, metric, colour, prefix=""):
-    """Train (solid, dots) and validation (dashed) lines of ``metric`` ('loss' or 'acc') where present."""
+    """Train (solid, dots) and validation (dashed) lines of ``metric`` ('loss' or 'acc') where present. A short
+    run's points are marked clearly (train filled circles, validation open squares) and labelled with their
+    values, since a line of one or two points says little."""
     lines = []
     for split, style in (("train", "-"), ("val", "--")):
         key = f"{split}_{metric}"
         if key in h and not np.all(np.isnan(h[key])):
-            lines += ax.plot(h["epoch"], h[key], style, color=colour, marker=".", label=f"{prefix}{split} {metric}")
+            lines += ax.plot(h["epoch"], h[key], style, color=colour, label=f"{prefix}{split} {metric}",
+                             **_markers(h["epoch"], split))
+            if len(h["epoch"]) <= LABELLED_RUN:
+                for x, y in zip(h["epoch"], h[key]):
+                    text = f"{y:.1%}" if metric == "acc" and y <= 1 else f"{y:.3f}"
+                    ax.annotate(text, (x, y), xytext=(7, 0), textcoords="offset points", va="center", fontsize=8,
+                                color=colour)
+    if len(h["epoch"]) <= SHORT_RUN:
+        ax.margins(y=0.15)
     return lines
 
 
@@ -67,14 +80,30 @@ def _accuracy_axis(ax, histories):
     ax.set_ylabel("accuracy")
 
 
-def _epoch_axis(ax):
+def _markers(epochs, split="train"):
+    """Dots on a long curve; on a short one (a run of a few epochs, a single point) markers that stand out, filled
+    circles for training and open squares for validation, so that the two differ without a line between points."""
+    if len(epochs) > SHORT_RUN:
+        return {"marker": "."}
+    return {"marker": "o", "markersize": 6} if split == "train" else \
+        {"marker": "s", "markersize": 6, "markerfacecolor": "white"}
+
+
+def _epoch_axis(ax, epochs):
+    """Whole-number epoch ticks; a short run gets half an epoch of room each side, so one epoch is a point in the
+    middle of the axis rather than at its edge."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if 0 < len(epochs) <= SHORT_RUN:
+        ax.set_xlim(np.nanmin(epochs) - 0.5, np.nanmax(epochs) + 0.5)
 
 
 def draw_history(fig, history, layout="twin", title=None):
-    """Draw training curves on an empty figure; ``plot_history`` and ``LivePlot`` share it."""
+    """Draw training curves on an empty figure; ``plot_history`` and ``LivePlot`` share it. A run of one or two
+    epochs is drawn as panels whatever the layout: on twin axes its few points would fall on one another."""
     h = history_columns(history)
+    if layout == "twin" and len(h["epoch"]) <= LABELLED_RUN:
+        layout = "panels"
     if layout == "twin":
         loss_ax = fig.subplots()
         acc_ax = loss_ax.twinx()
@@ -94,7 +123,7 @@ def draw_history(fig, history, layout="twin", title=None):
         axes[0].set_ylabel("loss")
         _accuracy_axis(axes[1], [h])
         if has_lr:
-            axes[2].plot(h["epoch"], h["lr"], color=LR_COLOUR, marker=".")
+            axes[2].plot(h["epoch"], h["lr"], color=LR_COLOUR, **_markers(h["epoch"]))
             axes[2].set_ylabel("learning rate")
         for ax in axes:
             ax.grid(alpha=0.3)
@@ -103,7 +132,7 @@ def draw_history(fig, history, layout="twin", title=None):
     else:
         raise ValueError(f"layout must be 'twin' (loss and accuracy on two y-axes) or 'panels', got {layout!r}")
     for ax in axes:
-        _epoch_axis(ax)
+        _epoch_axis(ax, h["epoch"])
     fig.suptitle(title or "loss and accuracy per epoch")
     fig.tight_layout()
     return fig
@@ -130,7 +159,7 @@ def plot_runs(runs, path=None, title=None, figsize=(12, 4.5)):
     loss_ax.set_ylabel("loss")
     _accuracy_axis(acc_ax, columns.values())
     for ax in (loss_ax, acc_ax):
-        _epoch_axis(ax)
+        _epoch_axis(ax, np.concatenate([h["epoch"] for h in columns.values()] or [np.zeros(0)]))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
