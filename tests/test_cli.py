@@ -304,3 +304,14 @@ def test_lr_find_shows_its_progress_like_train(fake_data, tmp_path, capsys, monk
                              "--num-iter", "12", "--out", tmp_path)
     assert status == 0 and "lr-find" in terminal.getvalue() and "12/12" in terminal.getvalue()
     assert "no suggestion: the test is too short to find a slope (12 iterations ran" in printed
+
+
+def test_the_readme_lists_every_file_of_a_run_folder_and_speaks_to_a_user():
+    from minitorch_cifar.experiment import FILES
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{name}`" in quickstart for name in FILES.values())
+    assert "minutes" in quickstart and "GPU" in quickstart  # how long the main job takes, and where
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    for text in (readme, results):
+        assert not re.search(r"\bsessions?\b|\blent\b|we had", text, re.IGNORECASE)

@@ -27,7 +27,8 @@ OUTPUTS = {
     "03_cnn_progression": ([f"{run}/{f}" for run in ("cnn1", "cnn2", "cnn3") for f in RUN] + ["cnn_progression.png"],
                            3, r"curves of cnn1, cnn2, cnn3 overlaid"),
     "04_lenet": ([*RUN, "feature_maps_conv1.png", "feature_maps_conv2.png"], 1,
-                 r"accuracy on the 128 training images: \d+\.\d\d%; on the 100 test images"),
+                 r"accuracy on the 128 training images: \d+\.\d\d%; on the 100 test images: \d+\.\d\d%\n  \(both after "
+                 r"training, in eval mode; curves.png draws the train accuracy while training: \d+\.\d\d% over"),
     "05_simplenet": (["batch_losses.csv", "batch_losses.png", "samples.png", "class_distribution.png", "final.npz"],
                      1, r"Batch \[2\], Loss: \d\.\d{4}"),
     "06_alexnet": ([*RUN, "predictions.png"], 1, r"identical, down to every cell of the confusion matrix"),
@@ -176,3 +177,12 @@ def test_resnet9_mean_loss_recipe_takes_the_same_steps_as_the_summed_loss_origin
 
     _, raw = train("sum", lambda s: s, recipe.weight_decay)  # 0.4 read as the summed loss's rate
     assert moved(raw) > 100 * moved(original)  # hundreds of times the intended steps
+
+
+def test_the_examples_readme_states_the_device_default_the_scripts_and_the_cli_use():
+    from minitorch_cifar import cli
+    from minitorch_cifar.experiment import script_parser
+    default = script_parser("x", out="o").parse_args([]).device
+    assert default == cli.RunConfig().device == "cpu"
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    assert f"(default `{default}`, as for `python -m minitorch_cifar train`" in readme
