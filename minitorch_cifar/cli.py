@@ -6,9 +6,10 @@
     show-data   sample images per class and the class distribution, as PNGs
     summary     a model's layers with their output shapes and parameter counts
 
-Every training setting is a field of ``experiment.RunConfig``; its flag is the field's name with dashes. An
-expected failure (bad flags, missing data, an unreadable checkpoint, a diverging loss) prints one line saying
-what to do and exits with 2 (bad usage) or 1 (the rest), without a traceback.
+Every training setting is a field of ``experiment.RunConfig``; its flag is the field's name with dashes, and its
+help shows the field's default. An expected failure (bad flags, missing data, an unreadable checkpoint, a
+diverging loss) prints one line saying what to do and exits with 2 (bad usage) or 1 (the rest), without a
+traceback: ``experiment.entry``, which the example scripts share.
 """
 import argparse
 import dataclasses
@@ -93,8 +94,10 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 argument_default=argparse.SUPPRESS,
-                                description="Train a zoo model on CIFAR-10. The run folder (--out) gets metrics.csv, "
-                                            "curves.png, checkpoint.npz, best.npz, final.npz and run.json.")
+                                description="Train a zoo model on CIFAR-10. The run folder (--out) gets run.json, "
+                                            "metrics.csv, curves.png, checkpoint.npz, best.npz, final.npz, "
+                                            "per_class.png and confusion.png; a folder that holds a run already "
+                                            "is refused unless --resume or --overwrite.")
     _add_run_flags(train)
     train.add_argument("--resume", metavar="CKPT", help="continue the run of this checkpoint.npz in its folder (its "
                        "run.json gives the settings; flags given here replace them, e.g. more --epochs where the "

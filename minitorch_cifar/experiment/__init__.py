@@ -26,7 +26,8 @@ with ``plot_run_folders``.
 
 The modules, by concern: ``config`` (RunConfig), ``data`` (the images and loaders), ``builders`` (model, optimizer,
 schedule, loss), ``runner`` (Experiment, run), ``folder`` (the run folder's files and run.json), ``after`` (testing
-saved weights, printing results) and ``scripts`` (the examples' command line).
+saved weights, printing results), ``entry`` (how every command-line entry point checks its flags and ends in one
+line) and ``scripts`` (the examples' command line).
 """
 from .after import evaluate_checkpoint, format_evaluation, plot_data
 from .builders import PiecewiseLinear, build_loss, build_model, build_optimizer, build_scheduler
