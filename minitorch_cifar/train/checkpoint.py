@@ -25,6 +25,7 @@ from ..tensor import Tensor
 FORMAT = "minitorch_cifar.checkpoint"
 VERSION = 2  # 2 marks Tensors and tuples ("__tensor__", "__tuple__"); version-1 files still read
 _META = "__meta__"
+_ZIP_MAGIC = b"PK\x03\x04"  # how every .npz archive (a zip file) starts
 
 
 class CheckpointError(ValueError):
@@ -193,10 +194,13 @@ def _read(path, model):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as file:
+        start = file.read(len(_ZIP_MAGIC))
+    if start != _ZIP_MAGIC:  # np.load would take it for a pickle, and advise loading it as one: never
+        raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint: it is not an .npz archive (a checkpoint "
+                              f"or weight file saved by minitorch_cifar); it may be corrupt, or another kind of file")
     try:
         archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint (a single .npy array)")
         with archive:
             if _META not in archive.files:
                 raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint (the archive has no {_META} entry)")
@@ -210,9 +214,10 @@ def _read(path, model):
             return unpack(meta, {name: archive[name] for name in archive.files if name != _META})
     except CheckpointError:
         raise
-    except Exception as e:  # a truncated zip, a pickle, text: whatever np.load or json trips over
+    except Exception as e:  # a truncated zip, a pickle inside the archive: whatever np.load or json trips over
+        detail = "it holds pickled data, which is never loaded" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
         raise CheckpointError(f"{path}: cannot read it as a checkpoint, the file is truncated, corrupt or of "
-                              f"another kind ({type(e).__name__}: {e})") from None
+                              f"another kind ({detail})") from None
 
 
 def _check_fits(path, saved, model):
