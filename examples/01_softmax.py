@@ -20,7 +20,7 @@ per_class.png and confusion.png (which classes a linear model can and cannot tel
 import dataclasses
 import sys
 
-from minitorch_cifar.experiment import RunConfig, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import RunConfig, run_and_report, run_script, script_config, script_parser
 
 # The write-up's Trainer defaults. Its init_net used Xavier-normal weights and zero biases; 'xavier_uniform' draws
 # from the same variance.
@@ -37,4 +37,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

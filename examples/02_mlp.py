@@ -22,7 +22,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from minitorch_cifar.experiment import RunConfig, plot_run_folders, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import (RunConfig, plot_run_folders, run_and_report, run_script, script_config,
+                                        script_parser)
 
 FIRST_WRITEUP = dict(batch_size=256, normalize="none", init="xavier_uniform")  # its Trainer's defaults, init_net
 RECIPES = {
@@ -51,4 +52,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -23,7 +23,8 @@ BatchNorm, pooling and dropout (cnn2) close that gap; depth (cnn3) lifts both cu
 import sys
 from pathlib import Path
 
-from minitorch_cifar.experiment import RunConfig, plot_run_folders, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import (RunConfig, plot_run_folders, run_and_report, run_script, script_config,
+                                        script_parser)
 
 FIRST_WRITEUP = dict(batch_size=256, normalize="none")  # its Trainer's default batch size; pixels / 255
 RECIPES = {
@@ -50,4 +51,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

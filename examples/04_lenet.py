@@ -20,7 +20,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from minitorch_cifar.experiment import NORMALIZATIONS, RunConfig, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import (NORMALIZATIONS, ConfigError, RunConfig, load_data,
+                                        print_train_and_test_accuracy, run_and_report, run_script, script_config,
+                                        script_parser)
+from minitorch_cifar.experiment.entry import non_negative_int
 from minitorch_cifar.viz import plots
 
 RECIPE = RunConfig(model="lenet", epochs=2, batch_size=4, optimizer="sgd", lr=1e-3, momentum=0.9, normalize="half")
@@ -28,13 +31,15 @@ RECIPE = RunConfig(model="lenet", epochs=2, batch_size=4, optimizer="sgd", lr=1e
 
 def main(argv=None):
     parser = script_parser(__doc__, out="runs/04_lenet")
-    parser.add_argument("--image", type=int, default=0, help="the test image whose feature maps are drawn")
+    parser.add_argument("--image", type=non_negative_int, default=0,
+                        help="the test image whose feature maps are drawn (default 0)")
     args = parser.parse_args(argv)
     config = script_config(RECIPE, args)
-    experiment, result = run_and_report(config)
-    train = experiment.evaluate(experiment.data.train)
-    print(f"accuracy on the {len(experiment.data.train):,} training images: {train.acc:.2%}; on the "
-          f"{len(experiment.data.test):,} test images: {result.test.acc:.2%}")
+    data = load_data(config)
+    if args.image >= len(data.test):
+        raise ConfigError(f"--image {args.image}: there are {len(data.test)} test images; pick one below that")
+    experiment, result = run_and_report(config, data)
+    print_train_and_test_accuracy(experiment, result)
 
     data, out = experiment.data.test, Path(args.out)
     mean, std = NORMALIZATIONS[config.normalize]
@@ -49,4 +54,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

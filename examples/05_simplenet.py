@@ -25,8 +25,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from minitorch_cifar.experiment import (Experiment, RunConfig, format_evaluation, plot_data, script_config,
+from minitorch_cifar.experiment import (Experiment, RunConfig, format_evaluation, plot_data, run_script, script_config,
                                         script_parser)
+from minitorch_cifar.experiment.entry import positive_int
 from minitorch_cifar.train import save_weights
 from minitorch_cifar.train.checkpoint import atomic_write
 from minitorch_cifar.viz import plots
@@ -36,8 +37,8 @@ RECIPE = RunConfig(model="simplenet", epochs=1, batch_size=32, optimizer="sgd", 
 
 
 def main(argv=None):
-    parser = script_parser(__doc__, out="runs/05_simplenet", device="cpu")
-    parser.add_argument("--print-every", type=int, default=100, help="print the loss of every N-th batch")
+    parser = script_parser(__doc__, out="runs/05_simplenet")
+    parser.add_argument("--print-every", type=positive_int, default=100, help="print the loss of every N-th batch")
     args = parser.parse_args(argv)
     experiment = Experiment(script_config(RECIPE, args))
     out = Path(args.out)
@@ -78,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

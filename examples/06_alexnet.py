@@ -23,7 +23,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from minitorch_cifar.experiment import RunConfig, evaluate_checkpoint, run_and_report, script_config, script_parser
+from minitorch_cifar.experiment import (RunConfig, evaluate_checkpoint, run_and_report, run_script, script_config,
+                                        script_parser)
+from minitorch_cifar.experiment.entry import positive_int
 from minitorch_cifar.viz import plots
 
 RECIPE = RunConfig(model="alexnet", epochs=20, batch_size=100, optimizer="sgd", lr=0.03, init="kaiming_uniform",
@@ -32,7 +34,7 @@ RECIPE = RunConfig(model="alexnet", epochs=20, batch_size=100, optimizer="sgd", 
 
 def main(argv=None):
     parser = script_parser(__doc__, out="runs/06_alexnet")
-    parser.add_argument("--show", type=int, default=16, help="number of test images in predictions.png")
+    parser.add_argument("--show", type=positive_int, default=16, help="number of test images in predictions.png")
     args = parser.parse_args(argv)
     experiment, result = run_and_report(script_config(RECIPE, args))
 
@@ -57,4 +59,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -14,18 +14,22 @@ stage (64, 128, 256, 512 channels; a 3x3 stem and a 3x3 max-pool; ten weight lay
     python examples/07_resnet10.py [--only lr_find plain augmented] [--lr 5e-3] [--epochs 24] [--device cpu]
                                    [--data-dir DIR] [--out runs/07_resnet10]
 
-What to look at: lr_find/lr_find.png (flat at tiny rates, a steep fall, then the blow-up; the red mark is the
-steepest fall, printed beside the write-up's pick); resnet10_runs.png (both runs overlaid: without
-augmentation the train accuracy runs to ~100% and the test loss turns up; with it the curves stay together
-and the test accuracy ends higher); the train and test accuracies printed after each run (the gap is the
-overfitting); each run's folder (plain/, augmented/) with metrics.csv, curves.png, per_class.png, the weights.
+What to look at: lr_find/lr_find.png (flat at tiny rates, a steep fall, then a rise once the rate is too large,
+which may or may not blow up within the 300 batches; the red mark is the steepest fall, printed beside the
+write-up's pick); resnet10_runs.png (both runs overlaid: without augmentation the train accuracy runs ahead of
+the test accuracy, towards ~100% over the full 24 epochs, and the test loss turns up; with it the curves stay
+together, learn more slowly at first, and over the full run end higher); the train and test accuracies printed
+after each run, both measured after training in eval mode (the gap is the overfitting), beside the train
+accuracy that the curves draw (measured while training); each run's folder (plain/, augmented/) with
+metrics.csv, curves.png, per_class.png, confusion.png, the weights.
 """
 import dataclasses
 import sys
 from pathlib import Path
 
-from minitorch_cifar.experiment import (Experiment, RunConfig, load_data, plot_run_folders, run_and_report,
-                                        script_config, script_parser)
+from minitorch_cifar.experiment import (Experiment, RunConfig, load_data, plot_run_folders,
+                                        print_train_and_test_accuracy, run_and_report, run_script, script_config,
+                                        script_parser)
 
 BATCH_SIZE = 64
 PLAIN = RunConfig(model="resnet10", epochs=24, batch_size=BATCH_SIZE, optimizer="sgd", lr=5e-3, momentum=0.9,
@@ -57,14 +61,11 @@ def main(argv=None):
               f"{suggestion} (the write-up chose 5e-3); plot: {out / 'lr_find' / 'lr_find.png'}")
 
     for name in (step for step in RUNS if step in steps):
-        experiment, result = run_and_report(configs[name], data)
-        train = experiment.evaluate(data.train)
-        print(f"{name}: accuracy on the {len(data.train):,} training images {train.acc:.2%}, on the "
-              f"{len(data.test):,} test images {result.test.acc:.2%}", flush=True)
+        print_train_and_test_accuracy(*run_and_report(configs[name], data), name=name)
     plot_run_folders({name: out / name for name in RUNS}, out / "resnet10_runs.png",
                      title="resnet10 without and with augmentation (solid: train, dashed: test)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -1,16 +1,22 @@
 """minitorch_cifar: a deep-learning framework written from scratch on NumPy (CPU) and CuPy (GPU).
 
-The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``.
+The API follows PyTorch's: ``Tensor``, ``no_grad``, ``nn``, ``optim``, ``manual_seed``, ``device``, ``save`` and
+``load`` (without pickle), and the top-level functions PyTorch code calls (``cat``, ``max``, ``floor`` ...).
 """
+import numpy as _np
+
 from . import backend, backends
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_is_available, get_array_module
+from .devices import cuda, device
 from .kernels.switch import get_kernels, set_kernels, use_kernels
 from .factories import (arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like, rand,
                         rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
 from . import data, models, nn, optim, train
+from .nn.functional import avg_pool2d, max_pool2d
+from .serialization import load, save
 from . import viz  # summary() and to_dot(); its plots load matplotlib only when first used
 from . import utils  # torch.utils.data's names (minitorch_cifar.vision, torchvision's, is imported on request)
 
@@ -22,9 +28,27 @@ def manual_seed(seed):
     backend.manual_seed(seed)
 
 
-class cuda:
-    """``minitorch_cifar.cuda.is_available()``, as in PyTorch."""
-    is_available = staticmethod(cuda_is_available)
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def compile(model, *args, **kwargs):
+    """PyTorch's ``torch.compile``, accepted as a pass-through: the model is returned unchanged (nothing to compile)."""
+    return model
+
+
+def inference_mode(mode=True):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad()`` (or ``enable_grad()`` with ``mode=False``)."""
+    return no_grad() if mode else enable_grad()
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing ``data``'s memory where its device and dtype already fit (a copy otherwise)."""
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def _method_as_function(name):
@@ -37,6 +61,12 @@ def _method_as_function(name):
 
 for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "clip", "sum", "mean", "var", "std",
               "max", "min", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax", "reshape", "flatten",
-              "transpose", "permute", "unsqueeze", "squeeze", "matmul"):
+              "transpose", "permute", "unsqueeze", "squeeze", "matmul", "floor", "ceil", "round", "add", "sub",
+              "mul", "div", "pow", "eq", "masked_fill", "topk", "clone", "detach", "t"):
     globals()[_name] = _method_as_function(_name)
 del _name
+
+# PyTorch's other dtype names (``dtype=torch.float``); they shadow the builtins only as attributes of this package
+float, double, half, int, bool = float32, float64, float16, int32, bool_
+short = int16 = _np.int16
+int8 = _np.int8

@@ -11,6 +11,7 @@ The modules stack without a cycle: autograd <- ops (each op a Function) <- tenso
 call the ops). Tensor registers its class here, so that ``apply`` can wrap results without an import.
 """
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -47,6 +48,18 @@ def no_grad():
 
 def enable_grad():
     return _GradMode(True)
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` turns recording off at once; used in ``with``, it restores the previous mode."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        super().__init__(bool(mode))
+        self.previous, _grad_enabled = _grad_enabled, self.enabled
+
+    def __enter__(self):
+        return self
 
 
 def unbroadcast(grad, shape):
@@ -105,6 +118,7 @@ class Function:
             fn.parents = tuple((t if t._creator is None else t._creator) if needed else None
                                for t, needed in zip(inputs, needs_grad))
             fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
+            fn.saved_versions = _saved_versions(fn, [t for t in inputs if isinstance(t, Tensor)] + [out])
             out._creator = fn
         return out
 
@@ -127,6 +141,23 @@ def _constant(x):
     """A non-tensor input as the op sees it; a NumPy scalar becomes a Python number so that it cannot
     promote float32 to float64."""
     return x.item() if isinstance(x, np.generic) else x
+
+
+def _saved_versions(fn, tensors):
+    """(weak reference, version) of each tensor whose array ``fn`` kept (as an attribute) for its backward: PyTorch's
+    check that a saved tensor was not modified in place before backward reads it (in-place ops bump ``_version``)."""
+    saved = set(map(id, vars(fn).values()))
+    return tuple((weakref.ref(t), t._version) for t in tensors if id(t.array) in saved)
+
+
+def _check_versions(fn):
+    for ref, version in getattr(fn, "saved_versions", ()):
+        t = ref()
+        if t is not None and t._version != version:
+            raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
+                               f"inplace operation: a tensor of shape {t.shape} that {type(fn).__name__} saved for "
+                               f"backward is at version {t._version}; expected version {version} instead. Hint: do "
+                               f"that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor first")
 
 
 def _graph_order(root):
@@ -169,6 +200,7 @@ def backward(root, grad, retain_graph=False):
     grads = {id(root._creator): grad}
     for fn in _graph_order(root._creator):
         g = grads.pop(id(fn))
+        _check_versions(fn)
         if fn.retained is not None:
             fn.retained._accumulate_grad(g, owned=False)
         input_grads = fn.backward(g)

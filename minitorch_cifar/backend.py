@@ -240,12 +240,3 @@ def scatter_add(target, index, values):
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
-
-
-def erf(x):
-    """The error function, elementwise, on either backend."""
-    if is_cupy_array(x):
-        import cupyx.scipy.special
-        return cupyx.scipy.special.erf(x)
-    from .kernels.special import erf as numba_erf
-    return numba_erf(x)

@@ -6,88 +6,104 @@
     show-data   sample images per class and the class distribution, as PNGs
     summary     a model's layers with their output shapes and parameter counts
 
-Every training setting is a field of ``experiment.RunConfig``; its flag is the field's name with dashes. An
-expected failure (bad flags, missing data, an unreadable checkpoint, a diverging loss) prints one line saying
-what to do and exits with 2 (bad usage) or 1 (the rest), without a traceback.
+Every training setting is a field of ``experiment.RunConfig``; its flag is the field's name with dashes, and its
+help shows the field's default. An expected failure (bad flags, missing data, an unreadable checkpoint, a
+diverging loss) prints one line saying what to do and exits with 2 (bad usage) or 1 (the rest), without a
+traceback: ``experiment.entry``, which the example scripts share.
 """
 import argparse
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import backend, models
-from .data import CIFAR10, DatasetError, DatasetNotFoundError
+from . import models
+from .data import CIFAR10
 from .experiment import (MONITORS, NORMALIZATIONS, OPTIMIZERS, SCHEDULERS, ConfigError, Experiment, RunConfig,
                          evaluate_checkpoint, format_evaluation, load_run, plot_data)
-from .train import CheckpointError, NonFiniteLossError
+from .experiment.folder import FILES, prepare_run_folder
+from .experiment.runner import check_lr_range_test
+from .experiment.entry import CommandParser, device, positive_int, run_command
+from .train import CheckpointError
 
 PROG = "python -m minitorch_cifar"
 EPOCH_BOUND_SCHEDULES = ("cosine", "onecycle", "piecewise")  # their shape depends on the number of epochs
-USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
 _ON = argparse.BooleanOptionalAction
 
-# (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`.
+# (flag, RunConfig field's type or choices, help): the training settings shared by `train` and `lr-find`. Each help
+# gets the field's default from RunConfig itself (see _with_default), so the two cannot disagree.
 RUN_FLAGS = [
     ("--model", models.list_models(), f"the zoo model: {', '.join(models.list_models())}"),
-    ("--epochs", int, "number of epochs (default 10)"),
-    ("--batch-size", int, "training batch size (default 128)"),
-    ("--optimizer", OPTIMIZERS, "default sgd"),
-    ("--lr", float, "learning rate; the peak of the onecycle and piecewise schedules (default 0.01)"),
-    ("--momentum", float, "SGD momentum (default 0)"),
+    ("--epochs", int, "number of epochs"),
+    ("--batch-size", int, "training batch size"),
+    ("--optimizer", OPTIMIZERS, None),
+    ("--lr", float, "learning rate; the peak of the onecycle and piecewise schedules"),
+    ("--momentum", float, "SGD momentum"),
     ("--nesterov", _ON, "Nesterov momentum (SGD)"),
-    ("--weight-decay", float, "L2 weight decay (AdamW: decoupled) (default 0)"),
+    ("--weight-decay", float, "L2 weight decay (AdamW: decoupled)"),
     ("--scheduler", SCHEDULERS, "learning-rate schedule: cosine and step per epoch; onecycle and piecewise "
-                                "(0 -> lr at --warmup-epochs -> 0) per batch (default none)"),
-    ("--step-size", int, "step schedule: epochs between decays (default 10)"),
-    ("--gamma", float, "step schedule: decay factor (default 0.1)"),
-    ("--warmup-epochs", float, "piecewise schedule: epoch of the peak (default 5)"),
+                                "(0 -> lr at --warmup-epochs -> 0) per batch"),
+    ("--step-size", int, "step schedule: epochs between decays"),
+    ("--gamma", float, "step schedule: decay factor"),
+    ("--warmup-epochs", float, "piecewise schedule: epoch of the peak"),
     ("--augment", _ON, "random crop (after padding) and horizontal flip"),
-    ("--crop-padding", int, "padding before the random crop (default 4)"),
-    ("--padding-mode", ("constant", "reflect"), "padding of the random crop (default constant: zeros)"),
-    ("--cutout", int, "zero a random square of this side in every training image (default 0: off)"),
+    ("--crop-padding", int, "padding before the random crop"),
+    ("--padding-mode", ("constant", "reflect"), "padding of the random crop (constant: zeros)"),
+    ("--cutout", int, "zero a random square of this side in every training image (0: off)"),
     ("--normalize", tuple(NORMALIZATIONS), "cifar10: the dataset's mean/std; half: to [-1, 1]; none: [0, 1]"),
-    ("--train-subset", int, "train on the first N training images"),
-    ("--test-subset", int, "test on N test images (a fixed random choice)"),
+    ("--train-subset", int, "train on the first N training images (default all)"),
+    ("--test-subset", int, "test on N test images, a fixed random choice (default all)"),
     ("--val-split", float, "hold out this fraction (or number) of the training images for validation; "
                            "without it each epoch is validated on the test images"),
-    ("--validate", _ON, "validate after every epoch (default on)"),
+    ("--validate", _ON, "validate after every epoch"),
     ("--drop-last", _ON, "drop the last, incomplete training batch"),
     ("--data-dir", str, "CIFAR-10's folder (default $MINITORCH_CIFAR_DATA, else ./data)"),
-    ("--download", _ON, "download CIFAR-10 when it is missing (default on)"),
-    ("--label-smoothing", float, "default 0"),
-    ("--init", models.INIT_SCHEMES, "weight initialisation of Linear and Conv layers (default: PyTorch's)"),
-    ("--patience", int, "stop after this many epochs without improvement of --monitor"),
-    ("--monitor", MONITORS, "the metric that picks the best epoch (default val_acc)"),
-    ("--eval-batch-size", int, "batch size of validation and test (default 500)"),
-    ("--device", str, "cpu, cuda or cuda:N (default cpu)"),
-    ("--seed", int, "seed of the weights, the shuffling and the augmentation (default 0)"),
+    ("--download", _ON, "download CIFAR-10 when it is missing"),
+    ("--label-smoothing", float, None),
+    ("--init", models.INIT_SCHEMES, "weight initialisation of Linear and Conv layers ('default': PyTorch's)"),
+    ("--patience", int, "stop after this many epochs without improvement of --monitor (default: never)"),
+    ("--monitor", MONITORS, "the metric that picks the best epoch"),
+    ("--eval-batch-size", int, "batch size of validation and test"),
+    ("--device", device, "cpu, cuda or cuda:N"),
+    ("--seed", int, "seed of the weights, the shuffling and the augmentation"),
     ("--out", str, "the run folder (default runs/MODEL)"),
-    ("--progress", _ON, "progress bars (default on)"),
+    ("--progress", _ON, "progress bars"),
 ]
+_RUN_DEFAULTS = RunConfig().to_dict()
+# lr-find trains a few batches at rates of its own: the epochs, the schedule, validation, early stopping and the
+# test images mean nothing to it
+LR_FIND_FLAGS = ("--model", "--batch-size", "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--augment",
+                 "--crop-padding", "--padding-mode", "--cutout", "--normalize", "--train-subset", "--drop-last",
+                 "--data-dir", "--download", "--label-smoothing", "--init", "--device", "--seed", "--progress")
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a usage error in one line with where to look, exit code 2."""
-
-    def error(self, message):
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+def _with_default(flag, help):
+    """``help`` followed by the default of the RunConfig field behind ``flag`` (None: the help says it)."""
+    default = _RUN_DEFAULTS[flag[2:].replace("-", "_")]
+    if default is None or flag == "--model":  # train and lr-find ask for the model rather than assume one
+        return help
+    shown = ("on" if default else "off") if isinstance(default, bool) else f"{default:g}" if isinstance(
+        default, float) else default
+    return f"{help} (default {shown})" if help else f"default {shown}"
 
 
 def build_parser():
-    parser = _Parser(prog=PROG, description="Train and inspect CIFAR-10 models written in minitorch_cifar.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    parser = CommandParser(prog=PROG, description="Train and inspect CIFAR-10 models written in minitorch_cifar.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
 
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 argument_default=argparse.SUPPRESS,
-                                description="Train a zoo model on CIFAR-10. The run folder (--out) gets metrics.csv, "
-                                            "curves.png, checkpoint.npz, best.npz, final.npz and run.json.")
+                                description="Train a zoo model on CIFAR-10. The run folder (--out) gets run.json, "
+                                            "metrics.csv, curves.png, checkpoint.npz, best.npz, final.npz, "
+                                            "per_class.png and confusion.png; a folder that holds a run already "
+                                            "is refused unless --resume or --overwrite.")
     _add_run_flags(train)
     train.add_argument("--resume", metavar="CKPT", help="continue the run of this checkpoint.npz in its folder (its "
                        "run.json gives the settings; flags given here replace them, e.g. more --epochs where the "
                        "schedule allows)")
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in the run folder, if any "
+                       "(without it, a folder that holds a run is refused: continue that run with --resume)")
     train.add_argument("--quick", action="store_true", help="a smoke test: one epoch on 128 images, test on 100")
     train.set_defaults(handler=_train)
 
@@ -107,10 +123,11 @@ def build_parser():
                                  description="Train a few batches while the learning rate grows exponentially; "
                                              "write the loss against the rate (lr_find.png, lr_find.csv) and "
                                              "print the rate where the loss falls fastest.")
-    _add_run_flags(finder)
+    _add_run_flags(finder, LR_FIND_FLAGS)
+    finder.add_argument("--out", help="folder of lr_find.png and lr_find.csv (default runs/lr-find-MODEL)")
     finder.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")
     finder.add_argument("--end-lr", type=float, default=10.0, help="default 10")
-    finder.add_argument("--num-iter", type=int, default=100, help="number of batches (default 100)")
+    finder.add_argument("--num-iter", type=positive_int, default=100, help="number of batches (default 100)")
     finder.add_argument("--step-mode", choices=("exp", "linear"), default="exp", help="default exp")
     finder.set_defaults(handler=_lr_find)
 
@@ -118,7 +135,7 @@ def build_parser():
                                description="Write samples.png (images of every class) and class_distribution.png.")
     show.add_argument("--data-dir", help="CIFAR-10's folder (default $MINITORCH_CIFAR_DATA, else ./data)")
     show.add_argument("--split", choices=("train", "test"), default="train", help="default train")
-    show.add_argument("--per-class", type=int, default=8, help="images per class (default 8)")
+    show.add_argument("--per-class", type=positive_int, default=8, help="images per class (default 8)")
     show.add_argument("--out", default=os.path.join("runs", "data"), help="folder of the PNGs (default runs/data)")
     show.add_argument("--download", action=_ON, default=True, help="download CIFAR-10 when missing (default on)")
     show.set_defaults(handler=_show_data)
@@ -128,18 +145,20 @@ def build_parser():
                                               "output shape and parameter count.")
     summary.add_argument("--model", choices=models.list_models(), metavar="NAME", required=True,
                          help=f"one of {', '.join(models.list_models())}")
-    summary.add_argument("--device", default="cpu", help="default cpu")
+    summary.add_argument("--device", type=device, default="cpu", help="default cpu")
     summary.add_argument("--batch-size", type=int, default=-1, help="batch size for the memory estimate")
     summary.set_defaults(handler=_summary)
     return parser
 
 
-def _add_run_flags(parser):
+def _add_run_flags(parser, only=None):
     for spec in RUN_FLAGS:
-        _add_flag(parser, *spec)
+        if only is None or spec[0] in only:
+            _add_flag(parser, *spec)
 
 
 def _add_flag(parser, flag, kind, help):
+    help = _with_default(flag, help)
     if kind is _ON:
         parser.add_argument(flag, action=_ON, help=help)
     elif isinstance(kind, (list, tuple)):
@@ -151,30 +170,17 @@ def _add_flag(parser, flag, kind, help):
 def main(argv=None):
     """Run one command; returns the exit status (0 on success)."""
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files; no window pops up
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return stop.code
-    where = f"{PROG} {args.command}"
-    try:
-        args.handler(args)
-        return 0
-    except ConfigError as e:
-        return _fail(where, e, USAGE_ERROR)
-    except DatasetNotFoundError as e:
-        return _fail(where, f"{e} On the command line: --data-dir DIR.", FAILURE)
-    except (DatasetError, CheckpointError, NonFiniteLossError, backend.DeviceError) as e:
-        return _fail(where, e, FAILURE)
-    except KeyboardInterrupt:
+
+    def interrupted():
         checkpoint = getattr(args, "_checkpoint", None)
         hint = f"; continue with: {PROG} train --resume {checkpoint}" if checkpoint and checkpoint.exists() else ""
-        return _fail(where, f"interrupted{hint}", INTERRUPTED)
+        return f"interrupted{hint}"
 
-
-def _fail(where, message, status):
-    print(f"{where}: error: {message}", file=sys.stderr)
-    return status
+    return run_command(f"{PROG} {args.command}", lambda: args.handler(args), interrupted)
 
 
 def _given(args, *leave_out):
@@ -186,7 +192,7 @@ def _given(args, *leave_out):
 def _run_config(args, default_out, leave_out=()):
     """The RunConfig of ``train`` / ``lr-find``: the resumed run's settings (its run.json), replaced by the flags
     given; the run folder is the resumed one, else ``default_out`` with the model's name in place of {model}."""
-    given = _given(args, "resume", "quick", *leave_out)
+    given = _given(args, "resume", "quick", "overwrite", *leave_out)
     base = RunConfig()
     resume = getattr(args, "resume", None)
     if resume is not None:
@@ -195,6 +201,9 @@ def _run_config(args, default_out, leave_out=()):
             raise CheckpointError(f"{resume}: no such checkpoint file")
         if (folder / "run.json").is_file():
             base = load_run(folder)[0]
+            if given.get("model", base.model) != base.model:
+                raise ConfigError(f"model={given['model']}: {resume} continues a {base.model} run; drop --model "
+                                  f"(the run's own settings are used), or start a new run with --out")
             if base.scheduler in EPOCH_BOUND_SCHEDULES and given.get("epochs", base.epochs) != base.epochs:
                 raise ConfigError(f"epochs={given['epochs']}: the {base.scheduler} schedule of this run was laid out "
                                   f"for {base.epochs} epochs, and the checkpoint keeps it; resume with --epochs "
@@ -212,14 +221,22 @@ def _run_config(args, default_out, leave_out=()):
 
 def _train(args):
     config = _run_config(args, os.path.join("runs", "{model}"))
+    resume = getattr(args, "resume", None)
+    if resume is not None and getattr(args, "overwrite", False):
+        raise ConfigError("--resume continues the run in its folder and --overwrite replaces it: give one of them")
+    if resume is None:
+        checkpoint = Path(config.out) / FILES["checkpoint"]
+        prepare_run_folder(config.out, getattr(args, "overwrite", False),
+                           f"continue it with --resume {checkpoint}, start it afresh with --overwrite, or choose "
+                           f"another folder with --out")
     print("reading CIFAR-10 ...", flush=True)
     experiment = Experiment(config)
     args._checkpoint = experiment.path("checkpoint")
     print(experiment.describe(), flush=True)
-    if args.__dict__.get("resume"):
-        print(f"resuming from {args.resume}", flush=True)
+    if resume is not None:
+        print(f"resuming from {resume}", flush=True)
     print(f"writing to {experiment.out}/", flush=True)
-    result = experiment.run(resume=getattr(args, "resume", None))
+    result = experiment.run(resume=resume)
     stopped = " (stopped early)" if result.stopped_early else ""
     print(f"trained {len(result.history)} epoch(s) in {result.seconds:.1f} s{stopped}; best epoch by "
           f"{config.monitor}: {result.best_epoch}")
@@ -246,6 +263,7 @@ def _evaluate(args):
 
 def _lr_find(args):
     options = ("start_lr", "end_lr", "num_iter", "step_mode")
+    check_lr_range_test(*(getattr(args, name) for name in options))  # before the data is read
     config = _run_config(args, os.path.join("runs", "lr-find-{model}"), leave_out=options)
     experiment = Experiment(config)
     parameters = sum(p.numel() for p in experiment.model.parameters())
@@ -256,7 +274,10 @@ def _lr_find(args):
     stop = "the loss diverged" if result.diverged else "all iterations ran"
     print(f"tried {len(result.lrs)} learning rates from {result.lrs[0]:.3g} to {result.lrs[-1]:.3g} ({stop})")
     if result.suggested_lr is None:
-        print("no suggestion: too few iterations ran past the noisy ends; raise --num-iter or lower --end-lr")
+        cause = "the loss diverged early: lower --end-lr, or " if result.diverged else ""
+        print(f"no suggestion: the test is too short to find a slope ({len(result.lrs)} iterations ran, and the "
+              f"first {result.skip_start} and last {result.skip_end} are left out as noise); {cause}raise "
+              f"--num-iter (100 or more)")
     else:
         print(f"suggested learning rate (steepest descent of the loss): {result.suggested_lr:.3g}")
     print(f"wrote lr_find.png and lr_find.csv in {experiment.out}/")

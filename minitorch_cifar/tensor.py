@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from . import autograd, backend
+from .devices import device as _device
 from .ops import linalg, reduce
 from .ops import elementwise as ew
 from .ops import shape as shape_ops
@@ -15,6 +16,8 @@ int32, int64, uint8, bool_ = np.int32, np.int64, np.uint8, np.bool_
 long = int64
 
 ReturnTypes = collections.namedtuple("values_indices", ["values", "indices"])
+_TYPE_NAMES = {np.float32: "Float", np.float64: "Double", np.float16: "Half", np.int64: "Long", np.int32: "Int",
+               np.int16: "Short", np.int8: "Char", np.uint8: "Byte", np.bool_: "Bool"}  # PyTorch's type names
 
 
 def _default_dtype(array):
@@ -29,7 +32,7 @@ class Tensor:
     recorded, and ``backward()`` fills ``grad`` with d(result)/d(this tensor).
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "_creator", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_creator", "_version", "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor is handled by Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -56,6 +59,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._creator = None
+        self._version = 0  # counts in-place modifications, for autograd's check of saved tensors
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
@@ -65,6 +69,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad = None
         t._creator = None
+        t._version = 0
         return t
 
     # ------------------------------------------------------------------ properties
@@ -94,7 +99,7 @@ class Tensor:
 
     @property
     def device(self):
-        return backend.device_of(self.array)
+        return _device(backend.device_of(self.array))
 
     @property
     def is_leaf(self):
@@ -180,8 +185,7 @@ class Tensor:
         return self
 
     def zero_(self):
-        self.array[...] = 0
-        return self
+        return self.fill_(0)
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, device=None, dtype=None):
@@ -373,10 +377,12 @@ class Tensor:
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None, keepdims=None):
         return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims).sqrt()
 
-    def amax(self, dim=None, keepdim=False):
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dims(dim, axis, keepdim, keepdims)
         return reduce.Extreme.apply(self, axis=dim, keepdims=keepdim, largest=True)
 
-    def amin(self, dim=None, keepdim=False):
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dims(dim, axis, keepdim, keepdims)
         return reduce.Extreme.apply(self, axis=dim, keepdims=keepdim, largest=False)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -400,11 +406,11 @@ class Tensor:
             values, index = values.squeeze(dim), index.squeeze(dim)
         return ReturnTypes(values, Tensor._wrap(index))
 
-    def argmax(self, dim=None, keepdim=False):
-        return self._arg(dim, keepdim, largest=True)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return self._arg(*_dims(dim, axis, keepdim, keepdims), largest=True)
 
-    def argmin(self, dim=None, keepdim=False):
-        return self._arg(dim, keepdim, largest=False)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return self._arg(*_dims(dim, axis, keepdim, keepdims), largest=False)
 
     def _arg(self, dim, keepdim, largest):
         xp = backend.get_array_module(self.array)
@@ -474,6 +480,243 @@ class Tensor:
         if isinstance(value, np.ndarray) or backend.is_cupy_array(value):  # CuPy takes no NumPy array here
             value = backend.to_device(value, self.device)
         self.array[_array_index(index, self.array)] = value
+        self._version += 1
+
+    # ------------------------------------------------------------------ PyTorch compatibility
+    # NumPy interop, dtype names, ``new_*`` factories, rounding, and the in-place family (``add_``, ``mul_``,
+    # ``normal_`` ...). An in-place op computes its result out of place, writes it into this tensor's array
+    # (so aliases such as ``param.data`` see it) and counts the change in ``_version``: backward refuses a
+    # tensor that an op saved for its backward and that was modified in place since, as PyTorch does.
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` (and so ``plt.imshow(t)``) for a CPU tensor."""
+        if self.device != "cpu":
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            f"tensor to host memory first.")
+        return self.array.astype(self.dtype if dtype is None else dtype, copy=bool(copy))
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors only format as ``str``, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape} (only 0-d "
+                            f"tensors format as numbers; use .item() or .tolist())")
+        return str(self)
+
+    @property
+    def is_cuda(self):
+        return self.device != "cpu"
+
+    def type(self, dtype=None):
+        """Without an argument, PyTorch's type name ('torch.FloatTensor'); with a dtype or such a name, a cast."""
+        if dtype is None:
+            prefix = "torch." if self.device == "cpu" else "torch.cuda."
+            return prefix + _TYPE_NAMES[self.dtype.type] + "Tensor"
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1]
+            dtypes = {f"{n}Tensor": d for d, n in _TYPE_NAMES.items()}
+            if name not in dtypes:
+                raise ValueError(f"unknown tensor type {dtype!r}; known: {', '.join(sorted(dtypes))}")
+            on_gpu = self.device if self.device != "cpu" else "cuda"
+            return self.to(on_gpu if ".cuda." in dtype else "cpu", dtypes[name])
+        return self.to(dtype=dtype)
+
+    def type_as(self, other):
+        return self.to(dtype=other.dtype)
+
+    def half(self):
+        return self.to(dtype=np.float16)
+
+    def byte(self):
+        return self.to(dtype=np.uint8)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def contiguous(self):
+        return self
+
+    def t(self):
+        """The transpose of a matrix (a tensor of at most 2 dimensions), as PyTorch's ``t()``."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}; use transpose()")
+        return self.T
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) values along ``dim`` and their indices, largest first."""
+        xp = backend.get_array_module(self.array)
+        order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
+        index = xp.take(order, xp.arange(k), axis=dim)
+        where = list(xp.indices(index.shape, sparse=True))  # take_along_axis as an index, so gradients flow
+        where[dim] = index
+        return ReturnTypes(self[tuple(where)], Tensor._wrap(index))
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .factories import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(size, 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new((size,), fill_value, dtype, device, requires_grad)
+
+    def _new(self, size, fill_value, dtype, device, requires_grad):
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype and device unless given."""
+        from .factories import full
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def floor(self):
+        """Rounding is piecewise constant: the result carries no gradient (PyTorch's is zero everywhere)."""
+        return Tensor._wrap(backend.get_array_module(self.array).floor(self.array))
+
+    def ceil(self):
+        return Tensor._wrap(backend.get_array_module(self.array).ceil(self.array))
+
+    def round(self, decimals=0):
+        """Halves round to even, as in PyTorch and NumPy."""
+        return Tensor._wrap(backend.get_array_module(self.array).round(self.array, decimals))
+
+    def masked_fill(self, mask, value):
+        """``value`` where the boolean ``mask`` (broadcast to this shape) holds, this tensor elsewhere."""
+        from .ops import where
+        value = value.item() if isinstance(value, Tensor) else value
+        return where(mask, self.dtype.type(value), self)
+
+    # in-place arithmetic and maths: the out-of-place op, written back
+    def add_(self, other, alpha=1):
+        return self._inplace(lambda t: t + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(lambda t: t - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._inplace(lambda t: t * other)
+
+    def div_(self, other):
+        return self._inplace(lambda t: t / other)
+
+    def pow_(self, exponent):
+        return self._inplace(lambda t: t ** exponent)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(lambda t: t.clamp(min, max))
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        return self._inplace(lambda t: t.masked_fill(mask, value))
+
+    def copy_(self, src):
+        """Copy ``src`` (a tensor or array, broadcast to this shape, on any device) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        return self._inplace(lambda t: src.to(self.device, self.dtype).expand(self.shape))
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def _inplace(self, op):
+        """Write ``op(self)`` into this tensor's array; when autograd records it, this tensor takes its place
+        in the graph, and the op works on a copy of the old values (which its backward may need)."""
+        self._check_inplace()
+        recording = autograd.is_grad_enabled()
+        source = self
+        if recording:
+            source = Tensor._wrap(self.array.copy(), requires_grad=self.requires_grad)
+            source._creator = self._creator
+        out = op(source)
+        if out.shape != self.shape:
+            raise RuntimeError(f"in-place op: the result's shape {out.shape} (after broadcasting) does not match "
+                               f"the tensor's shape {self.shape}")
+        if not np.can_cast(out.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"in-place op: result type {out.dtype} can't be cast to the tensor's dtype {self.dtype}")
+        self.array[...] = out.array
+        if recording:
+            self._creator, self.requires_grad = out._creator, out.requires_grad
+        self._version += 1
+        return self
+
+    def _check_inplace(self):
+        if self.requires_grad and self._creator is None and autograd.is_grad_enabled():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation (wrap "
+                               "the update in no_grad(), or modify .data)")
+
+    # in-place fills: the old values are overwritten, so no gradient flows back through them
+    def fill_(self, value):
+        value = value.item() if isinstance(value, Tensor) else value
+        return self._overwrite(lambda xp: xp.full(self.shape, value, dtype=self.dtype))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self._overwrite(lambda xp: backend.generator(xp).standard_normal(self.shape) * std + mean)
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._overwrite(lambda xp: backend.generator(xp).random(self.shape) * (b - a) + a)
+
+    def bernoulli_(self, p=0.5):
+        """1 with probability ``p`` (a number, or a tensor of probabilities broadcast to this shape), else 0."""
+        p = p.array if isinstance(p, Tensor) else p
+        return self._overwrite(lambda xp: backend.generator(xp).random(self.shape) < p)
+
+    def _overwrite(self, make):
+        """Replace every value by ``make(xp)`` (cast to this dtype); recorded, the tensor leaves the graph."""
+        self._check_inplace()
+        with backend.on_device(self.device):
+            self.array[...] = make(backend.get_array_module(self.array))
+        if self._creator is not None and autograd.is_grad_enabled():
+            self._creator, self.requires_grad = None, False
+        self._version += 1
+        return self
+
+    def relu_(self):
+        return self._inplace(Tensor.relu)
+
+    def sqrt_(self):
+        return self._inplace(Tensor.sqrt)
+
+    def exp_(self):
+        return self._inplace(Tensor.exp)
+
+    def log_(self):
+        return self._inplace(Tensor.log)
+
+    def abs_(self):
+        return self._inplace(Tensor.abs)
+
+    def neg_(self):
+        return self._inplace(Tensor.__neg__)
+
+    def sigmoid_(self):
+        return self._inplace(Tensor.sigmoid)
+
+    def tanh_(self):
+        return self._inplace(Tensor.tanh)
+
+    def floor_(self):
+        return self._overwrite(lambda xp: xp.floor(self.array))
+
+    def ceil_(self):
+        return self._overwrite(lambda xp: xp.ceil(self.array))
+
+    def round_(self, decimals=0):
+        return self._overwrite(lambda xp: xp.round(self.array, decimals))
 
 
 def _dims(dim, axis, keepdim, keepdims):

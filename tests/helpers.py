@@ -54,7 +54,10 @@ def check_against_torch(specs, ours, theirs, device="cpu", dtype=np.float64, rto
 
 @pytest.fixture(params=["serial", "parallel"])
 def kernel_build(request, monkeypatch):
-    """Run the numba kernels made by ``kernels.sized`` in their serial or parallel build, whatever the input's size."""
+    """Run the numba kernels made by ``kernels.sized`` in their serial or parallel build, whatever the input's size
+    (in fast mode, whatever the kernels setting: these tests hold the fast kernels against the reference)."""
     if request.param == "parallel" and numba.get_num_threads() < 2:
         pytest.skip("numba has a single thread")
     monkeypatch.setattr(sized, "PARALLEL_MIN_ELEMENTS", 0 if request.param == "parallel" else 1 << 62)
+    with mt.use_kernels("fast"):
+        yield request.param

@@ -11,6 +11,8 @@ from minitorch_cifar.testing import gradcheck
 
 from helpers import assert_close, check_against_torch, kernel_build, torch  # noqa: F401 (kernel_build: a fixture)
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 SHAPES = [(6, 3), (4, 3, 5), (4, 3, 5, 6)]
 
 

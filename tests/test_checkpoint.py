@@ -190,10 +190,15 @@ def bad_files(folder):
     np.savez(mangled, **{"model/0.weight": np.ones((16, 8), np.float32), "__meta__": np.array("{not json")})
     foreign = folder / "foreign.npz"
     np.savez(foreign, __meta__=np.array('{"format": "somebody.else"}'))
+    noise = folder / "noise.npz"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    pickle_inside = folder / "pickle_inside.npz"
+    np.savez(pickle_inside, __meta__=np.array([{"code": "here"}], dtype=object))
+    not_npz = "not an .npz archive"
     return [(folder / "missing.npz", "no such checkpoint file"), (truncated, "truncated, corrupt"),
-            (text, "truncated, corrupt"), (plain, "has no __meta__ entry"), (single, "a single .npy array"),
-            (pickled, "truncated, corrupt"), (mangled, "JSONDecodeError"),
-            (foreign, "format 'somebody.else'")]
+            (text, not_npz), (plain, "has no __meta__ entry"), (single, not_npz), (pickled, not_npz),
+            (noise, not_npz), (pickle_inside, "it holds pickled data, which is never loaded"),
+            (mangled, "JSONDecodeError"), (foreign, "format 'somebody.else'")]
 
 
 def test_bad_files_give_one_clear_error(tmp_path):
@@ -202,6 +207,7 @@ def test_bad_files_give_one_clear_error(tmp_path):
             with pytest.raises(CheckpointError) as error:
                 load()
             assert str(path) in str(error.value) and message in str(error.value), str(error.value)
+            assert "allow_pickle" not in str(error.value)  # no advice to unpickle a file of unknown origin
 
 
 def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):

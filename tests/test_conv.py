@@ -144,13 +144,13 @@ def test_fast_im2col_and_col2im_match_the_reference(config, device, rng):
                                rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernels", [im2col, im2col_fast], ids=["reference", "fast"])
-def test_col2im_is_the_adjoint_of_im2col(kernels, rng):
+@pytest.mark.parametrize("module", [im2col, im2col_fast], ids=["reference", "fast"])
+def test_col2im_is_the_adjoint_of_im2col(module, rng):
     """<im2col(x), P> = <x, col2im(P)> for any x and P: the defining property of the backward."""
     geometry = geometry_of(CONFIGS[10])
     x = rng.standard_normal((2, 6, 7, 2))
     p = rng.standard_normal(im2col.im2col(x, geometry).shape)
-    assert np.vdot(kernels.im2col(x, geometry), p) == pytest.approx(np.vdot(x, kernels.col2im(p, geometry, x.shape)))
+    assert np.vdot(module.im2col(x, geometry), p) == pytest.approx(np.vdot(x, module.col2im(p, geometry, x.shape)))
 
 
 def test_weight_matrices_are_in_the_patch_columns_order_and_invertible(rng):

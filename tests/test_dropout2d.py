@@ -10,6 +10,8 @@ from minitorch_cifar.testing import gradcheck
 
 from helpers import check_against_torch, torch
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 
 def kept_fraction_and_check_channels(x, out, p):
     """Assert every channel is either all zero or x / (1 - p); return the fraction of channels kept."""

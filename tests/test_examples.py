@@ -1,7 +1,10 @@
 """The example scripts, each run in --quick mode in-process (its ``main(argv)``) on a tiny CIFAR-format dataset,
 and the resnet9 recipe's mean-loss form of the DAWNBench learning rate and weight decay."""
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -24,7 +27,8 @@ OUTPUTS = {
     "03_cnn_progression": ([f"{run}/{f}" for run in ("cnn1", "cnn2", "cnn3") for f in RUN] + ["cnn_progression.png"],
                            3, r"curves of cnn1, cnn2, cnn3 overlaid"),
     "04_lenet": ([*RUN, "feature_maps_conv1.png", "feature_maps_conv2.png"], 1,
-                 r"accuracy on the 128 training images: \d+\.\d\d%; on the 100 test images"),
+                 r"accuracy on the 128 training images: \d+\.\d\d%; on the 100 test images: \d+\.\d\d%\n  \(both after "
+                 r"training, in eval mode; curves.png draws the train accuracy while training: \d+\.\d\d% over"),
     "05_simplenet": (["batch_losses.csv", "batch_losses.png", "samples.png", "class_distribution.png", "final.npz"],
                      1, r"Batch \[2\], Loss: \d\.\d{4}"),
     "06_alexnet": ([*RUN, "predictions.png"], 1, r"identical, down to every cell of the confusion matrix"),
@@ -86,6 +90,56 @@ def test_help_describes_the_original_and_lists_the_shared_flags(name, capsys):
     assert all(flag in printed for flag in ("--device", "--data-dir", "--epochs", "--out", "--quick"))
 
 
+def run_script(name, *argv, cwd):
+    """(exit status, stdout, stderr) of ``python examples/NAME.py ARGV`` in a fresh interpreter, with this checkout
+    first on the path and every download refused at once (a closed proxy port)."""
+    refused = "http://127.0.0.1:9"
+    env = {**os.environ, "PYTHONPATH": str(EXAMPLES.parent), "https_proxy": refused, "HTTPS_PROXY": refused,
+           "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *map(str, argv)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_line_error(err, script):
+    lines = err.strip().splitlines()
+    return len(lines) == 1 and lines[0].startswith(f"{script}.py: error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUTS))
+def test_bad_flags_and_missing_data_end_in_one_line(name, tmp_path):
+    status, _, err = run_script(name, "--quick", "--epochs", "0", cwd=tmp_path)
+    assert status == 2 and one_line_error(err, name) and "argument --epochs: 0 is below 1" in err, err
+    status, _, err = run_script(name, "--quick", "--device", "gpu", cwd=tmp_path)
+    assert status == 2 and one_line_error(err, name) and "unknown device 'gpu'" in err, err
+    status, _, err = run_script(name, "--quick", "--data-dir", tmp_path / "mistyped", cwd=tmp_path)
+    assert status == 1 and one_line_error(err, name), err
+    assert "CIFAR-10 is not in" in err and "--data-dir DIR" in err and "root=" not in err
+    assert not (tmp_path / "mistyped").exists() and not (tmp_path / "runs").exists()  # nothing written
+
+
+@pytest.mark.parametrize("name, argv, message", [
+    ("04_lenet", ["--image", "1000"], "--image 1000: there are 100 test images"),
+    ("05_simplenet", ["--print-every", "0"], "argument --print-every: 0 is below 1"),
+    ("06_alexnet", ["--show", "-3"], "argument --show: -3 is below 1"),
+    ("07_resnet10", ["--lr", "0"], "lr=0.0: must be a number in (0, inf)"),
+    ("08_resnet9", ["--label-smoothing", "1.5"], "label_smoothing=1.5: must be a number in [0, 1)"),
+])
+def test_a_scripts_own_flags_are_checked_the_same_way(name, argv, message, fake_cifar, tmp_path):
+    status, _, err = run_script(name, "--quick", "--data-dir", fake_cifar, *argv, cwd=tmp_path)
+    assert status == 2 and one_line_error(err, name) and message in err, err
+
+
+def test_a_script_does_not_replace_the_runs_in_its_folder_unless_told(fake_cifar, tmp_path, capsys):
+    argv = ["--quick", "--data-dir", fake_cifar, "--out", str(tmp_path)]
+    assert load_example("01_softmax").main(argv) == 0
+    record = (tmp_path / "run.json").read_bytes()
+    status, _, err = run_script("01_softmax", *argv, cwd=tmp_path)
+    assert status == 2 and one_line_error(err, "01_softmax") and "--overwrite" in err
+    assert (tmp_path / "run.json").read_bytes() == record
+    assert load_example("01_softmax").main([*argv, "--overwrite"]) == 0
+
+
 def test_resnet9_mean_loss_recipe_takes_the_same_steps_as_the_summed_loss_original():
     """DAWNBench sums the loss over the batch of 512 and uses lr schedule(t) / 512 and weight decay 5e-4 * 512;
     08_resnet9.py uses the mean loss with lr schedule(t) and weight decay 5e-4. Same weights after every step."""
@@ -123,3 +177,12 @@ def test_resnet9_mean_loss_recipe_takes_the_same_steps_as_the_summed_loss_origin
 
     _, raw = train("sum", lambda s: s, recipe.weight_decay)  # 0.4 read as the summed loss's rate
     assert moved(raw) > 100 * moved(original)  # hundreds of times the intended steps
+
+
+def test_the_examples_readme_states_the_device_default_the_scripts_and_the_cli_use():
+    from minitorch_cifar import cli
+    from minitorch_cifar.experiment import script_parser
+    default = script_parser("x", out="o").parse_args([]).device
+    assert default == cli.RunConfig().device == "cpu"
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    assert f"(default `{default}`, as for `python -m minitorch_cifar train`" in readme

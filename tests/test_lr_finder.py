@@ -139,8 +139,9 @@ def test_steepest_descent_skips_the_ends():
     losses[-1] = -5.0         # a steep drop at the very end: skipped
     assert steepest_descent(lrs, losses) in (lrs[19], lrs[20])
     assert steepest_descent(lrs, losses, skip_start=0, skip_end=0) in (lrs[2], lrs[28], lrs[29])
-    assert steepest_descent(lrs[:5], losses[:5] - np.arange(5)) is not None  # too short to skip: kept whole
-    assert steepest_descent(lrs[:2], losses[:2]) is None
+    assert steepest_descent(lrs[:17], losses[:17]) is None  # 2 points between the ends: too short for a slope
+    assert steepest_descent(lrs[:5], losses[:5] - np.arange(5)) is None  # never the noisy start's guess
+    assert steepest_descent(lrs[:5], losses[:5] - np.arange(5), skip_start=0, skip_end=0) is not None
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -164,9 +165,11 @@ def test_bad_arguments_are_named():
     model = classifier()
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     loader = ArrayLoader(*blobs(n=16), 8)
-    with pytest.raises(ValueError, match="step_mode must be 'exp' or 'linear'"):
+    with pytest.raises(ValueError, match="step_mode='cos': choose 'exp' or 'linear'"):
         lr_find(model, optimizer, nn.CrossEntropyLoss(), loader, step_mode="cos")
-    with pytest.raises(ValueError, match="need 0 < start_lr < end_lr"):
+    with pytest.raises(ValueError, match="start_lr=1, end_lr=0.1: the rate must grow"):
         lr_find(model, optimizer, nn.CrossEntropyLoss(), loader, start_lr=1.0, end_lr=0.1)
+    with pytest.raises(ValueError, match="num_iter=0: the test needs at least 2 iterations"):
+        lr_find(model, optimizer, nn.CrossEntropyLoss(), loader, num_iter=0)
     with pytest.raises(ValueError, match="the loader gave no batches"):
         lr_find(model, optimizer, nn.CrossEntropyLoss(), [], num_iter=5)

@@ -9,6 +9,8 @@ from minitorch_cifar import nn
 from minitorch_cifar.nn import init
 from helpers import assert_close, check_against_torch, torch
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 
 def mlp(nn):
     """The same MLP in either framework: our nn and torch.nn share the API."""

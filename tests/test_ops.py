@@ -12,6 +12,8 @@ from minitorch_cifar.kernels import workers
 from minitorch_cifar.testing import gradcheck
 from helpers import check_against_torch, torch
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 TF = torch.nn.functional
 
 

@@ -9,6 +9,8 @@ from minitorch_cifar.nn import Parameter
 
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 SHAPES = [(64, 512), (5,), (3, 2, 4)]  # the first large enough for the one-pass CPU kernels
 STEPS = 50
 
@@ -113,8 +115,9 @@ ADAM_OPTIONS = [dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cpu_kernels_equal_the_array_code_bitwise(dtype):
-    """The one-pass numba updates compute exactly the array code's operations (which serve CuPy)."""
+def test_cpu_kernels_equal_the_reference_bitwise(dtype):
+    """The one-pass numba updates compute exactly the reference's array operations (which also serve CuPy)."""
+    from minitorch_cifar.kernels import optim as kernels
     from minitorch_cifar.optim import adam, sgd
     rng = np.random.default_rng(0)
     size = 3000
@@ -123,7 +126,7 @@ def test_cpu_kernels_equal_the_array_code_bitwise(dtype):
         p1, b1 = rng.uniform(-2, 2, size).astype(dtype), np.empty(size, dtype)
         p2, b2 = p1.copy(), b1.copy()
         for step, g in enumerate(grads):
-            sgd._sgd_arrays(p1, g, b1, step == 0, **options)
+            kernels.reference_sgd(p1, g, b1, first=step == 0, **options)
             sgd._sgd_fused(p2, g, b2, first=step == 0, **options)
             np.testing.assert_array_equal(p1, p2, err_msg=f"SGD {options} step {step}")
             assert p1.dtype == dtype
@@ -133,7 +136,7 @@ def test_cpu_kernels_equal_the_array_code_bitwise(dtype):
         for step, g in enumerate(grads, 1):
             corrections = dict(step_size=options["lr"] / (1 - options["beta1"] ** step),
                                bias_correction2_sqrt=(1 - options["beta2"] ** step) ** 0.5)
-            adam._adam_arrays(first[0], g, *first[1:], **options, **corrections)
+            kernels.reference_adam(first[0], g, *first[1:], **options, **corrections)
             adam._adam_fused(second[0], g, *second[1:], **options, **corrections)
             for a, b in zip(first, second):
                 np.testing.assert_array_equal(a, b, err_msg=f"Adam {options} step {step}")

@@ -10,6 +10,8 @@ from minitorch_cifar.testing import gradcheck
 
 from helpers import assert_close, check_against_torch, kernel_build, torch  # noqa: F401 (kernel_build: a fixture)
 
+pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast and the reference kernels
+
 # (input H, W), kernel, stride, padding, dilation, ceil_mode
 SLIDING = [
     ((8, 8), 2, 2, 0, 1, False),
@@ -94,7 +96,7 @@ def test_adaptive_kernels_on_channels_last_input(output_hw, rng, kernel_build):
                                   pooling.reference_max_pool_backward(grad, expected_indices, x.shape))
 
 
-def test_channels_last_input_keeps_its_layout(rng):
+def test_channels_last_input_keeps_its_layout(rng, kernel_build):
     x = channels_last(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))
     windows, _ = windows_of(((6, 6), 2, 2, 0, 1, False))
     out, indices = pooling.max_pool_forward(x, windows)

@@ -1,6 +1,8 @@
 """Trainer: learning, history and CSV, scheduler stepping, early stopping, the NaN stop, evaluation, resuming."""
 import csv
+import io
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import pytest
 import minitorch_cifar as mt
 from minitorch_cifar import backend, nn, optim
 from minitorch_cifar.train import NonFiniteLossError, Trainer, load_checkpoint, load_weights
+from minitorch_cifar.train import trainer as trainer_module
 from minitorch_cifar.train.trainer import HISTORY_KEYS
 from training_helpers import ArrayLoader, blobs, mlp
 
@@ -386,3 +389,53 @@ def test_cnn_resume_with_augmenting_loader_equals_uninterrupted_run(fake_cifar, 
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
     assert [(r["val_loss"], r["lr"]) for r in resumed.history] == [(r["val_loss"], r["lr"]) for r in straight.history]
     assert_same_arrays(state_arrays(resumed.model), state_arrays(straight.model))
+
+
+def test_each_epoch_prints_one_summary_line_bar_or_no_bar(capsys):
+    train, val = task()
+    sgd_trainer().fit(train, val, epochs=2)
+    lines = capsys.readouterr().out.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert len(epochs) == 2 and all(len(line) <= 80 for line in epochs)
+    assert epochs[1].startswith("epoch 2/2  loss ") and "  val " in epochs[1] and "  lr 0.1  " in epochs[1]
+    sgd_trainer(verbose=False).fit(train, epochs=1)
+    assert capsys.readouterr().out == ""
+    wide = {"epoch": 100, "train_loss": 12.3456, "train_acc": 0.5, "val_loss": 11.2345, "val_acc": 1.0,
+            "lr": 0.00012345, "seconds": 12345.6}
+    assert trainer_module.epoch_summary(wide, 100) == \
+        "epoch 100/100  loss 12.35 acc 50.0%  val 11.23 100.0%  lr 0.00012  12346 s"
+
+
+def test_the_bar_is_drawn_on_a_terminal_only(capsys, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    train, _ = task()
+    Trainer(mlp(), optim.SGD(mlp().parameters(), lr=0.1), nn.CrossEntropyLoss()).fit(train, epochs=1)
+    assert "\r" not in capsys.readouterr().err  # stderr is captured, not a terminal: no bar
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    model = mlp()
+    Trainer(model, optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss()).fit(train, epochs=1)
+    assert "epoch 1/1" in terminal.getvalue() and f"{STEPS}/{STEPS}" in terminal.getvalue()
+
+
+def test_a_cold_kernel_cache_is_announced_before_the_first_batch(tmp_path, capsys, monkeypatch):
+    train, _ = task()
+    if not mt.kernels.switch.reference():
+        assert trainer_module._kernel_cache_index_files()  # the check looks at numba's real cache files
+    trainer = sgd_trainer()
+    trainer.fit(train, epochs=1)  # the suite has compiled the kernels already: nothing to announce
+    assert "compiling" not in capsys.readouterr().out
+    monkeypatch.setattr(trainer_module, "_kernel_cache_index_files", lambda: [str(tmp_path / "none.nbi")])
+    trainer.fit(train, epochs=2)
+    printed = capsys.readouterr().out.splitlines()
+    if mt.kernels.switch.reference():  # no numba kernels run, nothing to compile
+        assert not any("compiling" in line for line in printed)
+    else:
+        assert printed[0] == "compiling kernels (first run only): the first batches take up to a minute longer"
+        assert printed[1].startswith("epoch 2/2")
+    with mt.use_kernels("reference"):
+        sgd_trainer().fit(train, epochs=1)
+    assert "compiling" not in capsys.readouterr().out

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import minitorch_cifar as mt  # noqa: E402
 from minitorch_cifar import nn, viz  # noqa: E402
-from minitorch_cifar.viz import plots  # noqa: E402
+from minitorch_cifar.viz import curves, figure, plots  # noqa: E402
 
 CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
@@ -115,7 +115,7 @@ def test_plot_runs_overlays_every_run(tmp_path):
 
 
 def test_live_plot_saves_each_update(tmp_path, monkeypatch):
-    assert plots._display_mode() == "file"  # Agg: no window
+    assert curves._display_mode() == "file"  # Agg: no window
     path = tmp_path / "live" / "curves.png"
     with viz.LivePlot(path) as live:
         for epoch in (1, 2, 3):
@@ -126,8 +126,8 @@ def test_live_plot_saves_each_update(tmp_path, monkeypatch):
     assert os.listdir(path.parent) == ["curves.png"]
 
     pauses = []
-    monkeypatch.setattr(plots, "_display_mode", lambda: "window")
-    monkeypatch.setattr(plots.plt, "pause", lambda seconds: pauses.append(seconds))
+    monkeypatch.setattr(curves, "_display_mode", lambda: "window")
+    monkeypatch.setattr(curves.plt, "pause", lambda seconds: pauses.append(seconds))
     live = viz.LivePlot()
     live.update(history(2))
     live.update(history(3))
@@ -139,8 +139,8 @@ def test_live_plot_saves_each_update(tmp_path, monkeypatch):
 @pytest.mark.parametrize("backend, mode", [("TkAgg", "window"), ("QtAgg", "window"), ("agg", "file"),
                                            ("module://matplotlib_inline.backend_inline", "notebook")])
 def test_display_mode_follows_the_backend(monkeypatch, backend, mode):
-    monkeypatch.setattr(plots.matplotlib, "get_backend", lambda: backend)
-    assert plots._display_mode() == mode
+    monkeypatch.setattr(curves.matplotlib, "get_backend", lambda: backend)
+    assert curves._display_mode() == mode
 
 
 # ---------------------------------------------------------------------- per-class results
@@ -197,7 +197,7 @@ def test_prediction_grid_marks_wrong_ones_red(tmp_path, rng):
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == 10
     colours = [ax.title.get_color() for ax in shown]
-    assert [i for i, c in enumerate(colours) if c == plots._WRONG] == [1, 4, 7]
+    assert [i for i, c in enumerate(colours) if c == figure.WRONG] == [1, 4, 7]
     assert shown[1].get_title() == f"true: {CLASSES[labels[1]]}\npred: {CLASSES[predictions[1]]}"
     np.testing.assert_allclose(shown[5].get_images()[0].get_array(), images[5].transpose(1, 2, 0) / 255, atol=1e-6)
     with pytest.raises(ValueError, match="must match"):
@@ -498,3 +498,26 @@ def test_to_dot_without_a_graph():
 def test_importing_the_framework_does_not_import_matplotlib():
     code = "import sys, minitorch_cifar as mt; mt.viz.summary, mt.viz.to_dot; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_plots_gathers_the_curves_and_the_images_modules():
+    from minitorch_cifar.viz import images
+    assert plots.plot_history is curves.plot_history and plots.plot_feature_maps is images.plot_feature_maps
+    assert all(getattr(viz, name) is getattr(plots, name) for name in plots.__all__ if hasattr(viz, name))
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_a_short_run_is_readable_one_marked_point_per_epoch_on_whole_epoch_ticks(epochs):
+    history = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": 0.3 * e, "val_loss": 2.2 / e, "val_acc": 0.25 * e}
+               for e in range(1, epochs + 1)]
+    for fig in (plots.plot_history(history), plots.plot_runs({"a": history, "b": history[:1]})):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            low, high = ax.get_xlim()
+            assert low <= 0.5 and high >= epochs + 0.5  # the points sit inside the axis, not on its edge
+            ticks = [t for t in ax.get_xticks() if low <= t <= high]
+            assert ticks and all(float(t).is_integer() for t in ticks)
+            lines = ax.get_lines()
+            assert {line.get_marker() for line in lines} == {"o", "s"} and all(l.get_markersize() >= 6 for l in lines)
+            assert len(ax.texts) == sum(len(line.get_xdata()) for line in lines)  # every point labelled
+        plt.close(fig)

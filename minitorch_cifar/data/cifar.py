@@ -35,7 +35,18 @@ class DatasetError(RuntimeError):
 
 
 class DatasetNotFoundError(DatasetError):
-    """CIFAR-10 is not on disk and could not be downloaded."""
+    """CIFAR-10 is not in ``root`` and could not be downloaded (``reason``). The message speaks Python (``root=``);
+    ``explain(option)`` says the same in another caller's words (the command line's ``--data-dir DIR``)."""
+
+    def __init__(self, root, reason):
+        self.root, self.reason = root, reason
+        super().__init__(self.explain("root=..."))
+
+    def explain(self, option):
+        """Where CIFAR-10 was looked for, why it is not there, and how to provide it, naming ``option``."""
+        return (f"CIFAR-10 is not in {self.root} ({self.reason}). Put the official archive {ARCHIVE_NAME} (from "
+                f"{ARCHIVE_URL}) in {self.root}, or an extracted {FOLDER}/ folder (torchvision's copy works); or "
+                f"choose the folder that holds it with {option} or ${ROOT_ENV_VAR}.")
 
 
 class CorruptDatasetError(DatasetError):
@@ -87,28 +98,24 @@ def prepare(root, download=True):
     if archive.is_file():
         check_archive(archive)
     elif download:
+        created = _missing_folders(root)
         root.mkdir(parents=True, exist_ok=True)
         try:
             download_file(ARCHIVE_URL, archive, ARCHIVE_MD5)
         except (OSError, http.client.HTTPException) as e:
-            raise DatasetNotFoundError(how_to_get_data(root, f"downloading {ARCHIVE_URL} failed: {e}")) from None
+            for folder in created:  # a mistyped path leaves nothing behind
+                folder.rmdir()
+            raise DatasetNotFoundError(root, f"downloading {ARCHIVE_URL} failed: {e}") from None
     else:
-        raise DatasetNotFoundError(how_to_get_data(root, "download=False"))
+        raise DatasetNotFoundError(root, "download=False")
     extract_safely(archive, root)
     return folder
 
 
-# the offline workplace this project grew in keeps a tool beside the checkout that rebuilds the data from JPEGs
-STAND_IN_TOOL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "cifar10_from_jpeg.py"
-
-
-def how_to_get_data(root, reason):
-    """The one-paragraph explanation of where CIFAR-10 is looked for and how to provide it."""
-    tool = STAND_IN_TOOL
-    stand_in = f", or build the JPEG stand-in there with `python {tool} {root}`" if tool.is_file() else ""
-    return (f"CIFAR-10 is not in {root} ({reason}). Put the official archive {ARCHIVE_NAME} (from {ARCHIVE_URL}) "
-            f"in {root}, or an extracted {FOLDER}/ folder (torchvision's copy works){stand_in}; choose another "
-            f"folder with root=... or ${ROOT_ENV_VAR}.")
+def _missing_folders(path):
+    """The folders that making ``path`` would create, innermost first."""
+    path = path.absolute()
+    return [folder for folder in (path, *path.parents) if not folder.exists()]
 
 
 def open_url(url):

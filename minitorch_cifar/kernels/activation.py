@@ -1,60 +1,44 @@
-"""ReLU's forward and backward as one pass each over memory (numba), for NumPy arrays in any dense layout
-(CuPy arrays go to the CUDA kernels of ``activation_cuda``).
-
-NumPy would make two passes forward (the output and a boolean mask) and one backward; here the
-backward reads the mask from the saved output (out > 0 exactly where x > 0). Both arrays are walked in
-memory order (``ravel(order='K')``), so channels-last activations are no slower than NCHW ones.
-"""
-import numba
-import numpy as np
-
+"""ReLU's forward and backward on raw arrays: the reference below, and in fast mode the kernels that make
+one pass over memory each way: ``activation_numba`` for float NumPy arrays, ``activation_cuda`` for CuPy
+arrays."""
 from .. import backend
-from .sized import sized_kernel
+from . import numba_kernels, switch
 
 
-@sized_kernel()
-def _relu_forward(x, out):
-    for i in numba.prange(x.size):
-        v = x[i]
-        out[i] = v if v > 0 else (v if v != v else 0)  # NaN stays NaN, as torch.relu
+# ----------------------------------------------------------------------------- reference: read this first
+def reference_relu_forward(x):
+    """max(x, 0) elementwise (NaN stays NaN, as torch.relu)."""
+    return backend.get_array_module(x).maximum(x, 0)
 
 
-@sized_kernel()
-def _relu_backward(grad, out, grad_in):
-    for i in numba.prange(grad.size):
-        grad_in[i] = grad[i] if out[i] > 0 else 0
+def reference_relu_backward(grad, out):
+    """The gradient passes where the forward's output was positive (out > 0 exactly where x > 0), else 0."""
+    return grad * (out > 0)
 
 
-def _flat(a):
-    """A 1-D view of a dense array's memory in memory order, or None when it has gaps."""
-    flat = a.ravel(order="K")
-    return flat if np.may_share_memory(flat, a) or a.size <= 1 else None
+# ----------------------------------------------------------------------------- entry points
+def _reference_runs(a):
+    """True in reference mode, and for the integer arrays the fast kernels do not take."""
+    return switch.reference() or a.dtype.kind != "f"
+
+
+def _fast(a):
+    """The fast kernels for ``a``: CUDA for CuPy arrays, numba otherwise."""
+    if backend.is_cupy_array(a):
+        from . import activation_cuda
+        return activation_cuda
+    return numba_kernels("activation_numba")
 
 
 def relu_forward(x):
     """max(x, 0), in x's memory layout (C order for CuPy arrays, which a CUDA kernel serves)."""
-    if backend.is_cupy_array(x):
-        from . import activation_cuda
-        return activation_cuda.relu_forward(x)
-    out = np.empty_like(x)
-    flat_x, flat_out = _flat(x), _flat(out)
-    if flat_x is None or flat_out is None:
-        np.maximum(x, 0, out=out)
-    else:
-        _relu_forward(flat_x, flat_out, elements=x.size)
-    return out
+    if _reference_runs(x):
+        return reference_relu_forward(x)
+    return _fast(x).relu_forward(x)
 
 
 def relu_backward(grad, out):
     """grad where the forward's output was positive, else 0."""
-    if backend.is_cupy_array(grad):
-        from . import activation_cuda
-        return activation_cuda.relu_backward(grad, out)
-    if grad.strides != out.strides:
-        return grad * (out > 0)
-    grad_in = np.empty_like(grad)
-    flat_grad, flat_out, flat_in = _flat(grad), _flat(out), _flat(grad_in)
-    if flat_grad is None or flat_out is None or flat_in is None:
-        return grad * (out > 0)
-    _relu_backward(flat_grad, flat_out, flat_in, elements=grad.size)
-    return grad_in
+    if _reference_runs(grad):
+        return reference_relu_backward(grad, out)
+    return _fast(grad).relu_backward(grad, out)

@@ -1,69 +1,63 @@
-"""One-pass updates for SGD and Adam: numba on the CPU, a CUDA kernel (``optim_cuda``) for CuPy arrays.
+"""The optimizers' updates on raw arrays, in place: SGD and Adam written as PyTorch's equations in array
+code (NumPy or CuPy). Read these first: ``optim/sgd.py`` and ``optim/adam.py`` run them in reference
+mode (``switch``), and in fast mode for small NumPy parameters and non-contiguous ones; otherwise one-pass
+kernels compute per element exactly the same float operations: ``optim_numba`` on the CPU, ``optim_cuda``
+(one CUDA kernel per parameter, of any size) for CuPy arrays.
 
-Each kernel reads a parameter, its gradient and its state once and writes them once, computing per
-element exactly the float operations of the optimizers' array code (``optim/sgd.py``, ``optim/adam.py``),
-in the same order and dtype, so the results are bitwise the same (tests check it); that array code
-serves CuPy arrays and non-contiguous parameters. Scalars arrive already cast to the parameter's
-dtype, as NumPy casts Python floats; without fastmath nothing is fused or reordered.
+Python floats combine with float32 arrays in float32 (NumPy's casting rules), so the arithmetic stays
+in the parameter's dtype, as PyTorch's does.
 """
-import numba
-import numpy as np
-
 from .. import backend
+from . import numba_kernels
 
 
-@numba.njit(parallel=True, cache=True)
-def _sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov, maximize):
-    """SGD on flat arrays; ``buf`` is the momentum buffer (ignored when momentum is 0), ``first`` says
-    it is still empty, ``undamped`` is 1 - dampening."""
-    for i in numba.prange(param.size):
-        d = -grad[i] if maximize else grad[i]
-        if weight_decay != 0:
-            d = param[i] * weight_decay + d
-        if momentum != 0:
-            b = d if first else buf[i] * momentum + d * undamped
-            buf[i] = b
-            d = b * momentum + d if nesterov else b
-        param[i] = param[i] - d * lr
-
-
-@numba.njit(parallel=True, cache=True)
-def _adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight, one_minus_weight, beta2, one_minus_beta2,
-         weight_decay, decay, neg_step_size, bias_correction2_sqrt, eps, amsgrad, decoupled, maximize):
-    """Adam on flat arrays: ``weight`` = 1 - beta1 (lerp's weight), ``decay`` = 1 - lr * weight_decay
-    (AdamW), ``neg_step_size`` = -lr / (1 - beta1^t); ``max_exp_avg_sq`` is ignored unless amsgrad."""
-    for i in numba.prange(param.size):
-        g = -grad[i] if maximize else grad[i]
-        p = param[i]
-        if weight_decay != 0:
-            if decoupled:
-                p = p * decay
-            else:
-                g = p * weight_decay + g
-        if weight < 0.5:  # PyTorch's lerp: from the near end
-            m = exp_avg[i] + (g - exp_avg[i]) * weight
+def reference_sgd(param, grad, buf, *, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """One SGD step. ``buf`` is the momentum buffer (None without momentum); ``first`` says it is still empty."""
+    d_p = -grad if maximize else grad
+    if weight_decay != 0:
+        d_p = d_p + weight_decay * param                         # the gradient of the L2 penalty
+    if momentum != 0:
+        if first:
+            buf[...] = d_p
         else:
-            m = g - (g - exp_avg[i]) * one_minus_weight
-        v = exp_avg_sq[i] * beta2 + g * one_minus_beta2 * g
-        exp_avg[i], exp_avg_sq[i] = m, v
-        if amsgrad:
-            v = np.maximum(max_exp_avg_sq[i], v)
-            max_exp_avg_sq[i] = v
-        denom = np.sqrt(v) / bias_correction2_sqrt + eps
-        param[i] = p + m * neg_step_size / denom
+            buf[...] = momentum * buf + (1 - dampening) * d_p
+        d_p = d_p + momentum * buf if nesterov else buf
+    param -= lr * d_p
 
 
-def sgd(param, grad, buf, *options):
-    """``_sgd`` on NumPy arrays, its CUDA twin on CuPy arrays (same arguments)."""
+def reference_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps, weight_decay,
+                   amsgrad, decoupled, maximize, step_size, bias_correction2_sqrt):
+    """One Adam step on the moments m (``exp_avg``) and v (``exp_avg_sq``), at step t:
+    ``step_size`` = lr / (1 - beta1^t), ``bias_correction2_sqrt`` = sqrt(1 - beta2^t)."""
+    xp = backend.get_array_module(param)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay                       # AdamW: decay the weights themselves
+        else:
+            g = g + weight_decay * param                         # Adam: the gradient of the L2 penalty
+    exp_avg[...] = _lerp(exp_avg, g, param.dtype.type(1 - beta1))  # m = beta1 m + (1 - beta1) g
+    exp_avg_sq[...] = beta2 * exp_avg_sq + (1 - beta2) * g * g     # v = beta2 v + (1 - beta2) g^2
+    v = exp_avg_sq
+    if amsgrad:
+        max_exp_avg_sq[...] = xp.maximum(max_exp_avg_sq, exp_avg_sq)
+        v = max_exp_avg_sq
+    denom = xp.sqrt(v) / bias_correction2_sqrt + eps               # sqrt(v / (1 - beta2^t)) + eps
+    param -= step_size * exp_avg / denom
+
+
+def _lerp(start, end, weight):
+    """start + weight * (end - start), computed as PyTorch's lerp: from the far end when weight >= 0.5."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (1 - weight) * (end - start)
+
+
+# ----------------------------------------------------------------------------- fast kernels
+def fast_kernels(param):
+    """The module of one-pass updates (``sgd``, ``adam`` on flat arrays) for ``param``'s arrays: ``optim_cuda``
+    for CuPy arrays, ``optim_numba`` otherwise."""
     if backend.is_cupy_array(param):
         from . import optim_cuda
-        return optim_cuda.sgd(param, grad, buf, *options)
-    return _sgd(param, grad, buf, *options)
-
-
-def adam(param, *arrays_and_options):
-    """``_adam`` on NumPy arrays, its CUDA twin on CuPy arrays (same arguments)."""
-    if backend.is_cupy_array(param):
-        from . import optim_cuda
-        return optim_cuda.adam(param, *arrays_and_options)
-    return _adam(param, *arrays_and_options)
+        return optim_cuda
+    return numba_kernels("optim_numba")

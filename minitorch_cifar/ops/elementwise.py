@@ -6,7 +6,7 @@ it back to each input's shape (``unbroadcast``), since broadcasting copied that 
 import math
 
 from .. import backend
-from ..kernels import activation
+from ..kernels import activation, special
 from ..autograd import Function, unbroadcast
 
 
@@ -148,8 +148,7 @@ class ReLU(Function):
     """max(a, 0); the gradient passes where the output is positive (zero at a = 0, as PyTorch)."""
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
-        self.out = xp.maximum(a, 0) if a.dtype.kind != "f" else activation.relu_forward(a)
+        self.out = activation.relu_forward(a)
         return self.out
 
     def backward(self, grad):
@@ -179,7 +178,7 @@ class GELU(Function):
             return 0.5 * a * (1 + self.t)
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.cdf = 0.5 * (1 + backend.erf(a * (1 / math.sqrt(2))))
+        self.cdf = 0.5 * (1 + special.erf(a * (1 / math.sqrt(2))))
         return a * self.cdf
 
     def backward(self, grad):

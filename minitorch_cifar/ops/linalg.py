@@ -1,7 +1,7 @@
 """Matrix products: ``matmul`` with NumPy's batching rules, and the fused ``linear`` layer op."""
 from .. import backend
 from ..autograd import Function, unbroadcast
-from ..kernels import workers
+from ..kernels import numba_kernels, switch
 
 
 class MatMul(Function):
@@ -64,5 +64,8 @@ def _product(a, b):
 
 
 def _matmul(a, b):
-    """a @ b of 2-D arrays, on all CPU threads where it is large (``kernels.workers.matmul``)."""
-    return backend.cuda_matmul(a, b) if backend.is_cupy_array(a) else workers.matmul(a, b)
+    """a @ b of 2-D arrays: the plain product in reference mode and on the GPU (``_product``), else on all CPU
+    threads where it is large (``kernels.workers.matmul``)."""
+    if switch.reference() or backend.is_cupy_array(a):
+        return _product(a, b)
+    return numba_kernels("workers").matmul(a, b)

@@ -1,5 +1,6 @@
 """Adam (with L2 weight decay and AMSGrad) and AdamW (decoupled weight decay)."""
 from .. import backend
+from ..kernels import switch
 from ..kernels import optim as kernels
 from ..tensor import Tensor
 from .optimizer import Optimizer, fused_views
@@ -54,59 +55,24 @@ class Adam(Optimizer):
             moments = [state["exp_avg"].array, state["exp_avg_sq"].array]
             if options["amsgrad"]:
                 moments.append(state["max_exp_avg_sq"].array)
-            flat = fused_views(param, grad, *moments)
-            update = _adam_arrays if flat is None else _adam_fused
+            flat = None if switch.reference() else fused_views(param, grad, *moments)
+            update = kernels.reference_adam if flat is None else _adam_fused
             update(*(flat or [param, grad, *moments]), step_size=step_size,
                    bias_correction2_sqrt=bias_correction2_sqrt, **options)
 
 
-def _adam_arrays(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps, weight_decay,
-                 amsgrad, decoupled, maximize, step_size, bias_correction2_sqrt):
-    """One Adam update with array ops (NumPy or CuPy), in place on the parameter and moments."""
-    xp = backend.get_array_module(param)
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1 - lr * weight_decay
-        else:
-            decayed = param * weight_decay
-            decayed += grad
-            grad = decayed
-    # PyTorch's lerp weight, in the parameter's dtype; from 0.5 up, lerp starts from the far end.
-    weight = param.dtype.type(1 - beta1)
-    scratch = grad - exp_avg                                     # m = lerp(m, g, 1 - beta1)
-    if weight < 0.5:
-        scratch *= weight
-        exp_avg += scratch
-    else:
-        scratch *= 1 - weight
-        xp.subtract(grad, scratch, out=exp_avg)
-    exp_avg_sq *= beta2                                          # v = beta2 v + (1 - beta2) g g
-    xp.multiply(grad, 1 - beta2, out=scratch)
-    scratch *= grad
-    exp_avg_sq += scratch
-    second_moment = exp_avg_sq
-    if amsgrad:
-        second_moment = xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-    denom = xp.sqrt(second_moment, out=scratch)
-    denom /= bias_correction2_sqrt
-    denom += eps
-    update = exp_avg * -step_size
-    update /= denom
-    param += update
-
-
 def _adam_fused(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps, weight_decay,
                 amsgrad, decoupled, maximize, step_size, bias_correction2_sqrt):
-    """The same update in one numba pass over flat NumPy arrays."""
+    """The same update as ``kernels.optim.reference_adam`` in one pass over flat arrays (numba, or CUDA
+    for CuPy arrays: ``kernels.optim.fast_kernels``)."""
     scalar = param.dtype.type
     weight = scalar(1 - beta1)
     if max_exp_avg_sq is None:
         max_exp_avg_sq = param[:0]
-    kernels.adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalar(weight), scalar(1 - weight), scalar(beta2),
-                 scalar(1 - beta2), scalar(weight_decay), scalar(1 - lr * weight_decay), scalar(-step_size),
-                 scalar(bias_correction2_sqrt), scalar(eps), amsgrad, decoupled, maximize)
+    kernels.fast_kernels(param).adam(
+        param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalar(weight), scalar(1 - weight), scalar(beta2),
+        scalar(1 - beta2), scalar(weight_decay), scalar(1 - lr * weight_decay), scalar(-step_size),
+        scalar(bias_correction2_sqrt), scalar(eps), amsgrad, decoupled, maximize)
 
 
 class AdamW(Adam):

@@ -23,7 +23,18 @@ class LRScheduler:
     (the number of steps taken; -1 before the first), and takes the initial step.
 
     Subclasses define ``get_lr()``, the learning rates after ``last_epoch`` has been advanced, and may
-    define ``_get_closed_form_lr()``, used when ``step(epoch)`` or SequentialLR jumps to an epoch."""
+    define ``_get_closed_form_lr()``, used when ``step(epoch)`` or SequentialLR jumps to an epoch. A user's
+    scheduler subclasses it the same way, setting its own attributes before calling ``super().__init__``::
+
+        class ExponentialLR(LRScheduler):
+            def __init__(self, optimizer, end_lr, num_iter, last_epoch=-1):
+                self.end_lr, self.num_iter = end_lr, num_iter
+                super().__init__(optimizer, last_epoch)
+
+            def get_lr(self):
+                r = (self.last_epoch + 1) / self.num_iter
+                return [base_lr * (self.end_lr / base_lr) ** r for base_lr in self.base_lrs]
+    """
 
     _is_initial = False  # True while the constructor takes the initial step
 
@@ -97,6 +108,9 @@ class LRScheduler:
         for key, value in state.items():
             if key not in self._not_saved:  # those a subclass saves its own way and restores itself
                 setattr(self, key, _plain(copy.deepcopy(value), getattr(self, key, None)))
+
+
+_LRScheduler = LRScheduler  # PyTorch's name before 2.0, still in much code
 
 
 def _check_optimizer(optimizer):

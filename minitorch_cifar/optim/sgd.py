@@ -1,5 +1,6 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay."""
 from .. import backend
+from ..kernels import switch
 from ..kernels import optim as kernels
 from ..tensor import Tensor
 from .optimizer import Optimizer, fused_views
@@ -45,46 +46,18 @@ class SGD(Optimizer):
                 if first:
                     state["momentum_buffer"] = Tensor._wrap(backend.get_array_module(param).empty_like(param))
                 buf = state["momentum_buffer"].array
-            flat = fused_views(param, grad, *([] if buf is None else [buf]))
+            flat = None if switch.reference() else fused_views(param, grad, *([] if buf is None else [buf]))
             if flat is None:
-                _sgd_arrays(param, grad, buf, first, **options)
+                kernels.reference_sgd(param, grad, buf, first=first, **options)
             else:
                 _sgd_fused(*flat, first=first, **options)
 
 
-def _sgd_arrays(param, grad, buf, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    """The update with array ops (NumPy or CuPy), in place on ``param`` and ``buf``."""
-    d_p = grad
-    owned = False  # whether d_p is a temporary of ours, which may be overwritten
-    if maximize:
-        d_p, owned = backend.get_array_module(grad).negative(grad), True
-    if weight_decay != 0:
-        decayed = param * weight_decay
-        decayed += d_p
-        d_p, owned = decayed, True
-    if momentum != 0:
-        if first:
-            buf[...] = d_p
-        else:
-            buf *= momentum
-            buf += d_p if dampening == 0 else d_p * (1 - dampening)
-        if nesterov:
-            ahead = buf * momentum
-            ahead += d_p
-            d_p, owned = ahead, True
-        else:
-            d_p, owned = buf, False
-    if owned:
-        d_p *= lr
-        param -= d_p
-    else:
-        param -= d_p * lr
-
-
 def _sgd_fused(param, grad, buf=None, *, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    """The same update in one numba pass over flat NumPy arrays."""
+    """The same update as ``kernels.optim.reference_sgd`` in one pass over flat arrays (numba, or CUDA
+    for CuPy arrays: ``kernels.optim.fast_kernels``)."""
     scalar = param.dtype.type
     if buf is None:
         buf = param[:0]
-    kernels.sgd(param, grad, buf, scalar(lr), scalar(weight_decay), scalar(momentum), scalar(1 - dampening), first,
-                nesterov, maximize)
+    kernels.fast_kernels(param).sgd(param, grad, buf, scalar(lr), scalar(weight_decay), scalar(momentum),
+                                    scalar(1 - dampening), first, nesterov, maximize)

@@ -7,7 +7,8 @@ An archive holds
     __meta__                      the JSON document: format and version, the model's fingerprint (its keys,
                                   shapes and dtypes), the optimizer's param groups, the scheduler's state, the
                                   epoch, the history, the framework's random-generator state and any extras;
-                                  each array in it is a reference ``{"__array__": "<name in the archive>"}``.
+                                  each array in it is a reference ``{"__array__": "<name in the archive>"}`` (a
+                                  Tensor's ``{"__tensor__": ..., "device": ...}``), a tuple ``{"__tuple__": [...]}``.
 Files are written atomically: a temporary file in the same folder, then one rename, so a crash or an error
 while writing leaves the previous file as it was.
 """
@@ -22,8 +23,9 @@ from .. import backend
 from ..tensor import Tensor
 
 FORMAT = "minitorch_cifar.checkpoint"
-VERSION = 1
+VERSION = 2  # 2 marks Tensors and tuples ("__tensor__", "__tuple__"); version-1 files still read
 _META = "__meta__"
+_ZIP_MAGIC = b"PK\x03\x04"  # how every .npz archive (a zip file) starts
 
 
 class CheckpointError(ValueError):
@@ -72,7 +74,12 @@ def save_weights(model, path):
 def _write(path, kind, model, document):
     arrays = {}
     meta = {"format": FORMAT, "version": VERSION, "kind": kind, "fingerprint": fingerprint(model),
-            **_pack(document, "", arrays)}
+            **pack(document, "", arrays)}
+    write_archive(path, meta, arrays)
+
+
+def write_archive(path, meta, arrays):
+    """Write ``arrays`` and the JSON document ``meta`` (as the ``__meta__`` entry) to the .npz ``path``, atomically."""
     arrays[_META] = np.array(json.dumps(meta))
     with atomic_write(path) as file:
         np.savez(file, **arrays)
@@ -83,40 +90,60 @@ def fingerprint(model):
     return [[key, list(value.shape), str(value.dtype)] for key, value in model.state_dict().items()]
 
 
-def _pack(value, name, arrays):
-    """``value`` as JSON data, its arrays moved into ``arrays`` under their path (``name``) in the document."""
+def pack(value, name, arrays, encode=None):
+    """``value`` as JSON data, its arrays moved into ``arrays`` under their path (``name``) in the document.
+
+    Tensors, arrays, numbers, strings, None, lists, tuples and dicts are stored; ``encode``, if given, turns any
+    other object into such values (``save`` uses it for a Module's architecture)."""
     if isinstance(value, Tensor):
-        value = value.array
+        return {"__tensor__": _store(value.array, name, arrays), "device": str(value.device)}
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        if name in arrays:
-            raise ValueError(f"two arrays would be stored as {name!r} in the checkpoint (a key with '/' in it?)")
-        arrays[name] = backend.to_device(value, "cpu")
-        return {"__array__": name}
+        return {"__array__": _store(value, name, arrays)}
     if isinstance(value, dict):
-        packed = [(key, _pack(item, f"{name}/{key}" if name else str(key), arrays)) for key, item in value.items()]
+        packed = [(key, pack(item, f"{name}/{key}" if name else str(key), arrays, encode))
+                  for key, item in value.items()]
         if all(isinstance(key, str) for key in value):
             return dict(packed)
         return {"__items__": [list(pair) for pair in packed]}  # keeps int keys (optimizer state) ints
     if isinstance(value, (list, tuple)):
-        return [_pack(item, f"{name}/{i}", arrays) for i, item in enumerate(value)]
+        items = [pack(item, f"{name}/{i}", arrays, encode) for i, item in enumerate(value)]
+        return items if isinstance(value, list) else {"__tuple__": items}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if encode is not None:
+        return pack(encode(value), name, arrays, encode)
     raise TypeError(f"cannot store {type(value).__name__} at {name!r} in a checkpoint: only arrays, Tensors, "
-                    f"numbers, strings, None, lists and dicts")
+                    f"numbers, strings, None, lists, tuples and dicts")
 
 
-def _unpack(value, arrays):
+def _store(array, name, arrays):
+    if name in arrays:
+        raise ValueError(f"two arrays would be stored as {name!r} in the checkpoint (a key with '/' in it?)")
+    arrays[name] = backend.to_device(array, "cpu")
+    return name
+
+
+def unpack(value, arrays, tensor=None, decode=None):
+    """The value ``pack`` stored, with ``arrays`` put back. A stored Tensor comes back as ``tensor(array, device)``
+    (as its NumPy array without ``tensor``); each dict is passed through ``decode`` if given."""
     if isinstance(value, list):
-        return [_unpack(item, arrays) for item in value]
-    if isinstance(value, dict):
-        if "__array__" in value:
-            return arrays[value["__array__"]]
-        if "__items__" in value:
-            return {key: _unpack(item, arrays) for key, item in value["__items__"]}
-        return {key: _unpack(item, arrays) for key, item in value.items()}
-    return value
+        return [unpack(item, arrays, tensor, decode) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "__array__" in value:
+        return arrays[value["__array__"]]
+    if "__tensor__" in value:
+        array = arrays[value["__tensor__"]]
+        return array if tensor is None else tensor(array, value["device"])
+    if "__tuple__" in value:
+        return tuple(unpack(item, arrays, tensor, decode) for item in value["__tuple__"])
+    if "__items__" in value:
+        items = {key: unpack(item, arrays, tensor, decode) for key, item in value["__items__"]}
+    else:
+        items = {key: unpack(item, arrays, tensor, decode) for key, item in value.items()}
+    return items if decode is None else decode(items)
 
 
 # ---------------------------------------------------------------------- random generators
@@ -165,10 +192,13 @@ def _read(path, model):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as file:
+        start = file.read(len(_ZIP_MAGIC))
+    if start != _ZIP_MAGIC:  # np.load would take it for a pickle, and advise loading it as one: never
+        raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint: it is not an .npz archive (a checkpoint "
+                              f"or weight file saved by minitorch_cifar); it may be corrupt, or another kind of file")
     try:
         archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint (a single .npy array)")
         with archive:
             if _META not in archive.files:
                 raise CheckpointError(f"{path}: not a minitorch_cifar checkpoint (the archive has no {_META} entry)")
@@ -179,12 +209,13 @@ def _read(path, model):
                 raise CheckpointError(f"{path}: checkpoint version {meta['version']} is newer than this "
                                       f"minitorch_cifar reads ({VERSION}); upgrade minitorch_cifar")
             _check_fits(path, meta["fingerprint"], model)
-            return _unpack(meta, {name: archive[name] for name in archive.files if name != _META})
+            return unpack(meta, {name: archive[name] for name in archive.files if name != _META})
     except CheckpointError:
         raise
-    except Exception as e:  # a truncated zip, a pickle, text: whatever np.load or json trips over
+    except Exception as e:  # a truncated zip, a pickle inside the archive: whatever np.load or json trips over
+        detail = "it holds pickled data, which is never loaded" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
         raise CheckpointError(f"{path}: cannot read it as a checkpoint, the file is truncated, corrupt or of "
-                              f"another kind ({type(e).__name__}: {e})") from None
+                              f"another kind ({detail})") from None
 
 
 def _check_fits(path, saved, model):

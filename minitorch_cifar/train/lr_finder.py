@@ -10,8 +10,9 @@ import math
 import numpy as np
 
 from .. import backend
+from .. import backend
 from ..nn.functional import check_targets
-from ..tensor import Tensor
+from .trainer import as_tensor_on, progress_bar
 
 
 @dataclasses.dataclass
@@ -30,13 +31,13 @@ class LRFinderResult:
     def plot(self, path=None, title=None):
         """The smoothed loss against the learning rate (log axis), suggestion marked; saved as PNG given a path.
         The noisy ends left out of the suggestion are left out of the picture too."""
-        from ..viz.plots import plot_lr_finder
+        from ..viz.curves import plot_lr_finder
         lrs, losses = _trimmed(self.lrs, self.losses, self.skip_start, self.skip_end)
         return plot_lr_finder(lrs, losses, self.suggested_lr, path=path, title=title)
 
 
 def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_iter=100, step_mode="exp",
-            smooth=0.05, diverge=5.0, device=None, skip_start=10, skip_end=5, sync_every=10):
+            smooth=0.05, diverge=5.0, device=None, skip_start=10, skip_end=5, sync_every=10, progress=False):
     """Run the range test: ``num_iter`` training steps (cycling through ``loader`` as needed) with the learning
     rate of every parameter group set to ``start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))`` ('exp') or
     ``start_lr + (end_lr - start_lr) * i / (num_iter - 1)`` ('linear') at step i.
@@ -48,17 +49,9 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
     last ``skip_end`` points, as fastai and torch-lr-finder do. The model's and optimizer's states (weights,
     buffers, momentum, learning rates) and the model's train/eval mode are restored at the end. The losses are
     read from the device every ``sync_every`` steps (one host sync each time); the curve still ends at the first
-    diverging step."""
-    if step_mode not in ("exp", "linear"):
-        raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
-    if num_iter < 2:
-        raise ValueError(f"num_iter must be at least 2, got {num_iter}")
-    if not 0 < smooth <= 1:
-        raise ValueError(f"smooth must be in (0, 1], got {smooth}")
-    if device is None:
-        device = next(iter(model.parameters())).device
+    diverging step. ``progress`` shows a bar over the iterations, as the Trainer's."""
+    check_range_test(start_lr, end_lr, num_iter, step_mode, smooth)
+    device = next(iter(model.parameters())).device if device is None else backend.parse_device(device)
     saved_model = {key: t.array.copy() for key, t in model.state_dict().items()}
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     was_training = model.training
@@ -66,6 +59,7 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
     lrs, smoothed, raw = [], [], []
     pending = []  # (lr, loss on the device) of the steps not read yet
     average, diverged = 0.0, False
+    bar = progress_bar(num_iter, "lr-find", progress)
     try:
         model.train()
         batches = _cycle(loader)
@@ -75,11 +69,12 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
                   else start_lr + (end_lr - start_lr) * fraction)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = (b.to(device) if isinstance(b, Tensor) else Tensor(b, device=device) for b in next(batches))
+            x, y = (as_tensor_on(b, device) for b in next(batches))
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
+            bar.update()
             pending.append((lr, loss.array))
             if len(pending) < max(1, sync_every) and i < num_iter - 1:
                 continue
@@ -95,9 +90,11 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
                     diverged = True
                     break
             pending = []
+            bar.set_postfix_str(f"lr {lrs[-1]:.2g}  loss {smoothed[-1]:.4f}")
             if diverged:
                 break
     finally:
+        bar.close()
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
         model.zero_grad()
@@ -106,9 +103,25 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
                           skip_start, skip_end)
 
 
+def check_range_test(start_lr, end_lr, num_iter, step_mode="exp", smooth=0.05):
+    """Raise ValueError naming the first setting of the range test that cannot work."""
+    if step_mode not in ("exp", "linear"):
+        raise ValueError(f"step_mode={step_mode!r}: choose 'exp' or 'linear'")
+    if not (isinstance(start_lr, (int, float)) and 0 < start_lr < end_lr < math.inf):
+        raise ValueError(f"start_lr={start_lr:g}, end_lr={end_lr:g}: the rate must grow from a start above 0 to a "
+                         f"larger, finite end")
+    if not (isinstance(num_iter, int) and num_iter >= 2):
+        raise ValueError(f"num_iter={num_iter}: the test needs at least 2 iterations (100 or more to find a slope)")
+    if not 0 < smooth <= 1:
+        raise ValueError(f"smooth={smooth}: must be in (0, 1]")
+
+
 def steepest_descent(lrs, losses, skip_start=10, skip_end=5):
-    """The learning rate where d(loss)/d(log lr) is most negative, between the skipped ends (None for a curve
-    of fewer than three finite points)."""
+    """The learning rate where d(loss)/d(log lr) is most negative, between the skipped ends (None when fewer than
+    three finite points lie between them: a test too short to find a slope, rather than a guess from its noisy
+    start)."""
+    if len(lrs) - skip_end - skip_start < 3:
+        return None
     lrs, losses = _trimmed(lrs, losses, skip_start, skip_end)
     finite = np.isfinite(losses)
     lrs, losses = lrs[finite], losses[finite]

@@ -3,6 +3,7 @@ import csv
 import dataclasses
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .. import backend
 from ..autograd import no_grad
+from ..kernels import switch
 from ..nn.functional import check_targets
 from ..tensor import Tensor
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint, save_weights
@@ -53,10 +55,14 @@ class Trainer:
       is not stalled each step; a NaN or infinite loss raises NonFiniteLossError naming the step.
     - ``on_epoch_end``: callables ``fn(trainer, record)`` run after each epoch (``record`` is the newest history
       entry); one may set ``trainer.stop_training = True``.
+    - ``progress`` shows a bar per epoch, redrawn in place, where it can be (a terminal, a notebook): never in a
+      log file. ``verbose`` prints one line per epoch that fits 80 columns (``epoch_summary``), bar or no bar, and
+      says so before the first batch when the CPU kernels are about to be compiled (the first run only).
     """
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, device="cpu", scheduler_step=None,
-                 out_dir=None, patience=None, monitor="val_acc", progress=True, sync_every=10, on_epoch_end=()):
+                 out_dir=None, patience=None, monitor="val_acc", progress=True, sync_every=10, on_epoch_end=(),
+                 verbose=True):
         if scheduler_step is None:
             scheduler_step = "step" if _is_a(scheduler, *_PER_STEP_SCHEDULERS) else "epoch"
         if scheduler_step not in ("step", "epoch"):
@@ -66,11 +72,11 @@ class Trainer:
                              f"got {monitor!r}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be a positive number of epochs, got {patience}")
-        self.device = backend.parse_device(device)
+        self.device = backend.parse_device(device)  # parsed here, once, for the model and every batch
         self.model = model.to(self.device)
         self.optimizer, self.loss_fn, self.scheduler = optimizer, loss_fn, scheduler
         self.scheduler_step, self.patience, self.monitor = scheduler_step, patience, monitor
-        self.progress, self.sync_every = progress, max(1, int(sync_every))
+        self.progress, self.verbose, self.sync_every = progress, verbose, max(1, int(sync_every))
         self.on_epoch_end = list(on_epoch_end)
         self.out_dir = None if out_dir is None else os.fspath(out_dir)
         self.epoch = 0                     # epochs completed
@@ -107,12 +113,13 @@ class Trainer:
             raise ValueError(f"monitor={self.monitor!r} needs a val_loader (for early stopping or "
                              f"ReduceLROnPlateau); pass one, or monitor 'train_loss' / 'train_acc'")
         self.stop_training = self._patience_ran_out()
+        if self.verbose and not self.finished(epochs) and self.device == "cpu" and kernels_to_compile():
+            print("compiling kernels (first run only): the first batches take up to a minute longer", flush=True)
         while self.epoch < epochs and not self.stop_training:
             epoch = self.epoch + 1
             started = time.perf_counter()
             lr = float(self.optimizer.param_groups[0]["lr"])
-            with tqdm(total=_length(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                      disable=not self.progress, dynamic_ncols=True) as bar:
+            with progress_bar(_length(train_loader), f"epoch {epoch}/{epochs}", self.progress) as bar:
                 train_loss, train_acc = self._train_epoch(train_loader, epoch, bar)
                 self._check_weights(epoch)
                 val = self.evaluate(val_loader) if val_loader is not None else None
@@ -123,6 +130,8 @@ class Trainer:
                       "lr": lr, "seconds": time.perf_counter() - started}
             self.history.append(record)
             self.epoch = epoch
+            if self.verbose:
+                print(epoch_summary(record, epochs), flush=True)
             if self.scheduler is not None and self.scheduler_step == "epoch":
                 if self._plateau():
                     self.scheduler.step(record[self.monitor])
@@ -153,7 +162,7 @@ class Trainer:
 
     def _train_steps(self, loader, epoch, bar, totals):
         for step, (x, y) in enumerate(loader, start=1):
-            x, y = self._on_device(x), self._on_device(y)
+            x, y = as_tensor_on(x, self.device), as_tensor_on(y, self.device)
             self.optimizer.zero_grad()
             output = self.model(x)
             loss = self.loss_fn(output, y)
@@ -196,11 +205,6 @@ class Trainer:
             raise NonFiniteLossError(self._divergence_message(
                 f"the weights became NaN or infinite in the last step of epoch {epoch}"), epoch, None)
 
-    def _on_device(self, batch):
-        if isinstance(batch, Tensor):
-            return batch.to(self.device)
-        return Tensor(batch, device=self.device)
-
     # ------------------------------------------------------------------ best epoch and early stopping
     def _track_best(self, record):
         """Remember the epoch's weights if the monitored metric improved; returns whether it did."""
@@ -215,6 +219,10 @@ class Trainer:
 
     def _patience_ran_out(self):
         return self.patience is not None and self.bad_epochs >= self.patience
+
+    def finished(self, epochs):
+        """Whether ``fit(..., epochs)`` has nothing left to train: ``epochs`` are done, or early stopping ended."""
+        return self.epoch >= epochs or self._patience_ran_out()
 
     # ------------------------------------------------------------------ saving and resuming
     def _save(self, train_loader, improved):
@@ -257,7 +265,7 @@ class Trainer:
         try:
             with no_grad(), backend.on_device(self.device):
                 for x, y in loader:
-                    x, y = self._on_device(x), self._on_device(y)
+                    x, y = as_tensor_on(x, self.device), as_tensor_on(y, self.device)
                     output = self.model(x)
                     loss = self.loss_fn(output, y).array
                     xp = backend.get_array_module(output.array)
@@ -277,6 +285,45 @@ class Trainer:
         per_class[confusion.sum(axis=1) == 0] = np.nan
         return Evaluation(loss=float(backend.to_device(loss_sum, "cpu")) / seen,
                           acc=float(confusion.trace() / seen), per_class_acc=per_class, confusion_matrix=confusion)
+
+
+def epoch_summary(record, epochs):
+    """One history record as a line of at most 80 columns: the epoch, the training loss and accuracy, the
+    validation loss and accuracy (when validated), the learning rate and the seconds, e.g.
+    ``epoch 3/24  loss 1.234 acc 55.1%  val 1.302 52.0%  lr 0.005  41 s``."""
+    val = "" if record["val_loss"] is None else f"  val {record['val_loss']:.4g} {record['val_acc']:.1%}"
+    return (f"epoch {record['epoch']}/{epochs}  loss {record['train_loss']:.4g} acc {record['train_acc']:.1%}{val}  "
+            f"lr {record['lr']:.2g}  {record['seconds']:.0f} s")
+
+
+def progress_bar(total, description, enabled):
+    """A tqdm bar of ``total`` batches, shown when ``enabled`` and it can redraw in place: stderr is a terminal,
+    or a notebook shows tqdm's widget. In a log file (CI, ``> log 2>&1``) it stays silent, so no carriage-return
+    updates pile up there."""
+    notebook = any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__)
+    shown = enabled and (notebook or sys.stderr.isatty())
+    return tqdm(total=total, desc=description, unit="batch", disable=not shown, dynamic_ncols=True)
+
+
+def kernels_to_compile():
+    """Whether the first batches will compile the CPU kernels: the fast kernels run and numba's on-disk cache
+    holds none of them yet (the first run after installing; later runs load them in a moment)."""
+    if switch.reference():
+        return False
+    index_files = _kernel_cache_index_files()
+    return bool(index_files) and not any(os.path.exists(path) for path in index_files)
+
+
+def _kernel_cache_index_files():
+    """Where numba's cache keeps the index of each cached kernel the package has imported (numba imported by the
+    fast kernels already; private attributes of numba, so an unknown layout gives none)."""
+    import numba
+    kernels = f"{__package__.rpartition('.')[0]}.kernels."
+    dispatchers = [value for name, module in list(sys.modules.items()) if name.startswith(kernels)
+                   for value in vars(module).values() if isinstance(value, numba.core.registry.CPUDispatcher)]
+    paths = [getattr(getattr(getattr(d, "_cache", None), "_cache_file", None), "_index_path", None)
+             for d in dispatchers]
+    return [path for path in paths if path]
 
 
 class _RunningTotals:
@@ -315,6 +362,14 @@ class _RunningTotals:
     @property
     def acc(self):
         return self.correct / self.seen if self.seen else math.nan
+
+
+def as_tensor_on(batch, device):
+    """``batch`` (a Tensor or an array) as a Tensor on ``device`` (a parsed device string); a Tensor already there,
+    as the DataLoader's batches are, is passed on as it is."""
+    if isinstance(batch, Tensor):
+        return batch if batch.device == device else batch.to(device)
+    return Tensor(batch, device=device)
 
 
 def _labels(target):

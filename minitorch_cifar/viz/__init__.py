@@ -1,4 +1,5 @@
-"""Looking at models and training: figures (``viz.plots``, matplotlib), ``summary`` and ``to_dot``.
+"""Looking at models and training: figures (``viz.plots``: ``viz.curves`` and ``viz.images``, matplotlib),
+``summary`` and ``to_dot``.
 
 ``summary`` and ``to_dot`` need nothing beyond the framework; the plotting functions import matplotlib on
 first use, so ``import minitorch_cifar.viz`` stays light.

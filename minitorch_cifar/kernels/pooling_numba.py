@@ -1,0 +1,169 @@
+"""The pooling kernels of ``pooling`` for NumPy arrays, compiled with numba: the same windows, scan order
+and results as its reference, in one pass over memory.
+
+Layouts: an input whose memory is NHWC (an NCHW-shaped strided view, "channels last") is pooled by
+kernels whose innermost loop runs over channels; any other input as N*C planes. Outputs keep the
+input's layout, as PyTorch's do.
+"""
+import numba
+import numpy as np
+
+from .pooling import is_channels_last
+from .sized import sized_kernel
+
+
+# ----------------------------------------------------------------------------- layouts
+def _empty(shape, dtype, channels_last):
+    """A new (N, C, H, W) array, C-contiguous or as a view of NHWC memory."""
+    if not channels_last:
+        return np.empty(shape, dtype)
+    n, c, h, w = shape
+    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+
+
+def _nhwc(x):
+    return x.transpose(0, 2, 3, 1)
+
+
+def _planes(x):
+    """(N, C, H, W) as (N*C, H, W): a view when the strides allow it, else a copy."""
+    n, c, h, w = x.shape
+    return x.reshape(n * c, h, w)
+
+
+def _bhwk(x, channels_last):
+    """(N, C, H, W) as the (B, H, W, K) arrays that the average and scatter kernels take: (N, H, W, C)
+    for channels last, (N*C, H, W, 1) planes otherwise. Always decided by the forward input's layout:
+    a 1x1 output, for one, is C-contiguous in both."""
+    return _nhwc(x) if channels_last else _planes(x)[..., None]
+
+
+def _pixel_rows(x, channels_last):
+    """The (B, H*W, K) form of ``_bhwk``, whose pixels the scatter kernel indexes by h*W + w."""
+    b = _bhwk(x, channels_last)
+    return b.reshape(b.shape[0], -1, b.shape[3])
+
+
+# ----------------------------------------------------------------------------- numba kernels
+# Max: each window is scanned row by row as PyTorch does; a larger value or a NaN takes over, so the
+# first maximum wins a tie and the last NaN wins over numbers. Written as selects, not branches: the
+# comparisons of pooling are unpredictable.
+@sized_kernel()
+def _max_forward_planes(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
+    planes, _, width = x.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    for p in numba.prange(planes):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                out[p, oh, ow] = -np.inf
+                indices[p, oh, ow] = h_start[oh] * width + w_start[ow]
+            for ih in range(h_start[oh], h_stop[oh], h_step):
+                for ow in range(out_w):
+                    best, arg = out[p, oh, ow], indices[p, oh, ow]
+                    for iw in range(w_start[ow], w_stop[ow], w_step):
+                        v = x[p, ih, iw]
+                        take = (v > best) | (v != v)
+                        best = v if take else best
+                        arg = ih * width + iw if take else arg
+                    out[p, oh, ow], indices[p, oh, ow] = best, arg
+
+
+@sized_kernel()
+def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
+    batch, _, width, channels = x.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    for n in numba.prange(batch):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                first = h_start[oh] * width + w_start[ow]
+                for c in range(channels):
+                    out[n, oh, ow, c] = -np.inf
+                    indices[n, oh, ow, c] = first
+                for ih in range(h_start[oh], h_stop[oh], h_step):
+                    for iw in range(w_start[ow], w_stop[ow], w_step):
+                        for c in range(channels):
+                            v, best = x[n, ih, iw, c], out[n, oh, ow, c]
+                            take = (v > best) | (v != v)
+                            out[n, oh, ow, c] = v if take else best
+                            indices[n, oh, ow, c] = ih * width + iw if take else indices[n, oh, ow, c]
+
+
+@sized_kernel()
+def _scatter_by_index(grad, indices, grad_input):
+    """grad_input[b, indices[b, j, k], k] += grad[b, j, k]: the max-pool gradient to each window's winner."""
+    for b in numba.prange(grad.shape[0]):
+        for j in range(grad.shape[1]):
+            for k in range(grad.shape[2]):
+                grad_input[b, indices[b, j, k], k] += grad[b, j, k]
+
+
+# Average: one kernel serves both layouts, on (B, H, W, K) arrays: (N, H, W, C) for channels last,
+# (N*C, H, W, 1) for planes. Sums run in PyTorch's order (row by row).
+@sized_kernel()
+def _avg_forward(x, h_start, h_stop, h_step, w_start, w_stop, w_step, divisor, out):
+    for b in numba.prange(x.shape[0]):
+        for oh in range(out.shape[1]):
+            for ow in range(out.shape[2]):
+                for k in range(x.shape[3]):
+                    out[b, oh, ow, k] = 0
+                for ih in range(h_start[oh], h_stop[oh], h_step):
+                    for iw in range(w_start[ow], w_stop[ow], w_step):
+                        for k in range(x.shape[3]):
+                            out[b, oh, ow, k] += x[b, ih, iw, k]
+                for k in range(x.shape[3]):
+                    out[b, oh, ow, k] /= divisor[oh, ow]
+
+
+@sized_kernel()
+def _avg_backward(grad, h_start, h_stop, h_step, w_start, w_stop, w_step, divisor, grad_input):
+    for b in numba.prange(grad.shape[0]):
+        for oh in range(grad.shape[1]):
+            for ow in range(grad.shape[2]):
+                for ih in range(h_start[oh], h_stop[oh], h_step):
+                    for iw in range(w_start[ow], w_stop[ow], w_step):
+                        for k in range(grad.shape[3]):
+                            grad_input[b, ih, iw, k] += grad[b, oh, ow, k] / divisor[oh, ow]
+
+
+# ----------------------------------------------------------------------------- entry points (see pooling)
+def max_pool_forward(x, windows):
+    """Max over each window of x (N, C, H, W): the output and, per output, the flat index h*W + w of
+    the input element that won (PyTorch's indices, int64), both in x's layout."""
+    channels_last = is_channels_last(x)
+    shape = x.shape[:2] + (len(windows.h_start), len(windows.w_start))
+    out, indices = _empty(shape, x.dtype, channels_last), _empty(shape, np.int64, channels_last)
+    if channels_last:
+        _max_forward_nhwc(_nhwc(x), *windows, _nhwc(out), _nhwc(indices), elements=x.size)
+    else:
+        _max_forward_planes(_planes(x), *windows, _planes(out), _planes(indices), elements=x.size)
+    return out, indices
+
+
+def max_pool_backward(grad, indices, input_shape, channels_last):
+    """Route each output's gradient to the input element its window's maximum came from; the result
+    is channels last if the forward input was."""
+    grad_input = _empty(input_shape, grad.dtype, channels_last)
+    flat_input = _pixel_rows(grad_input, channels_last)  # a view: grad_input is new, in this layout
+    flat_input[...] = 0
+    _scatter_by_index(_pixel_rows(grad, channels_last), _pixel_rows(indices, channels_last), flat_input,
+                      elements=grad_input.size)
+    return grad_input
+
+
+def avg_pool_forward(x, windows, divisor):
+    """Sum of each window of x (N, C, H, W) divided by ``divisor`` (OH, OW), in x's layout."""
+    channels_last = is_channels_last(x)
+    out = _empty(x.shape[:2] + (len(windows.h_start), len(windows.w_start)), x.dtype, channels_last)
+    _avg_forward(_bhwk(x, channels_last), *windows, divisor.astype(x.dtype), _bhwk(out, channels_last),
+                 elements=x.size)
+    return out
+
+
+def avg_pool_backward(grad, windows, divisor, input_shape, channels_last):
+    """Spread each output's gradient evenly (1/divisor) over its window; the result is channels last if
+    the forward input was."""
+    grad_input = _empty(input_shape, grad.dtype, channels_last)
+    grad_input[...] = 0
+    _avg_backward(_bhwk(grad, channels_last), *windows, divisor.astype(grad.dtype), _bhwk(grad_input, channels_last),
+                  elements=grad_input.size)
+    return grad_input
