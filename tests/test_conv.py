@@ -102,7 +102,9 @@ WINOGRAD_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHO
 
 
 def force(monkeypatch, name):
-    """Make every convolution take the fast method ``name``."""
+    """Make every convolution take the fast method ``name``, with the fast kernels whatever
+    MINITORCH_CIFAR_KERNELS says (the suite's autouse fixture restores the setting)."""
+    mt.set_kernels("fast")
     method = METHODS[name][0]
     monkeypatch.setattr(conv_op, "choose_method", lambda x, weight, geometry: method(weight, geometry, x.shape))
 
@@ -337,7 +339,7 @@ def test_models_layers_record_their_algorithm(model, algorithms, monkeypatch):
         return out
 
     monkeypatch.setattr(conv_op.Conv2d, "forward", recording)
-    with mt.no_grad():
+    with mt.no_grad(), mt.use_kernels("fast"):
         mt.models.get_model(model)(mt.randn(2, 3, 32, 32))
     assert ran == algorithms
     ran.clear()
