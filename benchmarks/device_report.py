@@ -119,11 +119,21 @@ def check_figures(log):
 
 
 def test_figures(log):
-    """(pytest's summary line, the tests that failed)."""
+    """(pytest's summary line, the tests that failed); for a run stopped by its time limit, which printed no
+    summary, the outcomes counted from pytest's -v lines so far."""
     lines = log.splitlines()
     summary = next((line.strip("= ") for line in reversed(lines)
                     if re.search(r"\d+ (passed|failed|skipped|deselected|error)", line)), "")
     failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    if not summary:
+        outcomes = [(m[1], m[2]) for m in (re.match(r"(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)", line)
+                                           for line in lines) if m]
+        counts = {}
+        for _, outcome in outcomes:
+            counts[outcome.lower()] = counts.get(outcome.lower(), 0) + 1
+        summary = ("stopped before the end; so far " + ", ".join(f"{n} {k}" for k, n in counts.items())
+                   if counts else "")
+        failed = [f"FAILED {name}" for name, outcome in outcomes if outcome in ("FAILED", "ERROR")]
     return summary, failed
 
 

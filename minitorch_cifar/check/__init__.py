@@ -2,7 +2,7 @@
 
 For every differentiable op, layer and loss (``cases.CASES``, one table): the float64 central-difference gradient
 check (``testing.gradcheck``, the one the tests use) on the device, and the forward and every gradient in float32
-on the device against float64 on the CPU; for every optimizer, a few steps compared the same way; dropout's
+on the device against float64 on the CPU with the plain reference kernels; for every optimizer, a few steps compared the same way; dropout's
 masks (shape, rate, scale, gradient) on the device; the batch augmentations on the device against a loop over the
 images. ``--device cuda`` thus runs every CUDA kernel (im2col/col2im, pooling, BatchNorm, the optimizers', the
 augmentation's array code) against the CPU. Needs neither pytest nor PyTorch.
@@ -96,7 +96,7 @@ def _command(args):
         return
     device = usable_device(args.device)
     print(f"minitorch_cifar check on {device}: {len(cases)} checks; the reference of every comparison is float64 "
-          f"on the CPU")
+          f"on the CPU, with the reference kernels")
     print(format_row(name for name, _ in COLUMNS))
     start = time.perf_counter()
     rows = run(device, args.ops)
