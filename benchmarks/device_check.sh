@@ -10,22 +10,24 @@
 # own time limit (seconds; a stage that fails or runs out of time does not stop the later ones):
 #
 #   data           convert .device_data/cifar10-jpeg.tar.gz when that is all there is          LIMIT_DATA=90
-#   check          python -m minitorch_cifar check --device DEVICE                             LIMIT_CHECK=75
+#   check          python -m minitorch_cifar check --device DEVICE                             LIMIT_CHECK=90
 #   tests          the CUDA cases of the test suite: pytest -m cuda                             LIMIT_TESTS=120
-#   bench          benchmarks/bench_models.py against PyTorch, TF32 off in both                 LIMIT_BENCH=45
+#   bench          benchmarks/bench_models.py against PyTorch, TF32 off in both                 LIMIT_BENCH=40
 #   bench_tf32     the same with TF32 on in both (skipped where our side has no switch)         LIMIT_BENCH_TF32=25
-#   resnet9_torch  the ResNet-9 recipe in PyTorch eager (benchmarks/resnet9_torch.py)           LIMIT_RESNET9_TORCH=75
+#   resnet9_torch  the ResNet-9 recipe in PyTorch eager (benchmarks/resnet9_torch.py)           LIMIT_RESNET9_TORCH=70
 #   resnet9        the ResNet-9 recipe, examples/08_resnet9.py, 24 epochs                       LIMIT_RESNET9=165
 #
 # In all at most about 8.5 minutes. --quick shrinks the benchmarks (cnn2 alone on the CPU) and trains ResNet-9
-# for one epoch on a subset (as the examples' --quick); --only runs the stages named (e.g. --only resnet9 with LIMIT_RESNET9=400).
+# for one epoch on a subset (as the examples' --quick); --only runs the stages named (e.g. --only resnet9
+# with LIMIT_RESNET9=400).
 # OUT_DIR gets report.md (the machine, each stage's status, time and key figures), one log per stage,
 # stages.tsv and the ResNet-9 run folder. DEVICE_CHECK_TINY=1 shrinks every stage to seconds (for the test
 # suite, which runs this script on the CPU).
 set -u -o pipefail
 
 usage() {
-    echo "usage: bash benchmarks/device_check.sh [--device cuda|cpu] [--quick] [--data DIR] [--only STAGE,...] OUT_DIR" >&2
+    echo "usage: bash benchmarks/device_check.sh [--device cuda|cpu] [--quick] [--data DIR] [--only STAGE,...]" \
+         "OUT_DIR" >&2
     exit 2
 }
 
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --data) [ $# -ge 2 ] || usage; DATA=$2; shift 2 ;;
         --only) [ $# -ge 2 ] || usage; ONLY=",$2,"; shift 2 ;;
         --quick) QUICK=1; shift ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "device_check.sh: unknown option $1" >&2; usage ;;
         *) [ -z "$OUT" ] || usage; OUT=$1; shift ;;
     esac
@@ -54,7 +56,8 @@ mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || exit 2
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" MPLBACKEND=Agg TQDM_DISABLE=1 PYTHONUNBUFFERED=1
 unset CUPY_TF32  # float32 products stay float32 unless a stage asks for TF32
 : > "$OUT/stages.tsv"
-echo "device check on $DEVICE$([ "$QUICK" = 1 ] && echo ' (quick)') from $ROOT, writing to $OUT" | tee "$OUT/device_check.log"
+echo "device check on $DEVICE$([ "$QUICK" = 1 ] && echo ' (quick)') from $ROOT, writing to $OUT" |
+    tee "$OUT/device_check.log"
 
 wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 
@@ -109,17 +112,17 @@ if [ "$TINY" = 1 ]; then  # seconds per stage: the harness itself under test
           --warmup-epochs 0.25 --normalize cifar10 --no-progress)
 fi
 
-stage check "${LIMIT_CHECK:-75}" "$PYTHON" -m minitorch_cifar check --device "$DEVICE" "${CHECK_OPS[@]}"
+stage check "${LIMIT_CHECK:-90}" "$PYTHON" -m minitorch_cifar check --device "$DEVICE" "${CHECK_OPS[@]}"
 if "$PYTHON" -c "import pytest" 2> /dev/null; then
     stage tests "${LIMIT_TESTS:-120}" "$PYTHON" -m pytest -v -m cuda -p no:cacheprovider "${TEST_FILES[@]}"
 else
     skip tests "pytest is not installed (pip install pytest, before going offline)"
 fi
-stage bench "${LIMIT_BENCH:-45}" "$PYTHON" benchmarks/bench_models.py --device "$DEVICE" "${BENCH[@]}"
+stage bench "${LIMIT_BENCH:-40}" "$PYTHON" benchmarks/bench_models.py --device "$DEVICE" "${BENCH[@]}"
 stage bench_tf32 "${LIMIT_BENCH_TF32:-25}" "$PYTHON" benchmarks/bench_models.py --device "$DEVICE" --tf32 \
     "${BENCH[@]}"
 if [ "$HAVE_DATA" = 1 ]; then
-    stage resnet9_torch "${LIMIT_RESNET9_TORCH:-75}" "$PYTHON" benchmarks/resnet9_torch.py --device "$DEVICE" \
+    stage resnet9_torch "${LIMIT_RESNET9_TORCH:-70}" "$PYTHON" benchmarks/resnet9_torch.py --device "$DEVICE" \
         "${RECIPE[@]}"
     stage resnet9 "${LIMIT_RESNET9:-165}" "${OURS[@]}" --device "$DEVICE" --out "$OUT/resnet9" "${RECIPE[@]}"
 else

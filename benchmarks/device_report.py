@@ -93,7 +93,8 @@ def _cuda_versions():
         rows.append(("CuPy", f"cannot reach the GPU ({type(e).__name__}: {e})"))
     try:
         import torch
-        rows += [("CUDA of PyTorch", str(torch.version.cuda)), ("cuDNN of PyTorch", str(torch.backends.cudnn.version()))]
+        rows += [("CUDA of PyTorch", str(torch.version.cuda)),
+                 ("cuDNN of PyTorch", str(torch.backends.cudnn.version()))]
     except Exception as e:
         rows.append(("PyTorch CUDA", f"not usable ({type(e).__name__})"))
     return rows
