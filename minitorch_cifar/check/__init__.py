@@ -1,11 +1,12 @@
 """``python -m minitorch_cifar check``: the framework checks itself on a device, one row per check.
 
-For every differentiable op, layer and loss (``cases.CASES``, one table): the float64 central-difference gradient
-check (``testing.gradcheck``, the one the tests use) on the device, and the forward and every gradient in float32
-on the device against float64 on the CPU with the plain reference kernels; for every optimizer, a few steps compared the same way; dropout's
-masks (shape, rate, scale, gradient) on the device; the batch augmentations on the device against a loop over the
-images. ``--device cuda`` thus runs every CUDA kernel (im2col/col2im, pooling, BatchNorm, the optimizers', the
-augmentation's array code) against the CPU. Needs neither pytest nor PyTorch.
+For every differentiable op, layer and loss of the framework: the float64 central-difference gradient check
+(``testing.gradcheck``, the one the tests use) on the device, and the forward and every gradient in float32 on
+the device against float64 on the CPU (with the plain reference kernels); for every optimizer, a few steps
+compared the same way; dropout's masks (shape, rate, scale, gradient) on the device; the batch augmentations on
+the device against a plain loop over the images. ``--device cuda`` thus runs every CUDA kernel (im2col/col2im,
+pooling, BatchNorm, the optimizers', the augmentation's) against the CPU. Needs neither pytest nor PyTorch. The
+checks are one table, ``check/cases.py``.
 
     python -m minitorch_cifar check [--device cpu|cuda|cuda:N] [--ops NAME ...] [--list]
 
