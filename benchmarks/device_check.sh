@@ -59,7 +59,8 @@ unset CUPY_TF32  # float32 products stay float32 unless a stage asks for TF32
 echo "device check on $DEVICE$([ "$QUICK" = 1 ] && echo ' (quick)') from $ROOT, writing to $OUT" |
     tee "$OUT/device_check.log"
 
-wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+# wanted NAME: whether --only lets stage NAME run (the data stage always may: the trainings need it)
+wanted() { [ -z "$ONLY" ] || [ "$1" = data ] || [[ "$ONLY" == *",$1,"* ]]; }
 
 # stage NAME LIMIT COMMAND...: run COMMAND in the checkout under a time limit, its output in OUT/NAME.log; one
 # line of stages.tsv says how it ended (pass, fail, timeout) and how long it took.
