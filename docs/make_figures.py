@@ -140,9 +140,10 @@ def draw_run(folder, data_dir, out, image):
     save(plots.plot_history(_history(folder), title=f"{name}: loss and accuracy per epoch"), out / "run_curves.png")
     evaluation, config, data = experiment.evaluate_checkpoint(folder / experiment.FILES["final"], data_dir=data_dir)
     save(plots.plot_confusion_matrix(evaluation.confusion_matrix, data.classes, normalize=True,
-                                     title=f"{name}: test confusion matrix (rows: true class)"), out / "run_confusion.png")
-    save(plots.plot_per_class_accuracy(evaluation.per_class_acc, data.classes, title=f"{name}: test accuracy per class"),
-         out / "run_per_class.png")
+                                     title=f"{name}: test confusion matrix (rows: true class)"),
+         out / "run_confusion.png")
+    save(plots.plot_per_class_accuracy(evaluation.per_class_acc, data.classes,
+                                       title=f"{name}: test accuracy per class"), out / "run_per_class.png")
     model = load_weights(experiment.build_model(config, len(data.classes)), folder / experiment.FILES["final"])
     statistics = experiment.NORMALIZATIONS[config.normalize] or (None, None)
     save(plots.plot_feature_maps(model, image, "features.2", max_maps=15, mean=statistics[0], std=statistics[1]),
@@ -176,9 +177,10 @@ def _named_folder(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="the folder holding cifar-10-batches-py/")
-    parser.add_argument("--run", help="a run folder of `python -m minitorch_cifar train` (cnn2)")
+    parser.add_argument("--run", help="a run folder of `python -m minitorch_cifar train` (cnn2 or cnn3)")
     parser.add_argument("--lr-find", help="a folder of `python -m minitorch_cifar lr-find`")
-    parser.add_argument("--compare", nargs="+", type=_named_folder, metavar="NAME=FOLDER", help="run folders to overlay")
+    parser.add_argument("--compare", nargs="+", type=_named_folder, metavar="NAME=FOLDER",
+                        help="run folders to overlay")
     parser.add_argument("--image", type=int, default=0, help="which test image to draw (default 0)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "images"), help="where the PNGs go")
     args = parser.parse_args(argv)
