@@ -172,3 +172,23 @@ def test_busiest_crop_finds_the_detail():
     image = np.full((3, 32, 32), 128, np.uint8)
     image[:, 20:26, 3:9] = 255 * (np.add.outer(np.arange(6), np.arange(6)) % 2)  # a 6x6 checkerboard on grey
     assert _load_figure_script().busiest_crop(image) == (20, 3)
+
+
+def test_graph_drawing_reads_to_dot_and_draws_data_downwards():
+    """draw_graph's layout: to_dot's nodes with their kinds, every edge pointing to a lower row."""
+    import minitorch_cifar as mt
+    from minitorch_cifar import nn
+    from minitorch_cifar.viz import to_dot
+    from minitorch_cifar.viz.graph_plot import _rows, draw_graph, parse_dot
+
+    layer = nn.Linear(3, 2)
+    loss = nn.functional.cross_entropy(layer(mt.randn(4, 3)).relu(), mt.tensor([0, 1, 1, 0]))
+    nodes, edges = parse_dot(to_dot(loss, layer))
+    labels = {label.split("\n")[0]: kind for label, kind in nodes.values()}
+    assert labels == {"()": "output", "LogLikelihood": "function", "ReLU": "function", "Linear": "function",
+                      "weight": "parameter", "bias": "parameter", "constant": "constant"}
+    assert len(edges) == len(nodes) - 1  # a tree: every node but the output feeds one op
+    rows = _rows(nodes, edges)
+    assert all(rows[source] < rows[target] for source, target in edges)
+    figure = draw_graph(loss, params=layer)
+    assert len(figure.axes[0].texts) == len(nodes)
