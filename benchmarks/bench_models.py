@@ -5,10 +5,12 @@ the same weights (copied from PyTorch's model through state_dict) and the same r
 frameworks use the same number of threads. The steps of the two alternate, after warm-up steps,
 and the median of each is printed with the ratio ours / PyTorch (below 1.0: we are faster), the
 achieved GFLOP/s (a step counted as 3x the forward's multiply-adds x 2) beside the machine's
-SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see peak_memory).
+SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see peak_memory). On a GPU both run
+in float32 with TF32 off (``--tf32``: on in both, where our side has the switch) and PyTorch with cuDNN's
+autotuner.
 
     python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--threads 2]
-                                      [--breakdown [MODEL]] [--memory] [--device cuda]
+                                      [--breakdown [MODEL]] [--memory] [--device cuda [--tf32]]
 """
 import argparse
 import collections
@@ -26,7 +28,7 @@ import minitorch_cifar as mt
 from minitorch_cifar import autograd, models
 from minitorch_cifar import nn as our_nn
 from minitorch_cifar.ops import conv as conv_op
-from common import SETTLE_S, set_threads
+from common import SETTLE_S, set_gpu_float32, set_threads
 
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
 
@@ -55,8 +57,7 @@ class Pair:
         loss = our_nn.functional.cross_entropy(self.ours(self.x), self.y)
         loss.backward()
         self.optimizer.step()
-        if self.device != "cpu":
-            mt.backend.cupy().cuda.Device().synchronize()
+        self.synchronize()
         return loss
 
     def step_theirs(self):
@@ -64,9 +65,14 @@ class Pair:
         loss = torch.nn.functional.cross_entropy(self.theirs(self.tx), self.ty)
         loss.backward()
         self.torch_optimizer.step()
-        if self.device != "cpu":
-            torch.cuda.synchronize()
+        self.synchronize()
         return loss
+
+    def synchronize(self):
+        """Wait for both frameworks' queued GPU work (nothing to wait for on the CPU)."""
+        if self.device != "cpu":
+            mt.backend.cupy().cuda.Device().synchronize()
+            torch.cuda.synchronize()
 
 
 def time_pair(pair, steps, warmup):
@@ -177,20 +183,23 @@ def peak_memory(name, threads, steps=3):
 # ----------------------------------------------------------------------------- per-layer breakdown
 class OpTimer:
     """Seconds spent in each autograd Function's forward and backward (ours), by op name, and in each
-    convolution layer (``conv``, keyed by (layer, phase))."""
+    convolution layer (``conv``, keyed by (layer, phase)). ``sync`` waits for the GPU before and after each timed
+    call, so that an op's time is its kernels' and not only their launch."""
 
-    def __init__(self):
+    def __init__(self, sync=lambda: None):
         self.forward, self.backward = collections.defaultdict(float), collections.defaultdict(float)
         self.conv = collections.defaultdict(float)
         self.patched = []
+        self.sync = sync
 
     def __enter__(self):
         for cls in _subclasses(autograd.Function):
             for phase, table in (("forward", self.forward), ("backward", self.backward)):
                 if phase in vars(cls):
                     original = vars(cls)[phase]
-                    timed = _timing(original, table, cls.__name__)
-                    setattr(cls, phase, _conv_timing(timed, self.conv, phase) if cls is conv_op.Conv2d else timed)
+                    timed = _timing(original, table, cls.__name__, self.sync)
+                    setattr(cls, phase,
+                            _conv_timing(timed, self.conv, phase, self.sync) if cls is conv_op.Conv2d else timed)
                     self.patched.append((cls, phase, original))
         return self
 
@@ -205,20 +214,23 @@ def _subclasses(cls):
         yield from _subclasses(sub)
 
 
-def _timing(fn, table, name):
+def _timing(fn, table, name, sync):
     def timed(*args, **kwargs):
+        sync()
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
+            sync()
             table[name] += time.perf_counter() - start
     return timed
 
 
-def _conv_timing(fn, table, phase):
+def _conv_timing(fn, table, phase, sync):
     """Also time each convolution layer, labelled by its shapes and method (set in forward, read in backward)."""
     def timed(self, *args, **kwargs):
         label = getattr(self, "bench_label", None)
+        sync()
         start = time.perf_counter()
         result = fn(self, *args, **kwargs)
         if phase == "forward":
@@ -233,7 +245,9 @@ def _conv_timing(fn, table, phase):
 # PyTorch's profiler names -> our op names, for the side-by-side table
 TORCH_OPS = {
     "aten::mkldnn_convolution": ("Conv2d", "forward"), "aten::convolution_backward": ("Conv2d", "backward"),
+    "aten::cudnn_convolution": ("Conv2d", "forward"),
     "aten::native_batch_norm": ("BatchNorm", "forward"), "aten::native_batch_norm_backward": ("BatchNorm", "backward"),
+    "aten::cudnn_batch_norm": ("BatchNorm", "forward"), "aten::cudnn_batch_norm_backward": ("BatchNorm", "backward"),
     "aten::max_pool2d_with_indices": ("MaxPool", "forward"),
     "aten::max_pool2d_with_indices_backward": ("MaxPool", "backward"),
     "aten::clamp_min": ("ReLU", "forward"), "aten::relu": ("ReLU", "forward"),
@@ -248,17 +262,22 @@ TORCH_OPS = {
 
 
 def breakdown(pair, steps):
-    """Print milliseconds per step in each op's forward and backward, ours beside PyTorch's (profiler self time)."""
-    with OpTimer() as timer:
+    """Print milliseconds per step in each op's forward and backward, ours beside PyTorch's (the profiler's self
+    time on the CPU; on a GPU, the time of the kernels each op launched)."""
+    with OpTimer(pair.synchronize) as timer:
         for _ in range(steps):
             pair.step_ours()
     theirs = collections.defaultdict(float)
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if pair.device != "cpu":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
         for _ in range(steps):
             pair.step_theirs()
     for event in prof.key_averages():
         if event.key in TORCH_OPS:
-            theirs[TORCH_OPS[event.key]] += event.self_cpu_time_total / 1e6
+            seconds = event.self_cpu_time_total if pair.device == "cpu" else _device_time(event)
+            theirs[TORCH_OPS[event.key]] += seconds / 1e6
     names = sorted(set(timer.forward) | set(timer.backward) | {k for k, _ in theirs},
                    key=lambda k: -(timer.forward[k] + timer.backward[k]))
     print("\n  per op, ms per step    ours fwd   bwd   | PyTorch fwd   bwd")
@@ -275,6 +294,11 @@ def breakdown(pair, steps):
               f"{timer.conv[(label, 'backward')] / steps * 1e3:7.1f}")
 
 
+def _device_time(event):
+    """Microseconds of GPU kernels launched under a profiler event (the attribute's name changed in PyTorch 2.4)."""
+    return getattr(event, "device_time_total", None) or getattr(event, "cuda_time_total", 0)
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -284,6 +308,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--device", default="cpu", help="cpu, or cuda to compare with PyTorch on the GPU")
+    parser.add_argument("--tf32", action="store_true", help="on the GPU: TF32 matrix products in both frameworks "
+                                                             "(default off in both)")
     parser.add_argument("--breakdown", nargs="?", const="slowest", metavar="MODEL",
                         help="per-op forward/backward times of MODEL (default: the one with the highest ratio)")
     parser.add_argument("--memory", action="store_true", help="peak memory of a step, each framework in a subprocess")
@@ -294,10 +320,20 @@ def main():
         return memory_child(framework, name, int(steps), int(threads))
     set_threads(args.threads)
     device = mt.backend.parse_device(args.device)
+    settings = ""
+    if device != "cpu":
+        try:
+            settings = f"; {set_gpu_float32(args.tf32)}"
+        except RuntimeError as e:
+            print(f"TF32 rows skipped: {e}")
+            return
+    elif args.tf32:
+        print("TF32 rows skipped: TF32 is a GPU setting")
+        return
     ceiling = sgemm_gflops(args.threads, device)
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
-          f"batch {BATCH}, float32; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} GFLOP/s; "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"batch {BATCH}, float32{settings}; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} "
+          f"GFLOP/s; load average {os.getloadavg()[0]:.2f}")
     print("median (best) ms per training step of --steps; ratio = ours / PyTorch of the medians; GF/s of the medians")
     header = f"{'model':<10} {'ours ms':>14} {'torch ms':>14} {'ratio':>6} {'ours GF/s':>10} {'torch GF/s':>11}"
     print(header + ("   peak MiB ours / torch" if args.memory else ""))

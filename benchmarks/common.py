@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: one thread count for both frameworks, and best-of timing."""
+"""What the benchmark scripts share: one thread count for both frameworks, best-of timing, and the GPU settings
+of both frameworks (TF32 off or on, cuDNN's autotuner)."""
 import time
 
 import numba
@@ -33,3 +34,30 @@ def best_of(steps, rounds, inner=3, warmup=3):
                 step()
             best[i] = min(best[i], (time.perf_counter() - start) / inner * 1e3)
     return best
+
+
+def our_tf32_switch():
+    """``minitorch_cifar.backends.cuda.matmul`` (whose ``allow_tf32`` mirrors PyTorch's), or None where this
+    version of minitorch_cifar has no such switch."""
+    try:
+        from minitorch_cifar import backends
+        matmul = backends.cuda.matmul
+    except (ImportError, AttributeError):
+        return None
+    return matmul if hasattr(matmul, "allow_tf32") else None
+
+
+def set_gpu_float32(tf32):
+    """Both frameworks' float32 settings on the GPU: TF32 matrix products (and PyTorch's TF32 convolutions) on or
+    off, and cuDNN's autotuner on (PyTorch's best plain float32 setting for fixed shapes). Returns a line saying so,
+    or raises RuntimeError when TF32 is asked for and our side has no switch for it."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32  # on by default in PyTorch: off unless asked for
+    ours = our_tf32_switch()
+    if ours is None:
+        if tf32:
+            raise RuntimeError("minitorch_cifar has no minitorch_cifar.backends.cuda.matmul.allow_tf32 switch")
+    else:
+        ours.allow_tf32 = tf32
+    return f"TF32 {'on' if tf32 else 'off'} in both; cuDNN benchmark mode on in PyTorch"

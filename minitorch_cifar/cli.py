@@ -148,6 +148,9 @@ def build_parser():
     summary.add_argument("--device", type=device, default="cpu", help="default cpu")
     summary.add_argument("--batch-size", type=int, default=-1, help="batch size for the memory estimate")
     summary.set_defaults(handler=_summary)
+
+    from .check import add_command as add_check  # python -m minitorch_cifar check: see minitorch_cifar/check
+    add_check(commands)
     return parser
 
 

@@ -31,13 +31,14 @@ def _scalarize(fn, inputs, upstream):
     return out, float((out.array * upstream).sum())
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=None):
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=None, return_error=False):
     """Check ``fn``'s gradients with respect to every input that has ``requires_grad``.
 
     ``directions=None`` differentiates along every element (2 evaluations of fn per element);
     ``directions=k`` checks k random directions instead (Chainer's approach, for large inputs).
-    Returns True, or raises ``GradcheckError`` naming the input, the worst index, and both values (or, for a
-    gradient of the wrong shape or dtype, the ``Function`` that returned it and the input's index).
+    Returns True (with ``return_error``: the largest |analytic - numeric| found), or raises ``GradcheckError``
+    naming the input, the worst index, and both values (or, for a gradient of the wrong shape or dtype, the
+    ``Function`` that returned it and the input's index).
     """
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
@@ -67,11 +68,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, directions=Non
             return _scalarize(fn, inputs, upstream)[1]
 
     if directions is None:
-        for i in checked:
-            _check_elementwise(i, inputs[i].array, analytic[i], s, eps, atol, rtol)
+        error = max(_check_elementwise(i, inputs[i].array, analytic[i], s, eps, atol, rtol) for i in checked)
     else:
-        _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions, rng, xp)
-    return True
+        error = _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions, rng, xp)
+    return error if return_error else True
 
 
 def _check_elementwise(i, data, analytic, s, eps, atol, rtol):
@@ -94,9 +94,11 @@ def _check_elementwise(i, data, analytic, s, eps, atol, rtol):
         raise GradcheckError(f"gradcheck: input {i} (shape {data.shape}) disagrees at index {tuple(map(int, worst))}: "
                              f"analytic {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} "
                              f"(atol={atol}, rtol={rtol}; {int((error > 0).sum())} of {data.size} elements off)")
+    return float(np.abs(analytic - numeric).max(initial=0.0))
 
 
 def _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions, rng, xp):
+    worst = 0.0
     for d in range(directions):
         steps = {i: xp.asarray(rng.standard_normal(inputs[i].shape)) for i in checked}
         for i in checked:
@@ -113,3 +115,5 @@ def _check_directions(checked, inputs, analytic, s, eps, atol, rtol, directions,
             raise GradcheckError(f"gradcheck: along random direction {d} the directional derivative is "
                                  f"{exact:.10g} by autograd but {numeric:.10g} by finite differences "
                                  f"(inputs {checked}; atol={atol}, rtol={rtol})")
+        worst = max(worst, abs(exact - numeric))
+    return worst

@@ -1,0 +1,260 @@
+"""The table of checks: every differentiable op, layer, loss and optimizer of the framework, dropout, the batch
+augmentations, and a few zoo models end to end. A check's name starts with the op it checks (``--ops`` picks by
+that first word).
+
+The shapes are small, so that the float64 gradient check (two evaluations per input element) stays quick. Inputs
+keep away from kinks and ties where it matters (``sign=True``: magnitudes of at least 0.1). The float32
+tolerances are the comparison's (atol, rtol) against float64: about 1e-5 for a few roundings, more where long
+sums or BatchNorm's division by a small batch's spread amplify them.
+"""
+import numpy as np
+
+from .. import nn, optim
+from ..data import transforms as T
+from ..models import get_model
+from ..nn import functional as F
+from ..ops import cat, stack, where
+from .kinds import Arg, Augmentation, Differentiable, DropoutMask, OptimizerStep
+
+
+def x(*shape, low=-2.0, high=2.0, sign=False):
+    """A differentiable float input."""
+    return Arg(shape, low, high, sign=sign)
+
+
+def away(*shape):
+    """A differentiable input with magnitudes in [0.1, 2): no value near a kink at 0."""
+    return Arg(shape, 0.1, 2.0, sign=True)
+
+
+def labels(*shape, classes):
+    return Arg(shape, 0, classes, kind="labels")
+
+
+def constant(*shape, low=-2.0, high=2.0):
+    return Arg(shape, low, high, grad=False)
+
+
+def op(name, inputs, fn, tolerance=(1e-5, 1e-5), **gradcheck):
+    return Differentiable(name, tuple(inputs), fn=fn, tolerance=tolerance, gradcheck=gradcheck)
+
+
+def layer(name, inputs, module, tolerance=(1e-5, 1e-5), fn=None, **gradcheck):
+    return Differentiable(name, tuple(inputs), fn=fn, module=module, tolerance=tolerance, gradcheck=gradcheck)
+
+
+def model(name, batch=2, tolerance=(1e-3, 1e-3)):
+    """A zoo model on random images, compared in float32 only (its layers have their own gradient checks), in
+    training mode but for dropout, whose masks differ between float32 and float64 draws."""
+    return Differentiable(f"model {name}", (x(batch, 3, 32, 32),), module=lambda: _without_dropout(get_model(name)),
+                          tolerance=tolerance, gradcheck=None)
+
+
+def _without_dropout(module):
+    for layer in module.modules():
+        if isinstance(layer, nn.Dropout):
+            layer.eval()
+    return module
+
+
+IMAGE = (2, 3, 6, 6)
+
+ELEMENTWISE = [
+    op("add broadcast", [x(3, 4), x(4)], lambda a, b: a + b),
+    op("sub broadcast", [x(3, 1), x(1, 4)], lambda a, b: a - b),
+    op("mul broadcast", [x(2, 3, 4), x(3, 1)], lambda a, b: a * b),
+    op("div", [x(3, 4), away(3, 4)], lambda a, b: a / b),
+    op("neg", [x(3, 4)], lambda a: -a),
+    op("pow scalar", [x(3, 4, low=0.5)], lambda a: a ** 2.5),
+    op("pow tensor", [x(3, 4, low=0.5), x(3, 4)], lambda a, b: a ** b),
+    op("exp", [x(3, 4)], lambda a: a.exp()),
+    op("log", [x(3, 4, low=0.2)], lambda a: a.log()),
+    op("sqrt", [x(3, 4, low=0.2)], lambda a: a.sqrt()),
+    op("abs", [away(3, 4)], lambda a: a.abs()),
+    op("tanh", [x(3, 4)], lambda a: a.tanh()),
+    op("sigmoid", [x(3, 4)], F.sigmoid),
+    op("relu", [away(4, 5)], F.relu),
+    op("leaky_relu", [away(4, 5)], lambda a: F.leaky_relu(a, 0.1)),
+    op("gelu exact", [x(4, 5)], F.gelu),
+    op("gelu tanh", [x(4, 5)], lambda a: F.gelu(a, approximate="tanh")),
+    op("clamp", [x(4, 5)], lambda a: a.clamp(-0.95, 1.05)),
+    op("maximum", [x(3, 4), x(3, 4)], lambda a, b: a.maximum(b)),
+    op("minimum", [x(3, 4), x(4)], lambda a, b: a.minimum(b)),
+    op("where", [Arg((3, 4), kind="mask"), x(3, 4), x(4)], where),
+]
+
+REDUCTIONS = [
+    op("sum dim", [x(3, 4, 5)], lambda a: a.sum(dim=(0, 2), keepdim=True)),
+    op("mean", [x(3, 4, 5)], lambda a: a.mean(dim=1)),
+    op("var", [x(3, 4, 5)], lambda a: a.var(dim=2)),
+    op("std", [x(3, 4, 5)], lambda a: a.std(dim=0, unbiased=False)),
+    op("max dim", [x(3, 4, 5)], lambda a: a.max(dim=1)[0]),
+    op("amax", [x(3, 4, 5)], lambda a: a.amax(dim=(1, 2))),
+    op("softmax", [x(3, 5)], lambda a: a.softmax(dim=1)),
+    op("log_softmax", [x(3, 5)], lambda a: a.log_softmax(dim=0)),
+]
+
+SHAPES = [
+    op("reshape", [x(3, 4)], lambda a: a.reshape(2, 6) * 1.5),
+    op("permute", [x(2, 3, 4)], lambda a: a.permute(2, 0, 1) * 1.5),
+    op("expand", [x(3, 1)], lambda a: a.expand(3, 4) * 1.5),
+    op("getitem slice", [x(4, 5)], lambda a: a[1:, ::2]),
+    op("getitem repeated index", [x(4, 5)], lambda a: a[np.array([0, 2, 2, 3, 0])]),
+    op("cat", [x(2, 3), x(4, 3)], lambda a, b: cat([a, b], dim=0)),
+    op("stack", [x(2, 3), x(2, 3)], lambda a, b: stack([a, b], dim=1)),
+    op("pad constant", [x(*IMAGE)], lambda a: F.pad(a, (1, 2, 0, 1), value=0.5)),
+    op("pad reflect", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="reflect")),
+    op("pad replicate", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="replicate")),
+    op("pad circular", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="circular")),
+]
+
+LINALG = [
+    op("matmul batched", [x(2, 3, 4), x(4, 5)], lambda a, b: a @ b),
+    op("linear", [x(3, 4), x(5, 4), x(5)], F.linear),
+]
+
+# Convolution: kernel rows (few channels, stride 1), Winograd (3x3, stride 1, 16+ channels) and im2col (the rest,
+# and every conv on the GPU, through im2col/col2im kernels).
+CONVOLUTIONS = [
+    op("conv2d pad 1", [x(2, 3, 5, 5), x(4, 3, 3, 3), x(4)], lambda a, w, b: F.conv2d(a, w, b, padding=1),
+       tolerance=(1e-5, 1e-4)),
+    op("conv2d stride 2 pad 2", [x(2, 3, 7, 7), x(4, 3, 3, 3)], lambda a, w: F.conv2d(a, w, stride=2, padding=2),
+       tolerance=(1e-5, 1e-4)),
+    op("conv2d dilation 2", [x(2, 3, 7, 7), x(4, 3, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1, dilation=2),
+       tolerance=(1e-5, 1e-4)),
+    op("conv2d groups 2", [x(2, 4, 5, 5), x(6, 2, 3, 3), x(6)], lambda a, w, b: F.conv2d(a, w, b, groups=2),
+       tolerance=(1e-5, 1e-4)),
+    op("conv2d 1x1 stride 2", [x(2, 3, 6, 6), x(4, 3, 1, 1)], lambda a, w: F.conv2d(a, w, stride=2)),
+    op("conv2d rectangular", [x(2, 3, 6, 7), x(2, 3, 2, 3)],
+       lambda a, w: F.conv2d(a, w, stride=(2, 1), padding=(1, 0)), tolerance=(1e-5, 1e-4)),
+    op("conv2d 16 channels", [x(2, 16, 6, 6), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
+       tolerance=(1e-4, 1e-4), directions=12),
+]
+
+# Pooling: overlapping windows (kernel 3, stride 2), ceil mode, padding, dilation, and a channels-last input (what
+# a conv hands on).
+POOLING = [
+    op("max_pool2d 2x2", [x(*IMAGE)], lambda a: F.max_pool2d(a, 2)),
+    op("max_pool2d overlapping", [x(2, 3, 7, 7)], lambda a: F.max_pool2d(a, 3, 2, 1)),
+    op("max_pool2d ceil mode", [x(2, 3, 6, 6)], lambda a: F.max_pool2d(a, 3, 2, ceil_mode=True)),
+    op("max_pool2d dilation", [x(2, 2, 7, 7)], lambda a: F.max_pool2d(a, 2, 1, dilation=2)),
+    op("max_pool2d channels-last", [x(2, 3, 6, 6), x(4, 3, 1, 1)], lambda a, w: F.max_pool2d(F.conv2d(a, w), 3, 1)),
+    op("avg_pool2d overlapping", [x(2, 3, 7, 7)], lambda a: F.avg_pool2d(a, 3, 2, 1)),
+    op("avg_pool2d ceil, no pad count", [x(2, 3, 6, 6)],
+       lambda a: F.avg_pool2d(a, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    op("avg_pool2d channels-last", [x(2, 3, 6, 6), x(4, 3, 1, 1)], lambda a, w: F.avg_pool2d(F.conv2d(a, w), 2)),
+    op("adaptive_avg_pool2d", [x(2, 3, 7, 5)], lambda a: F.adaptive_avg_pool2d(a, (3, 2))),
+    op("adaptive_max_pool2d", [x(2, 3, 7, 5)], lambda a: F.adaptive_max_pool2d(a, (3, 2))),
+]
+
+LOSSES = [
+    op("cross_entropy", [x(6, 5), labels(6, classes=5)], F.cross_entropy),
+    op("cross_entropy weighted, smoothed", [x(6, 5), labels(6, classes=5)],
+       lambda a, t: F.cross_entropy(a, t, weight=np.linspace(0.5, 2.0, 5), label_smoothing=0.2)),
+    op("cross_entropy ignore_index", [x(6, 5), labels(6, classes=5)],
+       lambda a, t: F.cross_entropy(a, t, ignore_index=0, reduction="sum")),
+    op("cross_entropy soft targets", [x(6, 5), constant(6, 5, low=0.0, high=1.0)],
+       lambda a, p: F.cross_entropy(a, p / p.sum(dim=1, keepdim=True))),
+    op("cross_entropy spatial", [x(2, 4, 3, 3), labels(2, 3, 3, classes=4)],
+       lambda a, t: F.cross_entropy(a, t, reduction="none")),
+    op("nll_loss", [x(6, 5), labels(6, classes=5)], lambda a, t: F.nll_loss(a.log_softmax(dim=1), t)),
+    op("mse_loss", [x(4, 5), constant(4, 5)], F.mse_loss),
+    layer("CrossEntropyLoss", [x(6, 5), labels(6, classes=5)], lambda: nn.CrossEntropyLoss(label_smoothing=0.1)),
+    layer("NLLLoss", [x(6, 5), labels(6, classes=5)], lambda: nn.NLLLoss(), fn=lambda m, a, t: m(a.log_softmax(1), t)),
+    layer("MSELoss", [x(4, 5), constant(4, 5)], lambda: nn.MSELoss(reduction="sum")),
+]
+
+# BatchNorm divides by the batch's spread: with few values per channel that amplifies float32 rounding.
+LAYERS = [
+    layer("Linear", [x(3, 4)], lambda: nn.Linear(4, 5)),
+    layer("Conv2d", [x(2, 3, 6, 6)], lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), tolerance=(1e-5, 1e-4)),
+    layer("BatchNorm2d train", [x(4, 3, 3, 3)], lambda: nn.BatchNorm2d(3), tolerance=(1e-4, 1e-4)),
+    layer("BatchNorm2d eval", [x(4, 3, 3, 3)], lambda: _with_statistics(nn.BatchNorm2d(3)).eval()),
+    layer("BatchNorm2d channels-last", [x(4, 3, 4, 4), x(5, 3, 1, 1)], lambda: nn.BatchNorm2d(5),
+          fn=lambda m, a, w: m(F.conv2d(a, w)), tolerance=(1e-4, 1e-4)),
+    layer("BatchNorm1d", [x(6, 4)], lambda: nn.BatchNorm1d(4), tolerance=(1e-4, 1e-4)),
+    layer("MaxPool2d", [x(2, 3, 7, 7)], lambda: nn.MaxPool2d(3, 2, ceil_mode=True)),
+    layer("AvgPool2d", [x(2, 3, 7, 7)], lambda: nn.AvgPool2d(3, 2, padding=1)),
+    layer("AdaptiveAvgPool2d", [x(2, 3, 5, 5)], lambda: nn.AdaptiveAvgPool2d(1)),
+    layer("AdaptiveMaxPool2d", [x(2, 3, 5, 5)], lambda: nn.AdaptiveMaxPool2d(1)),
+    layer("Flatten", [x(2, 3, 2, 2)], lambda: nn.Flatten()),
+    layer("ReLU", [away(3, 4)], lambda: nn.ReLU()),
+    layer("LeakyReLU", [away(3, 4)], lambda: nn.LeakyReLU(0.2)),
+    layer("GELU", [x(3, 4)], lambda: nn.GELU()),
+    layer("Sigmoid", [x(3, 4)], lambda: nn.Sigmoid()),
+    layer("Tanh", [x(3, 4)], lambda: nn.Tanh()),
+    layer("Softmax", [x(3, 4)], lambda: nn.Softmax(dim=1)),
+    layer("LogSoftmax", [x(3, 4)], lambda: nn.LogSoftmax(dim=1)),
+    layer("Sequential conv-bn-relu-pool", [x(4, 3, 8, 8)],
+          lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)),
+          tolerance=(1e-4, 1e-3), directions=12),
+]
+
+MODELS = [model("softmax"), model("mlp_final"), model("cnn3", batch=4), model("lenet"),
+          model("resnet10", batch=4), model("resnet9", batch=4)]
+
+OPTIMIZERS = [
+    OptimizerStep("SGD", lambda p: optim.SGD(p, lr=0.1)),
+    OptimizerStep("SGD momentum, weight decay", lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                                                                    dampening=0.1)),
+    OptimizerStep("SGD nesterov", lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)),
+    OptimizerStep("Adam", lambda p: optim.Adam(p, lr=1e-2, weight_decay=1e-2)),
+    OptimizerStep("Adam amsgrad", lambda p: optim.Adam(p, lr=1e-2, amsgrad=True)),
+    OptimizerStep("AdamW", lambda p: optim.AdamW(p, lr=1e-2, weight_decay=1e-2)),
+]
+
+DROPOUT = [
+    DropoutMask("Dropout", lambda: nn.Dropout(0.3), 0.3),
+    DropoutMask("Dropout2d", lambda: nn.Dropout2d(0.25), 0.25, block=True),
+]
+
+
+# ---------------------------------------------------------------------------- augmentation, one image at a time
+def crop_reference(transform, batch, corners):
+    p, (height, width) = transform.padding, transform.size
+    padded = [np.pad(image, ((0, 0), (p, p), (p, p)), mode=transform.padding_mode) for image in batch]
+    return np.stack([image[:, i:i + height, j:j + width] for image, (i, j) in zip(padded, corners)])
+
+
+def flip_reference(transform, batch, flips):
+    return np.stack([image[:, :, ::-1] if flip else image for image, flip in zip(batch, flips)])
+
+
+def cutout_reference(transform, batch, centres):
+    out = batch.copy()
+    for image, (row, col) in zip(out, centres):
+        top, left = row - transform.size // 2, col - transform.size // 2
+        image[:, max(top, 0):top + transform.size, max(left, 0):left + transform.size] = 0
+    return out
+
+
+def normalize_reference(transform, batch, params):
+    images = batch / 255 if batch.dtype == np.uint8 else batch.astype(np.float64)
+    mean, std = (np.array(v).reshape(-1, 1, 1) for v in (transform.mean, transform.std))
+    return np.stack([(image - mean) / std for image in images]).astype(np.float32)
+
+
+AUGMENTATIONS = [
+    Augmentation("RandomCrop zeros", T.RandomCrop(12, padding=4), crop_reference),
+    Augmentation("RandomCrop reflect", T.RandomCrop((10, 12), padding=3, padding_mode="reflect"), crop_reference),
+    Augmentation("RandomHorizontalFlip", T.RandomHorizontalFlip(), flip_reference),
+    Augmentation("Cutout", T.Cutout(5), cutout_reference),
+    Augmentation("Normalize", T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD), normalize_reference,
+                 tolerance=(1e-6, 1e-6)),
+    Augmentation("Compose crop-flip-cutout-normalize",
+                 T.Compose([T.RandomCrop(12, 4, "reflect"), T.RandomHorizontalFlip(), T.Cutout(4),
+                            T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD)]),
+                 [crop_reference, flip_reference, cutout_reference, normalize_reference], tolerance=(1e-6, 1e-6)),
+]
+
+
+def _with_statistics(bn):
+    """A BatchNorm layer with running statistics other than the initial 0 and 1."""
+    rng = np.random.default_rng(2)
+    bn.running_mean.array[...] = rng.uniform(-1, 1, bn.running_mean.shape)
+    bn.running_var.array[...] = rng.uniform(0.5, 2, bn.running_var.shape)
+    return bn
+
+
+CASES = (ELEMENTWISE + REDUCTIONS + SHAPES + LINALG + CONVOLUTIONS + POOLING + LOSSES + LAYERS + MODELS + OPTIMIZERS
+         + DROPOUT + AUGMENTATIONS)
