@@ -233,6 +233,11 @@ def cuda_matmul(a, b, out=None):
     return cp.matmul(a, b, out=out)
 
 
+def matmul(a, b):
+    """``a @ b`` of NumPy or CuPy arrays, with matmul's batching rules: CuPy's through ``cuda_matmul`` (TF32)."""
+    return cuda_matmul(a, b) if is_cupy_array(a) else a @ b
+
+
 def scatter_add(target, index, values):
     """``target[index] += values`` where repeated indices accumulate (np.add.at / cupyx.scatter_add)."""
     if is_cupy_array(target):

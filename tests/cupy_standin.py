@@ -1,5 +1,6 @@
 """A CuPy-shaped stand-in, so that the GPU path's backend-independent logic runs on the CPU: two GPUs, device
-ids, host-to-device uploads (counted), device-to-host copies, CuPy's float32 matmul compute type (recorded)."""
+ids, host-to-device uploads (counted), device-to-host copies, CuPy's float32 matmul compute type (recorded), and
+NumPy's other array functions, whose new arrays are made on the current GPU."""
 import contextlib
 import types
 
@@ -58,6 +59,15 @@ class StandInCupy(types.ModuleType):
     def matmul(self, a, b, out=None):
         return np.matmul(a, b, out=out)
 
+    def __getattr__(self, name):
+        """NumPy's ``name``; a function's array results on the current GPU (``xp.empty``, ``xp.stack`` ...)."""
+        if name.startswith("_"):
+            raise AttributeError(f"the CuPy stand-in has no attribute {name!r}")
+        value = getattr(np, name)
+        if not callable(value) or isinstance(value, type):  # constants and dtypes (xp.inf, xp.int64)
+            return value
+        return lambda *args, **kwargs: _on_current_gpu(value(*args, **kwargs), self._current)
+
 
 class _DeviceContext:
     def __init__(self, cupy, device_id):
@@ -70,6 +80,16 @@ class _DeviceContext:
 
     def __exit__(self, *error):
         return self._context.__exit__(*error)
+
+
+def _on_current_gpu(result, device_id):
+    """A NumPy function's result with its new arrays (not views of stand-in arrays) placed on GPU ``device_id``."""
+    if isinstance(result, (list, tuple)):
+        return type(result)(_on_current_gpu(r, device_id) for r in result)
+    if type(result) is np.ndarray:
+        result = result.view(DeviceArray)
+        result.gpu_id = device_id
+    return result
 
 
 def on_gpu(values, device_id=0):

@@ -1,5 +1,7 @@
 """The GPU path's logic, checked on the CPU with a CuPy-shaped stand-in: constants uploaded once per device,
 the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
+import types
+
 import numpy as np
 import pytest
 
@@ -115,7 +117,7 @@ def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch):
     monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", False)
     a, b = on_gpu(np.ones((2, 3), np.float32)), on_gpu(np.ones((3, 4), np.float32))
     np.testing.assert_array_equal(linalg._matmul(a, b), np.full((2, 4), 3.0))
-    linalg._product(a, b)
+    backend.matmul(a, b)
     assert cupy.compute_types == [(np.float32, 1)]  # full float32, set once
     backends.cuda.matmul.allow_tf32 = True
     backend.cuda_matmul(a, b)
@@ -125,6 +127,53 @@ def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch):
     out = on_gpu(np.zeros((2, 4), np.float32))
     assert backend.cuda_matmul(a, b, out=out) is out and out[0, 0] == 3
     assert cupy.compute_types[-1] == (np.float32, 1)
+
+
+@pytest.fixture
+def patches_by_the_reference(monkeypatch):
+    """im2col_cuda's two functions done by the reference im2col/col2im (the stand-in runs no CUDA kernels)."""
+    from minitorch_cifar.kernels import im2col, im2col_fast
+
+    def into(out, values):
+        out[...] = values
+        return out
+
+    kernels = types.SimpleNamespace(
+        im2col=lambda x, geometry, shape, out: into(out, im2col.im2col(x, geometry)),
+        col2im=lambda cols, geometry, input_shape, out: into(out, im2col.col2im(cols, geometry, input_shape)))
+    monkeypatch.setattr(im2col_fast, "_cuda", lambda: kernels)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_the_reference, monkeypatch, groups):
+    """On the GPU the fast convolution (im2col) and the reference one run each of their products, Y_g = P_g W_g,
+    dW_g = P_g^T dY_g and dP_g = dY_g W_g^T, through backend.cuda_matmul, and compute what the CPU computes."""
+    from minitorch_cifar.kernels import conv_methods
+    from minitorch_cifar.kernels.im2col import ConvGeometry
+    from minitorch_cifar.ops import conv
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 6, 4)).astype(np.float32)  # channels last
+    weight = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
+    grad_y = rng.standard_normal((2, 5, 6, 6)).astype(np.float32)
+    geometry = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), groups, (5, 6))
+    needs = (True, True, False)
+    expected = [conv.reference_conv2d(x, weight, None, geometry),
+                *conv.reference_conv2d_backward(x, weight, grad_y, geometry, needs)[:2]]
+    products = []
+    real = backend.cuda_matmul
+    monkeypatch.setattr(backend, "cuda_matmul", lambda a, b, out=None: products.append(a.shape) or real(a, b, out))
+    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", True)
+    x, weight, grad_y = on_gpu(x), on_gpu(weight), on_gpu(grad_y)
+    method = conv_methods.Im2col(weight, geometry, x.shape)
+    fast = [method.run_forward(x, None), *method.run_backward(x, grad_y, needs)[:2]]
+    assert len(products) == 3 * groups
+    reference = [conv.reference_conv2d(x, weight, None, geometry),
+                 *conv.reference_conv2d_backward(x, weight, grad_y, geometry, needs)[:2]]
+    assert len(products) == 6 * groups
+    assert cupy.compute_types == [(np.float32, 7)]  # TF32, set before the first product
+    for name, got, want in zip(["y", "dx", "dW"] * 2, fast + reference, expected * 2):
+        assert isinstance(got, cupy.ndarray), name
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 # ---------------------------------------------------------------------- class-index range checks

@@ -114,9 +114,10 @@ def _scratch(xp, shape, dtype):
 
 
 def _matmul_into(a, b, out):
-    """out = a @ b, with ``out`` possibly a column slice of a larger matrix."""
+    """out = a @ b, with ``out`` possibly a column slice of a larger matrix (on the GPU through
+    ``backend.cuda_matmul``, which applies the TF32 switch)."""
     if backend.is_cupy_array(out):
-        out[...] = a @ b
+        out[...] = backend.cuda_matmul(a, b)
     else:
         np.matmul(a, b, out=out)
 
@@ -159,7 +160,7 @@ class Im2col(ConvMethod):
         grad_w = None
         if need_weight:  # dW_g = P_g^T dY_g
             patches = xp.split(self._patches(x), groups, axis=1)
-            grad_w = xp.stack([p.T @ d for p, d in zip(patches, xp.split(dy, groups, axis=1))])
+            grad_w = xp.stack([backend.matmul(p.T, d) for p, d in zip(patches, xp.split(dy, groups, axis=1))])
         if grad_x is not None:  # dP_g = dY_g W_g^T, dx = col2im(dP)
             if self.pointwise:
                 self._per_group(dy, self.weights, grad_x.reshape(len(dy), -1), transpose_b=True)

@@ -15,7 +15,8 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. Either way the output
+Winograd F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. On a GPU both multiply
+through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
 is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
 layout, so the next convolution reads its patches contiguously.
 """
@@ -41,7 +42,8 @@ def reference_conv2d(x, weight, bias, geometry):
     xp, groups = backend.get_array_module(x), geometry.groups
     patches = im2col(x, geometry)  # P: (N * OH * OW, KH * KW * C), one row per output pixel
     weights = weight_matrices(weight, groups)  # W_g: (groups, KH * KW * C/groups, C_out/groups)
-    y = xp.concatenate([p @ w for p, w in zip(xp.split(patches, groups, axis=1), weights)], axis=1)  # Y_g = P_g W_g
+    y = xp.concatenate([backend.matmul(p, w) for p, w in zip(xp.split(patches, groups, axis=1), weights)],
+                       axis=1)  # Y_g = P_g W_g
     if bias is not None:
         y += bias
     return y.reshape((len(x),) + geometry.output + (len(weight),))
@@ -57,13 +59,15 @@ def reference_conv2d_backward(x, weight, grad_y, geometry, needs=(True, True, Tr
     grad_x = grad_weight = grad_bias = None
     if need_weight:
         patches = im2col(x, geometry)  # P again: keeping it from forward would take KH * KW times x's memory
-        grad_weights = xp.stack([p.T @ d for p, d in zip(xp.split(patches, groups, axis=1), dy_groups)])  # dW_g
+        grad_weights = xp.stack([backend.matmul(p.T, d)
+                                 for p, d in zip(xp.split(patches, groups, axis=1), dy_groups)])  # dW_g = P_g^T dY_g
         grad_weight = kernels_of(grad_weights, weight.shape)
     if need_bias:
         grad_bias = dy.sum(axis=0)  # db: every output pixel added b
     if need_x:
         weights = weight_matrices(weight, groups)
-        grad_patches = xp.concatenate([d @ w.T for d, w in zip(dy_groups, weights)], axis=1)  # dP_g = dY_g W_g^T
+        grad_patches = xp.concatenate([backend.matmul(d, w.T) for d, w in zip(dy_groups, weights)],
+                                      axis=1)  # dP_g = dY_g W_g^T
         grad_x = col2im(grad_patches, geometry, x.shape)  # dx: each entry of dP back where im2col copied it from
     return grad_x, grad_weight, grad_bias
 

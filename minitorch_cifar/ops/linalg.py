@@ -14,7 +14,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not fit "
                              f"({a.shape[-1]} columns against {b.shape[-2 if b.ndim > 1 else 0]} rows)")
         self.a, self.b = a, b
-        return _product(a, b)
+        return backend.matmul(a, b)
 
     def backward(self, grad):
         a, b = self.a, self.b
@@ -28,9 +28,9 @@ class MatMul(Function):
             g2 = g2[..., None, :]
         grad_a = grad_b = None
         if self.needs_grad[0]:
-            grad_a = unbroadcast(_product(g2, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
+            grad_a = unbroadcast(backend.matmul(g2, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_grad[1]:
-            grad_b = unbroadcast(_product(a2.swapaxes(-1, -2), g2), b2.shape).reshape(b.shape)
+            grad_b = unbroadcast(backend.matmul(a2.swapaxes(-1, -2), g2), b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
 
@@ -58,14 +58,9 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
-def _product(a, b):
-    """a @ b with matmul's batching rules (on CUDA through ``backend.cuda_matmul``, which applies TF32)."""
-    return backend.cuda_matmul(a, b) if backend.is_cupy_array(a) else a @ b
-
-
 def _matmul(a, b):
-    """a @ b of 2-D arrays: the plain product in reference mode and on the GPU (``_product``), else on all CPU
-    threads where it is large (``kernels.workers.matmul``)."""
+    """a @ b of 2-D arrays: the plain product in reference mode and on the GPU (``backend.matmul``), else on all
+    CPU threads where it is large (``kernels.workers.matmul``)."""
     if switch.reference() or backend.is_cupy_array(a):
-        return _product(a, b)
+        return backend.matmul(a, b)
     return numba_kernels("workers").matmul(a, b)
