@@ -1,0 +1,328 @@
+"""PyTorch CIFAR-10 code runs on minitorch_cifar with only its import lines changed, and computes what PyTorch does.
+
+The samples under ``tests/pytorch_code/`` are PyTorch code as its users wrote it: the write-ups' (``writeup_*``,
+shrunk to tiny data; reading slips of the write-ups' text fixed and marked), the PyTorch CIFAR-10 tutorial's and
+model definitions in the style of the popular CIFAR collections. Each runs twice: as it is, under PyTorch, and with
+its import lines rewritten by the table of the README's "Coming from PyTorch" section, parsed from the README here
+(so the two cannot drift), under minitorch_cifar. A sample is a list of cells (``# %%`` splits a file into cells);
+after the cell that builds ``net``, PyTorch's weights are copied into ours and the eval-mode outputs compared;
+after the last cell, everything printed (losses, accuracies: every number within float32 tolerance, the words
+exactly), the final weights, the figures written and the sample's named results are compared.
+
+torchvision is not installed: on the PyTorch side a stand-in (``reference_torchvision``) reads the same CIFAR-10
+files as torchvision does and transforms them with torch operations, as torchvision's code does. Dropout layers
+are set to p=0 on both sides before training (their random masks cannot be drawn alike); everything else runs as
+written.
+"""
+import ast
+import contextlib
+import io
+import math
+import pathlib
+import pickle
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import minitorch_cifar as mt
+from minitorch_cifar.data import write_fake_cifar10
+
+from helpers import torch
+
+plt = pytest.importorskip("matplotlib.pyplot")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CODE = pathlib.Path(__file__).resolve().parent / "pytorch_code"
+SECTION = "## Coming from PyTorch"
+
+
+# ---------------------------------------------------------------------- the README's table, and the rewrite by it
+def readme_table():
+    """The (PyTorch line, minitorch_cifar line) rows of the README's table of import lines."""
+    text = (ROOT / "README.md").read_text()
+    assert SECTION in text, f"the README lost its section {SECTION!r}"
+    section = text[text.index(SECTION):].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|$", section, re.M)
+    assert rows, "the README's 'Coming from PyTorch' section holds no table of import lines"
+    return rows
+
+
+def bindings(line):
+    """What an import line binds: name -> dotted path of the object (``import a.b as c``: c -> a.b)."""
+    bound = {}
+    for node in ast.parse(line).body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound[alias.asname or alias.name] = alias.name if alias.asname else alias.name.split(".")[0]
+        else:
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return bound
+
+
+def module_mapping():
+    """The table as module prefixes: 'torch' -> 'minitorch_cifar', 'torchvision' -> 'minitorch_cifar.vision' ..."""
+    mapping = {}
+    for theirs, ours in readme_table():
+        left, right = bindings(theirs), bindings(ours)
+        assert left.keys() == right.keys(), f"the README's row {theirs!r} -> {ours!r} binds other names"
+        for name in left:
+            a, b = left[name].split("."), right[name].split(".")
+            while len(a) > 1 and len(b) > 1 and a[-1] == b[-1]:  # the common tail is the part carried over
+                a, b = a[:-1], b[:-1]
+            mapping[".".join(a)] = ".".join(b)
+    return mapping
+
+
+def mapped(module, mapping):
+    """``module`` under the longest prefix of the mapping that names it, or None when it is no PyTorch module."""
+    parts = module.split(".")
+    for cut in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:cut])
+        if prefix in mapping:
+            return ".".join([mapping[prefix]] + parts[cut:])
+    return None
+
+
+def rewrite_imports(source, mapping):
+    """``source`` with each import of a PyTorch module rewritten by ``mapping``; every other line as it was."""
+    lines = source.splitlines(keepends=True)
+    for node in sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))),
+                       key=lambda n: n.lineno, reverse=True):
+        indent = " " * node.col_offset
+        if isinstance(node, ast.ImportFrom):
+            target = mapped(node.module or "", mapping) if node.level == 0 else None
+            if target is None:
+                continue
+            names = ", ".join(a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
+            new = [f"from {target} import {names}"]
+        else:
+            if not any(mapped(a.name, mapping) for a in node.names):
+                continue
+            new = []
+            for a in node.names:
+                target = mapped(a.name, mapping)
+                if target is None:
+                    new.append(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
+                elif a.asname or "." not in a.name:
+                    new.append(f"import {target} as {a.asname or a.name}")
+                else:  # ``import torch.nn`` binds ``torch``
+                    top = a.name.split(".")[0]
+                    new += [f"import {target}", f"import {mapped(top, mapping)} as {top}"]
+        lines[node.lineno - 1:node.end_lineno] = [indent + "; ".join(new) + "\n"]
+    return "".join(lines)
+
+
+def test_every_row_of_the_readme_table_is_the_rewrite_the_test_applies():
+    mapping = module_mapping()
+    assert mapping["torch"] == "minitorch_cifar" and mapping["torchvision"] == "minitorch_cifar.vision"
+    for theirs, ours in readme_table():
+        rewritten, printed = {}, {}
+        exec(rewrite_imports(theirs, mapping), rewritten)
+        exec(ours, printed)
+        for name in bindings(theirs):
+            assert rewritten[name] is printed[name], f"{theirs!r}: the rewrite binds {name} otherwise than {ours!r}"
+    assert rewrite_imports("import numpy as np\nimport torch.nn\n", mapping) == (
+        "import numpy as np\nimport minitorch_cifar.nn; import minitorch_cifar as torch\n")
+
+
+# ---------------------------------------------------------------------- torchvision on the PyTorch side
+def reference_torchvision():
+    """The parts of torchvision the samples use, as torchvision computes them, in torch: ``datasets.CIFAR10`` (the
+    images as (32, 32, 3) uint8 arrays, as minitorch_cifar gives them, instead of PIL images), ``transforms`` and
+    ``utils.make_grid``."""
+    class CIFAR10(torch.utils.data.Dataset):
+        def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+            names = [f"data_batch_{k}" for k in range(1, 6)] if train else ["test_batch"]
+            batches = []
+            for name in names:  # the test's own files, written by write_fake_cifar10
+                with open(pathlib.Path(root) / "cifar-10-batches-py" / name, "rb") as f:
+                    batches.append(pickle.load(f, encoding="latin1"))
+            self.data = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            self.targets = [label for b in batches for label in b["labels"]]
+            self.transform, self.target_transform = transform, target_transform
+            self.classes = list(mt.data.cifar.CLASSES)
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getitem__(self, index):
+            image, target = self.data[index], self.targets[index]
+            image = self.transform(image) if self.transform else image
+            target = self.target_transform(target) if self.target_transform else target
+            return image, target
+
+    class Compose:
+        def __init__(self, transforms):
+            self.transforms = transforms
+
+        def __call__(self, image):
+            for t in self.transforms:
+                image = t(image)
+            return image
+
+    class ToTensor:
+        def __call__(self, picture):  # torchvision.transforms.functional.to_tensor of an (H, W, C) uint8 array
+            return torch.from_numpy(picture.transpose((2, 0, 1))).contiguous().to(torch.float32).div(255)
+
+    class Normalize:
+        def __init__(self, mean, std):
+            self.mean, self.std = mean, std
+
+        def __call__(self, tensor):  # torchvision.transforms.functional.normalize
+            mean, std = torch.as_tensor(self.mean), torch.as_tensor(self.std)
+            return tensor.sub(mean.view(-1, 1, 1)).div(std.view(-1, 1, 1))
+
+    class Pad:
+        def __init__(self, padding):
+            self.padding = padding
+
+        def __call__(self, picture):
+            p = self.padding
+            return np.pad(picture, ((p, p), (p, p), (0, 0)))
+
+    class RandomCrop:
+        def __init__(self, size):
+            self.size = size
+
+        def __call__(self, picture):
+            top, left = (int(torch.randint(0, n - self.size + 1, ())) for n in picture.shape[:2])
+            return picture[top:top + self.size, left:left + self.size]
+
+    class RandomHorizontalFlip:
+        def __init__(self, p=0.5):
+            self.p = p
+
+        def __call__(self, picture):
+            return picture[:, ::-1].copy() if float(torch.rand(())) < self.p else picture
+
+    def make_grid(tensor, nrow=8, padding=2, pad_value=0.0):  # torchvision.utils.make_grid for 3-channel batches
+        count = tensor.size(0)
+        columns = min(nrow, count)
+        rows = int(math.ceil(count / columns))
+        height, width = tensor.size(2) + padding, tensor.size(3) + padding
+        grid = tensor.new_full((tensor.size(1), height * rows + padding, width * columns + padding), pad_value)
+        for k in range(count):
+            y, x = divmod(k, columns)
+            grid[:, y * height + padding:(y + 1) * height, x * width + padding:(x + 1) * width] = tensor[k]
+        return grid
+
+    modules = {name: types.ModuleType(name) for name in ("torchvision", "torchvision.datasets",
+                                                          "torchvision.transforms", "torchvision.utils")}
+    modules["torchvision.datasets"].CIFAR10 = CIFAR10
+    for cls in (Compose, ToTensor, Normalize, Pad, RandomCrop, RandomHorizontalFlip):
+        setattr(modules["torchvision.transforms"], cls.__name__, cls)
+    modules["torchvision.utils"].make_grid = make_grid
+    for name in ("datasets", "transforms", "utils"):
+        setattr(modules["torchvision"], name, modules[f"torchvision.{name}"])
+    return modules
+
+
+# ---------------------------------------------------------------------- running a sample on both sides
+NUMBER = re.compile(r"-?\d+\.\d*(?:e[-+]?\d+)?|-?\d+")
+
+
+def cells(*files):
+    """The cells of the sample files, in order: each file split at its ``# %%`` lines."""
+    for name in files:
+        yield from re.split(r"^# %%.*$", (CODE / name).read_text(), flags=re.M)
+
+
+def as_numpy(value):
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else mt.backend.to_device(
+        value.array if isinstance(value, mt.Tensor) else np.asarray(value), "cpu")
+
+
+class Side:
+    """One framework's run of a sample: its namespace, its folder (the working directory) and what it printed."""
+
+    def __init__(self, name, folder, inputs):
+        self.name, self.folder, self.printed = name, folder, io.StringIO()
+        self.namespace = {"__name__": f"sample_{name}", **{k: v.copy() for k, v in inputs.items()}}
+        folder.mkdir()
+        write_fake_cifar10(folder / "data", train_per_class=1, test_per_class=1, seed=0)
+
+    def run(self, source, monkeypatch):
+        with monkeypatch.context() as m:
+            m.chdir(self.folder)
+            if self.name == "torch":
+                for module_name, module in reference_torchvision().items():
+                    m.setitem(sys.modules, module_name, module)
+            with contextlib.redirect_stdout(self.printed):
+                exec(compile(source, f"<{self.name} sample>", "exec"), self.namespace)
+            plt.close("all")
+
+
+def copy_weights(theirs, ours):
+    """PyTorch's state dict into our model, through NumPy; both models' dropout then at p=0."""
+    ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
+    for model in (theirs, ours):
+        for module in model.modules():
+            if type(module).__name__ in ("Dropout", "Dropout2d"):
+                module.p = 0.0
+
+
+def assert_same_printout(theirs, ours, rtol=2e-4, atol=2e-5):
+    """The same text, word for word, with every number equal within float32 tolerance."""
+    assert NUMBER.sub("#", ours) == NUMBER.sub("#", theirs), f"printed:\n{ours}\nPyTorch printed:\n{theirs}"
+    np.testing.assert_allclose([float(x) for x in NUMBER.findall(ours)],
+                               [float(x) for x in NUMBER.findall(theirs)], rtol=rtol, atol=atol, err_msg=ours)
+
+
+def assert_same_state(theirs, ours, rtol, atol):
+    """Every parameter and buffer of the two models agrees."""
+    expected = theirs.state_dict()
+    got = ours.state_dict()
+    assert list(got) == list(expected)
+    for key, value in expected.items():
+        np.testing.assert_allclose(as_numpy(got[key]), value.numpy(), rtol=rtol, atol=atol, err_msg=key)
+
+
+def run_sample(files, tmp_path, monkeypatch, inputs, model="net", rtol=2e-4, atol=2e-5, weights_atol=2e-4):
+    """Run the sample's cells on both sides; returns the two sides for sample-specific checks."""
+    mapping = module_mapping()
+    theirs, ours = Side("torch", tmp_path / "torch", inputs), Side("ours", tmp_path / "ours", inputs)
+    synced = False
+    torch.manual_seed(0)
+    mt.manual_seed(0)
+    for cell in cells(*files):
+        theirs.run(cell, monkeypatch)
+        ours.run(rewrite_imports(cell, mapping), monkeypatch)
+        if not synced and model in theirs.namespace:
+            their_model, our_model = theirs.namespace[model], ours.namespace[model]
+            copy_weights(their_model, our_model)
+            check_eval_outputs(their_model, our_model, inputs["images"][:2], rtol, atol)
+            synced = True
+    assert synced, f"no cell built {model!r}"
+    assert_same_printout(theirs.printed.getvalue(), ours.printed.getvalue(), rtol, atol)
+    assert_same_state(theirs.namespace[model], ours.namespace[model], rtol=10 * rtol, atol=weights_atol)
+    return theirs, ours
+
+
+def check_eval_outputs(theirs, ours, images, rtol, atol):
+    """The two models, in eval mode, give the same outputs for ``images``; both are back in training mode after."""
+    theirs.eval(), ours.eval()
+    with torch.no_grad():
+        expected = theirs(torch.tensor(images)).numpy()
+    with mt.no_grad():
+        got = ours(mt.tensor(images)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    theirs.train(), ours.train()
+
+
+def tiny_images(count=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"images": rng.standard_normal((count, 3, 32, 32)).astype(np.float32),
+            "labels": rng.integers(0, 10, count).astype(np.int64)}
+
+
+# ResNet-18's gradients, through BatchNorm over two images, agree with PyTorch's to 1e-14 in float64 but only to
+# about 1% in float32: its weights after two steps agree to 1e-3
+@pytest.mark.parametrize("model_file, weights_atol", [
+    ("resnet18.py", 1e-3), ("vgg.py", 2e-4), ("mobilenet.py", 2e-4), ("densenet.py", 2e-4), ("googlenet.py", 2e-4),
+    ("senet.py", 2e-4)])
+def test_collection_model_trains_as_in_pytorch(model_file, weights_atol, tmp_path, monkeypatch):
+    run_sample([model_file, "train_loop.py"], tmp_path, monkeypatch, tiny_images(), weights_atol=weights_atol)
