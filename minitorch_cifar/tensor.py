@@ -489,7 +489,8 @@ class Tensor:
         if self.device != "cpu":
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
                             f"tensor to host memory first.")
-        return self.array.astype(self.dtype if dtype is None else dtype, copy=bool(copy))
+        array = np.asarray(self.array, dtype=self.dtype if dtype is None else dtype)  # a 0-d result may be a scalar
+        return array.copy() if copy else array
 
     def __format__(self, spec):
         """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors only format as ``str``, as in PyTorch."""
