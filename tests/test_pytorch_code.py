@@ -129,6 +129,24 @@ def test_every_row_of_the_readme_table_is_the_rewrite_the_test_applies():
         "import numpy as np\nimport minitorch_cifar.nn; import minitorch_cifar as torch\n")
 
 
+# ---------------------------------------------------------------------- what the samples rely on, one by one
+def test_an_element_is_a_view_so_counting_into_a_tensor_works():
+    counts = mt.zeros(4)
+    for label in (1, 3, 3, mt.tensor(3)):
+        counts[label] += 1  # Python reads counts[label], adds in place, and writes it back
+    np.testing.assert_array_equal(counts.numpy(), [0, 1, 0, 3])
+    element = counts[3]
+    element.mul_(2)
+    assert counts[3].item() == 6.0 and element.shape == ()
+
+
+def test_a_0d_result_converts_to_an_array_as_matplotlib_asks():
+    total = mt.tensor([1.0, 2.0]).sum()
+    for converted in (np.asarray(total), np.array(total, copy=None, subok=True), np.asarray([total, total])):
+        assert isinstance(converted, np.ndarray) and converted.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray([total, total]), [3.0, 3.0])
+
+
 # ---------------------------------------------------------------------- torchvision on the PyTorch side
 def reference_torchvision():
     """The parts of torchvision the samples use, as torchvision computes them, in torch: ``datasets.CIFAR10`` (the
@@ -241,7 +259,7 @@ class Side:
 
     def __init__(self, name, folder, inputs):
         self.name, self.folder, self.printed = name, folder, io.StringIO()
-        self.namespace = {"__name__": f"sample_{name}", **{k: v.copy() for k, v in inputs.items()}}
+        self.namespace = {"__name__": "__main__", **{k: v.copy() for k, v in inputs.items()}}
         folder.mkdir()
         write_fake_cifar10(folder / "data", train_per_class=1, test_per_class=1, seed=0)
 
@@ -251,9 +269,17 @@ class Side:
             if self.name == "torch":
                 for module_name, module in reference_torchvision().items():
                     m.setitem(sys.modules, module_name, module)
+                m.setattr(torch.utils.data, "DataLoader", InProcessLoader)
             with contextlib.redirect_stdout(self.printed):
                 exec(compile(source, f"<{self.name} sample>", "exec"), self.namespace)
             plt.close("all")
+
+
+class InProcessLoader(torch.utils.data.DataLoader):
+    """PyTorch's loader without worker processes (which only take time to start): the same batches."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "num_workers": 0})
 
 
 def copy_weights(theirs, ours):
@@ -265,8 +291,14 @@ def copy_weights(theirs, ours):
                 module.p = 0.0
 
 
+def as_tuple(size):
+    """``torch.Size([3, 32, 32])`` as our shapes print, a tuple: ``(3, 32, 32)`` (the README lists the difference)."""
+    return repr(tuple(int(n) for n in re.findall(r"\d+", size.group(1))))
+
+
 def assert_same_printout(theirs, ours, rtol=2e-4, atol=2e-5):
     """The same text, word for word, with every number equal within float32 tolerance."""
+    theirs = re.sub(r"torch\.Size\(\[([\d, ]*)\]\)", as_tuple, theirs)
     assert NUMBER.sub("#", ours) == NUMBER.sub("#", theirs), f"printed:\n{ours}\nPyTorch printed:\n{theirs}"
     np.testing.assert_allclose([float(x) for x in NUMBER.findall(ours)],
                                [float(x) for x in NUMBER.findall(theirs)], rtol=rtol, atol=atol, err_msg=ours)
@@ -294,7 +326,7 @@ def run_sample(files, tmp_path, monkeypatch, inputs, model="net", rtol=2e-4, ato
         if not synced and model in theirs.namespace:
             their_model, our_model = theirs.namespace[model], ours.namespace[model]
             copy_weights(their_model, our_model)
-            check_eval_outputs(their_model, our_model, inputs["images"][:2], rtol, atol)
+            check_eval_outputs(their_model, our_model, tiny_images(2, seed=1)["images"], rtol, atol)
             synced = True
     assert synced, f"no cell built {model!r}"
     assert_same_printout(theirs.printed.getvalue(), ours.printed.getvalue(), rtol, atol)
@@ -326,3 +358,23 @@ def tiny_images(count=4, seed=0):
     ("senet.py", 2e-4)])
 def test_collection_model_trains_as_in_pytorch(model_file, weights_atol, tmp_path, monkeypatch):
     run_sample([model_file, "train_loop.py"], tmp_path, monkeypatch, tiny_images(), weights_atol=weights_atol)
+
+
+def assert_same_figure(theirs, ours, name):
+    """The figure ``name`` both sides wrote has the same pixels (up to antialiasing of float32 differences)."""
+    expected, got = plt.imread(theirs.folder / name), plt.imread(ours.folder / name)
+    assert got.shape == expected.shape, name
+    assert np.abs(got - expected).mean() < 1e-3, name
+
+
+def test_pytorch_tutorial_runs_and_computes_as_in_pytorch(tmp_path, monkeypatch):
+    theirs, ours = run_sample(["tutorial.py"], tmp_path, monkeypatch, {})
+    assert "Finished Training" in ours.printed.getvalue()
+    assert_same_figure(theirs, ours, "images.png")
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__ must accept:DeprecationWarning")  # torch.Tensor's, in plt.bar
+def test_writeup_002_simplenet_dataset_plots_and_training(tmp_path, monkeypatch):
+    theirs, ours = run_sample(["writeup_002_simplenet.py"], tmp_path, monkeypatch, {}, model="model")
+    for figure in ("cifar10_samples.png", "class_distribution.png"):
+        assert_same_figure(theirs, ours, figure)
