@@ -34,6 +34,10 @@ from helpers import torch
 
 plt = pytest.importorskip("matplotlib.pyplot")
 
+# torch.Tensor's NumPy hooks predate NumPy 2's signatures: matplotlib warns when it converts PyTorch's tensors
+pytestmark = [pytest.mark.filterwarnings("ignore:__array_wrap__ must accept:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")]
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = pathlib.Path(__file__).resolve().parent / "pytorch_code"
 SECTION = "## Coming from PyTorch"
@@ -270,6 +274,9 @@ class Side:
                 for module_name, module in reference_torchvision().items():
                     m.setitem(sys.modules, module_name, module)
                 m.setattr(torch.utils.data, "DataLoader", InProcessLoader)
+            else:  # an import the rewrite missed fails instead of running PyTorch
+                for module_name in ("torch", "torchvision"):
+                    m.setitem(sys.modules, module_name, None)
             with contextlib.redirect_stdout(self.printed):
                 exec(compile(source, f"<{self.name} sample>", "exec"), self.namespace)
             plt.close("all")
@@ -373,8 +380,17 @@ def test_pytorch_tutorial_runs_and_computes_as_in_pytorch(tmp_path, monkeypatch)
     assert_same_figure(theirs, ours, "images.png")
 
 
-@pytest.mark.filterwarnings("ignore:__array_wrap__ must accept:DeprecationWarning")  # torch.Tensor's, in plt.bar
 def test_writeup_002_simplenet_dataset_plots_and_training(tmp_path, monkeypatch):
     theirs, ours = run_sample(["writeup_002_simplenet.py"], tmp_path, monkeypatch, {}, model="model")
     for figure in ("cifar10_samples.png", "class_distribution.png"):
         assert_same_figure(theirs, ours, figure)
+
+
+def test_writeup_003_alexnet_notebook_trains_plots_saves_and_reloads(tmp_path, monkeypatch):
+    theirs, ours = run_sample(["writeup_003_alexnet.py"], tmp_path, monkeypatch, {})
+    assert "Total: " in ours.printed.getvalue() and "Sequential(" in ours.printed.getvalue()
+    for figure in ("grid.png", "curves.png", "predictions.png"):
+        assert_same_figure(theirs, ours, figure)
+    reloaded = ours.namespace["model"]
+    assert type(reloaded) is mt.nn.Sequential and reloaded is not ours.namespace["net"]
+    assert_same_state(theirs.namespace["net"], reloaded, rtol=2e-3, atol=2e-4)
