@@ -394,3 +394,18 @@ def test_writeup_003_alexnet_notebook_trains_plots_saves_and_reloads(tmp_path, m
     reloaded = ours.namespace["model"]
     assert type(reloaded) is mt.nn.Sequential and reloaded is not ours.namespace["net"]
     assert_same_state(theirs.namespace["net"], reloaded, rtol=2e-3, atol=2e-4)
+
+
+def test_writeup_001_resnet_lr_range_test_cosine_training_and_augmentation(tmp_path, monkeypatch):
+    theirs, ours = run_sample(["writeup_001_resnet.py"], tmp_path, monkeypatch, {}, weights_atol=1e-3)
+    assert "finish" in ours.printed.getvalue() and "Accuracy of  ship" in ours.printed.getvalue()
+    assert_same_figure(theirs, ours, "lr_finder.png")
+    # the augmentation: each of our images is a 32x32 window of PyTorch's padded image, mirrored or not
+    plain = theirs.namespace["trainset"]
+    padded = torch.nn.functional.pad(torch.stack([plain[i][0] for i in range(len(plain))]), (4, 4, 4, 4),
+                                     value=-1.0)  # zero pixels, normalized
+    images = ours.namespace["augmented_images"].numpy()
+    np.testing.assert_array_equal(ours.namespace["augmented_labels"].numpy(), plain.targets)
+    for image, source in zip(images, padded.numpy()):
+        windows = [source[:, top:top + 32, left:left + 32] for top in range(9) for left in range(9)]
+        assert any(np.allclose(image, w) or np.allclose(image, w[:, :, ::-1]) for w in windows)
