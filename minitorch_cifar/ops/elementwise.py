@@ -14,6 +14,11 @@ def _shape(x):
     return getattr(x, "shape", ())
 
 
+def _is_integer(x):
+    """An integer or bool array, or a Python int."""
+    return x.dtype.kind in "biu" if hasattr(x, "dtype") else isinstance(x, int)
+
+
 class Add(Function):
     def forward(self, a, b):
         self.shapes = _shape(a), _shape(b)
@@ -50,7 +55,10 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a / b
+        quotient = a / b
+        if _is_integer(a) and _is_integer(b):  # integers divide into PyTorch's default float dtype (NumPy's: float64)
+            return quotient.astype("float32")
+        return quotient
 
     def backward(self, grad):
         a, b = self.a, self.b
