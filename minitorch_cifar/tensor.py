@@ -420,6 +420,18 @@ class Tensor:
         index = pick(self.array, axis=dim)
         return Tensor._wrap(xp.expand_dims(index, dim) if keepdim else index)
 
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Whether every element (along ``dim``) is nonzero: a bool tensor."""
+        return self._logical("all", *_dims(dim, axis, keepdim, keepdims))
+
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Whether some element (along ``dim``) is nonzero: a bool tensor."""
+        return self._logical("any", *_dims(dim, axis, keepdim, keepdims))
+
+    def _logical(self, name, dim, keepdim):
+        result = getattr(self.array, name)(axis=dim, keepdims=keepdim)
+        return Tensor._wrap(backend.get_array_module(self.array).asarray(result))
+
     def softmax(self, dim=-1):
         return reduce.Softmax.apply(self, axis=dim)
 

@@ -152,6 +152,26 @@ def test_a_0d_result_converts_to_an_array_as_matplotlib_asks():
     np.testing.assert_array_equal(np.asarray([total, total]), [3.0, 3.0])
 
 
+def test_integer_tensors_divide_into_float32_as_in_pytorch():
+    correct, total = mt.tensor([3, 1]), mt.tensor([4, 2])
+    for ours, theirs in ((correct / total, torch.tensor([3, 1]) / torch.tensor([4, 2])),
+                         (correct.sum() / 8, torch.tensor([3, 1]).sum() / 8), (6 / total, 6 / torch.tensor([4, 2])),
+                         (mt.tensor([True, False]) / 2, torch.tensor([True, False]) / 2)):
+        assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert (mt.tensor([1.0], dtype=mt.float64) / 2).dtype == np.float64
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_and_any_as_in_pytorch(name):
+    values = np.array([[1, 0, 2], [3, 4, 5]])
+    for args in ((), (1,), (0, True)):
+        ours, theirs = getattr(mt.tensor(values), name)(*args), getattr(torch.tensor(values), name)(*args)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert ours.dtype == np.bool_
+    assert getattr(mt.tensor(values), name)(axis=1, keepdims=True).shape == (2, 1)
+
+
 # ---------------------------------------------------------------------- torchvision on the PyTorch side
 def reference_torchvision():
     """The parts of torchvision the samples use, as torchvision computes them, in torch: ``datasets.CIFAR10`` (the
