@@ -1,18 +1,18 @@
 """PyTorch CIFAR-10 code runs on minitorch_cifar with only its import lines changed, and computes what PyTorch does.
 
 The samples under ``tests/pytorch_code/`` are PyTorch code as its users wrote it: the write-ups' (``writeup_*``,
-shrunk to tiny data; reading slips of the write-ups' text fixed and marked), the PyTorch CIFAR-10 tutorial's and
-model definitions in the style of the popular CIFAR collections. Each runs twice: as it is, under PyTorch, and with
-its import lines rewritten by the table of the README's "Coming from PyTorch" section, parsed from the README here
-(so the two cannot drift), under minitorch_cifar. A sample is a list of cells (``# %%`` splits a file into cells);
-after the cell that builds ``net``, PyTorch's weights are copied into ours and the eval-mode outputs compared;
-after the last cell, everything printed (losses, accuracies: every number within float32 tolerance, the words
-exactly), the final weights, the figures written and the sample's named results are compared.
+shrunk to tiny data, slips of the write-ups' text fixed; each file's header says what changed), the PyTorch CIFAR-10
+tutorial's and model definitions in the style of the popular CIFAR collections. Each runs twice: as it is, under
+PyTorch, and with its import lines rewritten by the table of the README's "Coming from PyTorch" section, parsed from
+the README here (so the two cannot drift), under minitorch_cifar, where importing torch fails. A sample is a list of
+cells (``# %%`` splits a file into cells); after the cell that builds the model, PyTorch's weights are copied into
+ours and the eval-mode outputs compared; at the end, everything printed (losses, accuracies: every number within
+float32 tolerance, the words exactly), the final weights and the figures written are compared.
 
 torchvision is not installed: on the PyTorch side a stand-in (``reference_torchvision``) reads the same CIFAR-10
-files as torchvision does and transforms them with torch operations, as torchvision's code does. Dropout layers
-are set to p=0 on both sides before training (their random masks cannot be drawn alike); everything else runs as
-written.
+files and transforms them with torch operations, as torchvision's code does, and PyTorch's DataLoader runs without
+worker processes (the same batches, without their start-up time). Dropout layers are set to p=0 on both sides before
+training (their random masks cannot be drawn alike); everything else runs as written.
 """
 import ast
 import contextlib
@@ -404,6 +404,8 @@ def assert_same_figure(theirs, ours, name):
 def test_pytorch_tutorial_runs_and_computes_as_in_pytorch(tmp_path, monkeypatch):
     theirs, ours = run_sample(["tutorial.py"], tmp_path, monkeypatch, {})
     assert "Finished Training" in ours.printed.getvalue()
+    for name in ("images", "labels"):  # the last test batch, through ToTensor and Normalize on both sides
+        np.testing.assert_allclose(as_numpy(ours.namespace[name]), as_numpy(theirs.namespace[name]), rtol=1e-6)
     assert_same_figure(theirs, ours, "images.png")
 
 
