@@ -304,6 +304,7 @@ class Side:
             else:  # an import the rewrite missed fails instead of running PyTorch
                 for module_name in ("torch", "torchvision"):
                     m.setitem(sys.modules, module_name, None)
+                m.setattr(mt.cuda, "is_available", torch.cuda.is_available)  # both take PyTorch's device branch
             with contextlib.redirect_stdout(self.printed):
                 exec(compile(source, f"<{self.name} sample>", "exec"), self.namespace)
             plt.close("all")

@@ -1,4 +1,6 @@
 # The collections' training and test loops (kuangliu/pytorch-cifar, main.py), on the data the test provides
+import os
+
 import torch
 import torch.nn as nn
 import torch.optim as optim
@@ -13,6 +15,7 @@ if device == 'cuda':
 criterion = nn.CrossEntropyLoss()
 optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)  # the collections use 0.1
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=200)
+best_acc = 0  # best test accuracy
 
 
 def train(epoch):
@@ -53,8 +56,32 @@ def test(epoch):
             correct += predicted.eq(targets).sum().item()
     print('Test loss: %.5f | Acc: %.3f%%' % (test_loss/(batch_idx+1), 100.*correct/total))
 
+    # Save checkpoint.
+    global best_acc
+    acc = 100.*correct/total
+    if acc >= best_acc:  # the collections save when acc > best_acc, from best_acc = 0
+        print('Saving..')
+        state = {
+            'net': net.state_dict(),
+            'acc': acc,
+            'epoch': epoch,
+        }
+        if not os.path.isdir('checkpoint'):
+            os.mkdir('checkpoint')
+        torch.save(state, './checkpoint/ckpt.pth')
+        best_acc = acc
+
 
 for epoch in range(0, 1):
     train(epoch)
     test(epoch)
     scheduler.step()
+
+# %% resume
+print('==> Resuming from checkpoint..')
+assert os.path.isdir('checkpoint'), 'Error: no checkpoint directory found!'
+checkpoint = torch.load('./checkpoint/ckpt.pth')
+net.load_state_dict(checkpoint['net'])
+best_acc = checkpoint['acc']
+start_epoch = checkpoint['epoch']
+print(best_acc, start_epoch)
