@@ -188,8 +188,9 @@ class Tensor:
         return self.fill_(0)
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, device=None, dtype=None):
-        """A copy on ``device`` and/or of ``dtype`` (self when nothing changes); gradients flow through."""
+    def to(self, device=None, dtype=None, non_blocking=False):
+        """A copy on ``device`` and/or of ``dtype`` (self when nothing changes); gradients flow through.
+        ``non_blocking`` is accepted for PyTorch's signature: the copy is complete when ``to`` returns."""
         if isinstance(device, (type, np.dtype)):
             device, dtype = None, device
         out = self
@@ -202,7 +203,7 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self, device=0):
+    def cuda(self, device=0, non_blocking=False):
         return self.to(f"cuda:{device}" if isinstance(device, int) else device)
 
     def numpy(self):
