@@ -37,7 +37,8 @@ plt = pytest.importorskip("matplotlib.pyplot")
 # torch.Tensor's NumPy hooks predate NumPy 2's signatures: matplotlib warns when it converts PyTorch's tensors
 pytestmark = [pytest.mark.filterwarnings("ignore:__array_wrap__ must accept:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True:UserWarning")]
+              pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True:UserWarning"),
+              pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true:UserWarning")]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CODE = pathlib.Path(__file__).resolve().parent / "pytorch_code"
@@ -170,6 +171,27 @@ def test_all_and_any_as_in_pytorch(name):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
         assert ours.dtype == np.bool_
     assert getattr(mt.tensor(values), name)(axis=1, keepdims=True).shape == (2, 1)
+
+
+@pytest.mark.parametrize("clip", [
+    lambda nn, ps: nn.utils.clip_grad_norm_(ps, 0.5), lambda nn, ps: nn.utils.clip_grad_norm_(ps, 100.0),
+    lambda nn, ps: nn.utils.clip_grad_norm_(ps, 0.5, norm_type=1), lambda nn, ps: nn.utils.clip_grad_norm_(ps[0], 2.0),
+    lambda nn, ps: nn.utils.clip_grad_norm_(iter(ps), 0.5, norm_type=math.inf),
+    lambda nn, ps: nn.utils.clip_grad_value_(ps, 1.5)])
+def test_gradient_clipping_as_in_pytorch(clip):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in ((3, 4), (5,), (2,))]
+    sides = []
+    for lib in (torch, mt):
+        params = [lib.tensor(a, requires_grad=True) for a in arrays]
+        sum((p ** 2).sum() * (k + 1) for k, p in enumerate(params[:2])).backward()  # the third has no gradient
+        norm = clip(lib.nn, params)
+        sides.append((norm, [p.grad for p in params[:2]]))
+    (their_norm, their_grads), (our_norm, our_grads) = sides
+    if their_norm is not None:
+        np.testing.assert_allclose(our_norm.item(), their_norm.item(), rtol=1e-6)
+    for ours, theirs in zip(our_grads, their_grads):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------- torchvision on the PyTorch side
@@ -393,6 +415,11 @@ def tiny_images(count=4, seed=0):
     ("senet.py", 2e-4)])
 def test_collection_model_trains_as_in_pytorch(model_file, weights_atol, tmp_path, monkeypatch):
     run_sample([model_file, "train_loop.py"], tmp_path, monkeypatch, tiny_images(), weights_atol=weights_atol)
+
+
+@pytest.mark.parametrize("model_file", ["mobilenet.py", "senet.py"])
+def test_a_one_cycle_adamw_loop_with_clipping_trains_as_in_pytorch(model_file, tmp_path, monkeypatch):
+    run_sample([model_file, "train_loop_onecycle.py"], tmp_path, monkeypatch, tiny_images(), weights_atol=4e-3)
 
 
 def assert_same_figure(theirs, ours, name):
