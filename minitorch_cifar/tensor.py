@@ -597,15 +597,15 @@ class Tensor:
                     requires_grad=requires_grad)
 
     def floor(self):
-        """Rounding is piecewise constant: the result carries no gradient (PyTorch's is zero everywhere)."""
-        return Tensor._wrap(backend.get_array_module(self.array).floor(self.array))
+        """Rounding is piecewise constant: its gradient is zero, as PyTorch's."""
+        return ew.Rounding.apply(self, how="floor")
 
     def ceil(self):
-        return Tensor._wrap(backend.get_array_module(self.array).ceil(self.array))
+        return ew.Rounding.apply(self, how="ceil")
 
     def round(self, decimals=0):
         """Halves round to even, as in PyTorch and NumPy."""
-        return Tensor._wrap(backend.get_array_module(self.array).round(self.array, decimals))
+        return ew.Rounding.apply(self, how="round", decimals=decimals)
 
     def masked_fill(self, mask, value):
         """``value`` where the boolean ``mask`` (broadcast to this shape) holds, this tensor elsewhere."""

@@ -132,6 +132,18 @@ class Abs(Function):
         return grad * backend.get_array_module(grad).sign(self.a)  # sign(0) = 0, as PyTorch
 
 
+class Rounding(Function):
+    """floor, ceil or round (``decimals`` places, halves to even): piecewise constant, so the gradient is zero (taken
+    as zero at the jumps too, as PyTorch does)."""
+
+    def forward(self, a, how, decimals=0):
+        xp = backend.get_array_module(a)
+        return xp.round(a, decimals) if how == "round" else getattr(xp, how)(a)
+
+    def backward(self, grad):
+        return backend.get_array_module(grad).zeros_like(grad)
+
+
 class Tanh(Function):
     def forward(self, a):
         self.out = backend.get_array_module(a).tanh(a)
