@@ -30,7 +30,7 @@ import pytest
 import minitorch_cifar as mt
 from minitorch_cifar.data import write_fake_cifar10
 
-from helpers import torch
+from helpers import check_against_torch, torch
 
 plt = pytest.importorskip("matplotlib.pyplot")
 
@@ -192,6 +192,22 @@ def test_gradient_clipping_as_in_pytorch(clip):
         np.testing.assert_allclose(our_norm.item(), their_norm.item(), rtol=1e-6)
     for ours, theirs in zip(our_grads, their_grads):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("rounding", [lambda x: x.floor(), lambda x: x.ceil(), lambda x: x.round(),
+                                      lambda x: x.round(decimals=1)])
+def test_rounding_has_pytorchs_zero_gradient(rounding):
+    check_against_torch([np.array([-1.55, -0.5, 0.25, 1.5, 2.71])], rounding, rounding, dtype=np.float64)
+
+
+def test_a_generator_seeded_as_pytorchs_splits_and_shuffles_as_numpys():
+    dataset = mt.utils.data.TensorDataset(mt.arange(10))
+    split = mt.utils.data.random_split(dataset, [0.8, 0.2], generator=mt.Generator().manual_seed(42))
+    same = mt.utils.data.random_split(dataset, [0.8, 0.2], generator=np.random.default_rng(42))
+    assert [part.indices for part in split] == [part.indices for part in same]
+    batches = [mt.utils.data.DataLoader(dataset, 5, shuffle=True, generator=g)
+               for g in (mt.Generator().manual_seed(1), np.random.default_rng(1))]
+    assert [b[0].tolist() for b in batches[0]] == [b[0].tolist() for b in batches[1]]
 
 
 # ---------------------------------------------------------------------- torchvision on the PyTorch side
