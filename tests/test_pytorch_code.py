@@ -135,7 +135,7 @@ def test_every_row_of_the_readme_table_is_the_rewrite_the_test_applies():
         "import numpy as np\nimport minitorch_cifar.nn; import minitorch_cifar as torch\n")
 
 
-# ---------------------------------------------------------------------- what the samples rely on, one by one
+# ------------------------------------------------------------ what the samples, and scripts like them, rely on
 def test_an_element_is_a_view_so_counting_into_a_tensor_works():
     counts = mt.zeros(4)
     for label in (1, 3, 3, mt.tensor(3)):

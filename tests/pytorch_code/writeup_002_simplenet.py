@@ -1,5 +1,6 @@
 # Write-up 002 (SimpleNet, cnblogs "从零开始：基于 PyTorch 的图像分类模型"): show_dataset.py, the model and the
-# one-epoch training loop of main.py, on the test's ten images (the loss printed every 2 batches instead of 100)
+# one-epoch training loop of main.py, on the test's ten images (the loss printed every 2 batches instead of 100).
+# main.py's setup before the loop is not in the write-up: the few lines above the loop are written for the test.
 import torch
 from torchvision import datasets, transforms
 import matplotlib.pyplot as plt
