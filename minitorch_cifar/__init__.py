@@ -10,8 +10,8 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .backend import cuda_is_available, get_array_module
 from .devices import cuda, device
 from .kernels.switch import get_kernels, set_kernels, use_kernels
-from .factories import (arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like, rand,
-                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .factories import (Generator, arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like,
+                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
 from . import data, models, nn, optim, train

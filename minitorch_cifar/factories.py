@@ -96,3 +96,17 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
 def from_numpy(array):
     """A tensor sharing memory with a NumPy array."""
     return Tensor(array)
+
+
+class Generator(np.random.Generator):
+    """PyTorch's ``Generator``, for ``generator=`` of ``random_split`` and ``DataLoader``: a NumPy generator (PCG64),
+    so ``Generator().manual_seed(42)`` draws what ``np.random.default_rng(42)`` draws."""
+
+    def __init__(self, device="cpu"):
+        super().__init__(np.random.PCG64())
+        self.device = device
+
+    def manual_seed(self, seed):
+        """Restart from ``seed``; returns the generator, as PyTorch's (``Generator().manual_seed(42)``)."""
+        self.bit_generator.state = np.random.PCG64(seed).state
+        return self

@@ -188,8 +188,9 @@ class Tensor:
         return self.fill_(0)
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, device=None, dtype=None):
-        """A copy on ``device`` and/or of ``dtype`` (self when nothing changes); gradients flow through."""
+    def to(self, device=None, dtype=None, non_blocking=False):
+        """A copy on ``device`` and/or of ``dtype`` (self when nothing changes); gradients flow through.
+        ``non_blocking`` is accepted for PyTorch's signature: the copy is complete when ``to`` returns."""
         if isinstance(device, (type, np.dtype)):
             device, dtype = None, device
         out = self
@@ -202,7 +203,7 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self, device=0):
+    def cuda(self, device=0, non_blocking=False):
         return self.to(f"cuda:{device}" if isinstance(device, int) else device)
 
     def numpy(self):
@@ -420,6 +421,18 @@ class Tensor:
         index = pick(self.array, axis=dim)
         return Tensor._wrap(xp.expand_dims(index, dim) if keepdim else index)
 
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Whether every element (along ``dim``) is nonzero: a bool tensor."""
+        return self._logical("all", *_dims(dim, axis, keepdim, keepdims))
+
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Whether some element (along ``dim``) is nonzero: a bool tensor."""
+        return self._logical("any", *_dims(dim, axis, keepdim, keepdims))
+
+    def _logical(self, name, dim, keepdim):
+        result = getattr(self.array, name)(axis=dim, keepdims=keepdim)
+        return Tensor._wrap(backend.get_array_module(self.array).asarray(result))
+
     def softmax(self, dim=-1):
         return reduce.Softmax.apply(self, axis=dim)
 
@@ -492,7 +505,8 @@ class Tensor:
         if self.device != "cpu":
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
                             f"tensor to host memory first.")
-        return self.array.astype(self.dtype if dtype is None else dtype, copy=bool(copy))
+        array = np.asarray(self.array, dtype=self.dtype if dtype is None else dtype)  # a 0-d result may be a scalar
+        return array.copy() if copy else array
 
     def __format__(self, spec):
         """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors only format as ``str``, as in PyTorch."""
@@ -586,15 +600,15 @@ class Tensor:
                     requires_grad=requires_grad)
 
     def floor(self):
-        """Rounding is piecewise constant: the result carries no gradient (PyTorch's is zero everywhere)."""
-        return Tensor._wrap(backend.get_array_module(self.array).floor(self.array))
+        """Rounding is piecewise constant: its gradient is zero, as PyTorch's."""
+        return ew.Rounding.apply(self, how="floor")
 
     def ceil(self):
-        return Tensor._wrap(backend.get_array_module(self.array).ceil(self.array))
+        return ew.Rounding.apply(self, how="ceil")
 
     def round(self, decimals=0):
         """Halves round to even, as in PyTorch and NumPy."""
-        return Tensor._wrap(backend.get_array_module(self.array).round(self.array, decimals))
+        return ew.Rounding.apply(self, how="round", decimals=decimals)
 
     def masked_fill(self, mask, value):
         """``value`` where the boolean ``mask`` (broadcast to this shape) holds, this tensor elsewhere."""

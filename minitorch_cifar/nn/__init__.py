@@ -1,5 +1,5 @@
 """Layers, containers and losses with PyTorch's names, arguments and state_dict keys."""
-from . import functional, init
+from . import functional, init, utils
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleList, Sequential
 from .conv import Conv2d

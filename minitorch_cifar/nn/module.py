@@ -230,9 +230,9 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, device=None, dtype=None):
+    def to(self, device=None, dtype=None, non_blocking=False):
         """Move parameters and buffers in place (the Parameter objects stay, so optimizers keep them);
-        ``dtype`` applies to floating-point ones only."""
+        ``dtype`` applies to floating-point ones only; ``non_blocking`` is accepted and has no effect."""
         if isinstance(device, (type, np.dtype)):
             device, dtype = None, device
         device = None if device is None else backend.parse_device(device)

@@ -14,6 +14,11 @@ def _shape(x):
     return getattr(x, "shape", ())
 
 
+def _is_integer(x):
+    """An integer or bool array, or a Python int."""
+    return x.dtype.kind in "biu" if hasattr(x, "dtype") else isinstance(x, int)
+
+
 class Add(Function):
     def forward(self, a, b):
         self.shapes = _shape(a), _shape(b)
@@ -50,7 +55,10 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a / b
+        quotient = a / b
+        if _is_integer(a) and _is_integer(b):  # integers divide into PyTorch's default float dtype (NumPy's: float64)
+            return quotient.astype("float32")
+        return quotient
 
     def backward(self, grad):
         a, b = self.a, self.b
@@ -122,6 +130,18 @@ class Abs(Function):
 
     def backward(self, grad):
         return grad * backend.get_array_module(grad).sign(self.a)  # sign(0) = 0, as PyTorch
+
+
+class Rounding(Function):
+    """floor, ceil or round (``decimals`` places, halves to even): piecewise constant, so the gradient is zero (taken
+    as zero at the jumps too, as PyTorch does)."""
+
+    def forward(self, a, how, decimals=0):
+        xp = backend.get_array_module(a)
+        return xp.round(a, decimals) if how == "round" else getattr(xp, how)(a)
+
+    def backward(self, grad):
+        return backend.get_array_module(grad).zeros_like(grad)
 
 
 class Tanh(Function):

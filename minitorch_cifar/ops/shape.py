@@ -48,7 +48,10 @@ def _is_advanced(index):
 class GetItem(Function):
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):  # NumPy's copy of one element: a 0-d view instead, as PyTorch's t[i, j]
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     def backward(self, grad):
         xp = backend.get_array_module(grad)
