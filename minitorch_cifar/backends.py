@@ -15,6 +15,7 @@ next product; float64 and the CPU are never affected::
 PyTorch scripts run unchanged, but has no effect: the framework does not use cuDNN (convolutions are im2col
 and matrix products, which ``cuda.matmul.allow_tf32`` governs).
 """
+import sys
 
 
 class _Flags:
@@ -50,3 +51,5 @@ class _Cuda:
 
 cuda = _Cuda()
 cudnn = _Flags("backends.cudnn", enabled=True, benchmark=False, deterministic=False, allow_tf32=True)
+# PyTorch scripts write `import torch.backends.cudnn as cudnn`: the import finds the switches here
+sys.modules[__name__ + ".cudnn"] = cudnn

@@ -2,6 +2,7 @@
 import os
 
 import torch
+import torch.backends.cudnn as cudnn
 import torch.nn as nn
 import torch.optim as optim
 from torch.utils.data import DataLoader, TensorDataset
@@ -12,6 +13,7 @@ trainloader = DataLoader(trainset, batch_size=2, shuffle=False, num_workers=2)
 net = net.to(device)
 if device == 'cuda':
     net = torch.nn.DataParallel(net)
+    cudnn.benchmark = True
 criterion = nn.CrossEntropyLoss()
 optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)  # the collections use 0.1
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=200)
