@@ -94,6 +94,7 @@ class Function:
     """
 
     retained = None  # the output tensor, when retain_grad() asked to keep its gradient
+    released = False  # True once backward (without retain_graph) dropped what forward saved
 
     def __init__(self, needs_grad):
         self.needs_grad = needs_grad
@@ -103,24 +104,28 @@ class Function:
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
         Tensor = _Tensor
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
-        tensors = [a for a in arrays if hasattr(a, "shape")]
-        if len(tensors) > 1:
-            backend.check_same_device(tensors, cls.__name__)
-        needs_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        record = _grad_enabled and any(needs_grad)
+        if len(arrays) > 1:
+            backend.check_same_device(arrays, cls.__name__)
+        needs_grad = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
         fn = cls(needs_grad)
         result = fn.forward(*arrays, **options)
-        record = record and result.dtype.kind in "fc"
-        out = Tensor._wrap(result, requires_grad=record)
-        if record:
-            # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not
-            # to the input tensors: an intermediate array is then freed as soon as no op saved it for backward.
-            fn.parents = tuple((t if t._creator is None else t._creator) if needed else None
-                               for t, needed in zip(inputs, needs_grad))
-            fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
-            fn.saved_versions = _saved_versions(fn, [t for t in inputs if isinstance(t, Tensor)] + [out])
-            out._creator = fn
+        if not (_grad_enabled and True in needs_grad and result.dtype.kind in "fc"):
+            return Tensor._wrap(result)
+        out = Tensor._wrap(result, requires_grad=True)
+        fn._record(inputs, out)
         return out
+
+    def _record(self, inputs, out):
+        """Make this function ``out``'s creator, linked to the inputs' creators (or to leaf tensors; None for an
+        input that needs no gradient), not to the input tensors: an intermediate array is then freed as soon as
+        no op saved it for backward."""
+        self.parents = [(t if t._creator is None else t._creator) if needed else None
+                        for t, needed in zip(inputs, self.needs_grad)]
+        self.out_dtype, self.out_shape = out.array.dtype, out.array.shape  # what a gradient of the output must fit
+        # (weak reference, version) of each tensor the op saw, for the in-place check (_check_versions)
+        self.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, _Tensor)]
+        self.versions.append((weakref.ref(out), 0))
+        out._creator = self
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -143,17 +148,12 @@ def _constant(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
-def _saved_versions(fn, tensors):
-    """(weak reference, version) of each tensor whose array ``fn`` kept (as an attribute) for its backward: PyTorch's
-    check that a saved tensor was not modified in place before backward reads it (in-place ops bump ``_version``)."""
-    saved = set(map(id, vars(fn).values()))
-    return tuple((weakref.ref(t), t._version) for t in tensors if id(t.array) in saved)
-
-
 def _check_versions(fn):
-    for ref, version in getattr(fn, "saved_versions", ()):
+    """PyTorch's check that no array an op kept for its backward (as an attribute) was modified in place since: in-place
+    ops bump their tensor's ``_version``, and a tensor that changed is looked for among ``fn``'s attributes."""
+    for ref, version in fn.versions:
         t = ref()
-        if t is not None and t._version != version:
+        if t is not None and t._version != version and any(v is t.array for v in vars(fn).values()):
             raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                f"inplace operation: a tensor of shape {t.shape} that {type(fn).__name__} saved for "
                                f"backward is at version {t._version}; expected version {version} instead. Hint: do "
@@ -172,7 +172,7 @@ def _graph_order(root):
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        if getattr(fn, "released", False):
+        if fn.released:
             raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
                                "first backward; pass retain_graph=True to the first call if you need this")
         stack.append((fn, True))

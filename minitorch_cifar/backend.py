@@ -73,13 +73,17 @@ def device_of(array):
     return "cpu"
 
 
+_HOST_TYPES = frozenset({np.ndarray, int, float, bool, complex, type(None)})  # all on the CPU, or no device at all
+
+
 def check_same_device(arrays, op_name):
-    """Raise if the arrays of one op live on different devices, naming both."""
-    first = device_of(arrays[0])
-    for a in arrays[1:]:
-        other = device_of(a)
-        if other != first:
-            raise DeviceError(f"{op_name}: expected all tensors on one device, found {first} and {other}; "
+    """Raise if the arrays of one op live on different devices, naming both; numbers among them are ignored."""
+    if _HOST_TYPES.issuperset(map(type, arrays)):  # the common case, decided without asking each array
+        return
+    devices = [device_of(a) for a in arrays if hasattr(a, "shape")]
+    for other in devices[1:]:
+        if other != devices[0]:
+            raise DeviceError(f"{op_name}: expected all tensors on one device, found {devices[0]} and {other}; "
                               f"move them with .to(device)")
 
 
