@@ -16,9 +16,12 @@ def reference_relu_backward(grad, out):
 
 
 # ----------------------------------------------------------------------------- entry points
+SMALL = 2048  # elements below which NumPy's two passes cost less than calling the numba kernel
+
+
 def _reference_runs(a):
-    """True in reference mode, and for arrays the numba kernels do not take (CuPy, integers)."""
-    return switch.reference() or backend.is_cupy_array(a) or a.dtype.kind != "f"
+    """True in reference mode, for arrays the numba kernels do not take (CuPy, integers), and for small ones."""
+    return switch.reference() or a.size < SMALL or backend.is_cupy_array(a) or a.dtype.kind != "f"
 
 
 def relu_forward(x):
