@@ -106,26 +106,22 @@ class Function:
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
         if len(arrays) > 1:
             backend.check_same_device(arrays, cls.__name__)
-        needs_grad = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
+        needs_grad = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
         fn = cls(needs_grad)
         result = fn.forward(*arrays, **options)
         if not (_grad_enabled and True in needs_grad and result.dtype.kind in "fc"):
             return Tensor._wrap(result)
         out = Tensor._wrap(result, requires_grad=True)
-        fn._record(inputs, out)
-        return out
-
-    def _record(self, inputs, out):
-        """Make this function ``out``'s creator, linked to the inputs' creators (or to leaf tensors; None for an
-        input that needs no gradient), not to the input tensors: an intermediate array is then freed as soon as
-        no op saved it for backward."""
-        self.parents = [(t if t._creator is None else t._creator) if needed else None
-                        for t, needed in zip(inputs, self.needs_grad)]
-        self.out_dtype, self.out_shape = out.array.dtype, out.array.shape  # what a gradient of the output must fit
+        # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not to the
+        # input tensors: an intermediate array is then freed as soon as no op saved it for backward.
+        fn.parents = [(t if t._creator is None else t._creator) if needed else None
+                      for t, needed in zip(inputs, needs_grad)]
+        fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
         # (weak reference, version) of each tensor the op saw, for the in-place check (_check_versions)
-        self.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, _Tensor)]
-        self.versions.append((weakref.ref(out), 0))
-        out._creator = self
+        fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
+        fn.versions.append((weakref.ref(out), 0))
+        out._creator = fn
+        return out
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -189,8 +185,8 @@ def backward(root, grad, retain_graph=False):
     given = set()  # arrays already stored as some .grad: a second holder gets a copy
 
     def to_leaf(leaf, g):
-        # CuPy's flags have no `writeable`: its arrays cannot be read-only
-        owned = g.base is None and g.flags.c_contiguous and getattr(g.flags, "writeable", True) and id(g) not in given
+        flags = g.flags  # CuPy's flags have no `writeable`: its arrays cannot be read-only
+        owned = g.base is None and flags.c_contiguous and getattr(flags, "writeable", True) and id(g) not in given
         leaf._accumulate_grad(g, owned)
         given.add(id(leaf.grad.array))
 
@@ -235,6 +231,9 @@ def _checked(fn, grads):
             shape, dtype = parent.out_shape, parent.out_dtype
         else:
             shape, dtype = parent.array.shape, parent.array.dtype
+        if getattr(g, "dtype", None) is dtype and g.shape == shape:  # the common case: nothing to check further
+            checked.append(g)
+            continue
         if getattr(g, "shape", None) != shape or g.dtype.kind != dtype.kind:
             raise InvalidGradientError(_invalid_gradient(fn, index, g, shape, dtype))
         checked.append(g if g.dtype == dtype else g.astype(dtype, copy=False))
