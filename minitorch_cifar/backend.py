@@ -3,6 +3,7 @@
 Every other module asks this one for the array module (``xp``) of its inputs, so the same Python
 code runs on both. CuPy is imported lazily, on the first request for a CUDA device or array.
 """
+import contextlib
 import sys
 
 import numpy as np
@@ -117,9 +118,11 @@ def on_device(device):
     """A context in which new CuPy arrays are made on ``device`` (a no-op on the CPU)."""
     device = parse_device(device)
     if device == "cpu":
-        import contextlib
-        return contextlib.nullcontext()
+        return _ON_CPU
     return _cuda_module_for(device).cuda.Device(int(device[5:]))
+
+
+_ON_CPU = contextlib.nullcontext()  # reusable: it holds no state
 
 
 # ----------------------------------------------------------------------------- random numbers
