@@ -94,6 +94,8 @@ class Function:
     """
 
     retained = None  # the output tensor, when retain_grad() asked to keep its gradient
+    saves_arrays = True  # False for an op whose forward keeps no input or output array: nothing to check in place
+    versions = ()  # (weak reference, version) of each tensor a recorded op saw, for _check_versions
     released = False  # True once backward (without retain_graph) dropped what forward saved
 
     def __init__(self, needs_grad):
@@ -117,9 +119,9 @@ class Function:
         fn.parents = [(t if t._creator is None else t._creator) if needed else None
                       for t, needed in zip(inputs, needs_grad)]
         fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
-        # (weak reference, version) of each tensor the op saw, for the in-place check (_check_versions)
-        fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
-        fn.versions.append((weakref.ref(out), 0))
+        if cls.saves_arrays:
+            fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
+            fn.versions.append((weakref.ref(out), 0))
         out._creator = fn
         return out
 

@@ -236,3 +236,21 @@ def test_the_engine_imports_no_tensor_and_nothing_imports_it_late():
     for path in [PACKAGE / "autograd.py", PACKAGE / "testing.py", *sorted((PACKAGE / "ops").glob("*.py"))]:
         late = set(imports_of(path, inside_functions=True)) & {"tensor", "autograd"}
         assert not late, f"{path.name} imports {late} inside a function"
+
+
+_SAVE_NO_ARRAYS = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "neg": lambda x, y: -x,
+                   "reshape": lambda x, y: x.reshape(-1), "permute": lambda x, y: x.permute(1, 0),
+                   "expand": lambda x, y: x[None].expand(2, 3, 4), "cat": lambda x, y: mt.cat([x, y]),
+                   "stack": lambda x, y: mt.stack([x, y]), "sum": lambda x, y: x.sum(0), "mean": lambda x, y: x.mean()}
+
+
+@pytest.mark.parametrize("op", _SAVE_NO_ARRAYS.values(), ids=_SAVE_NO_ARRAYS.keys())
+def test_ops_that_declare_they_save_no_arrays_keep_none(op):
+    """saves_arrays = False spares recording versions for the in-place check: such an op must keep no input or
+    output array for its backward."""
+    x, y = mt.randn(3, 4, requires_grad=True), mt.randn(3, 4, requires_grad=True)
+    out = op(x, y)
+    fn = out.grad_fn
+    assert not type(fn).saves_arrays and fn.versions == ()
+    kept = list(vars(fn).values())
+    assert not any(value is array for value in kept for array in (x.array, y.array, out.array))

@@ -36,6 +36,8 @@ def _count(shape, axes):
 
 
 class Sum(Function):
+    saves_arrays = False
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
         return a.sum(axis=self.axes, keepdims=keepdims)
@@ -46,6 +48,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saves_arrays = False
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
         return a.mean(axis=self.axes, keepdims=keepdims)
