@@ -72,6 +72,16 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+_inplace_changes = 0  # in-place changes of any tensor so far: an op recorded since the last one needs no version check
+
+
+def count_inplace_change(tensor):
+    """Count an in-place change of ``tensor``'s values in its ``_version``, for the check of saved tensors."""
+    global _inplace_changes
+    tensor._version += 1
+    _inplace_changes += 1
+
+
 _Tensor = None  # the class ops take and return: tensor.py registers Tensor, since it imports this module
 
 
@@ -122,6 +132,7 @@ class Function:
         if cls.saves_arrays:
             fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
             fn.versions.append((weakref.ref(out), 0))
+            fn.changes_seen = _inplace_changes
         out._creator = fn
         return out
 
@@ -198,7 +209,8 @@ def backward(root, grad, retain_graph=False):
     grads = {id(root._creator): grad}
     for fn in _graph_order(root._creator):
         g = grads.pop(id(fn))
-        _check_versions(fn)
+        if fn.versions and fn.changes_seen != _inplace_changes:
+            _check_versions(fn)
         if fn.retained is not None:
             fn.retained._accumulate_grad(g, owned=False)
         input_grads = fn.backward(g)

@@ -477,7 +477,7 @@ class Tensor:
         if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad; wrap it in no_grad()")
         self.array[_array_index(index, self.array)] = value.array if isinstance(value, Tensor) else value
-        self._version += 1
+        autograd.count_inplace_change(self)
 
     # ------------------------------------------------------------------ PyTorch compatibility
     # NumPy interop, dtype names, ``new_*`` factories, rounding, and the in-place family (``add_``, ``mul_``,
@@ -648,7 +648,7 @@ class Tensor:
         self.array[...] = out.array
         if recording:
             self._creator, self.requires_grad = out._creator, out.requires_grad
-        self._version += 1
+        autograd.count_inplace_change(self)
         return self
 
     def _check_inplace(self):
@@ -679,7 +679,7 @@ class Tensor:
             self.array[...] = make(backend.get_array_module(self.array))
         if self._creator is not None and autograd.is_grad_enabled():
             self._creator, self.requires_grad = None, False
-        self._version += 1
+        autograd.count_inplace_change(self)
         return self
 
     def relu_(self):
