@@ -169,32 +169,31 @@ def _check_versions(fn):
                                f"that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor first")
 
 
-def _graph_order(root):
-    """Functions reachable from ``root`` through their parents, each after every function it feeds into."""
-    order, seen = [], set()
-    stack = [(root, False)]
+def _consumers(root):
+    """For each function reachable from ``root`` through its parents (by id), how many gradients it receives: one
+    from each use of its output by a function of the graph."""
+    counts, stack = {id(root): 0}, [root]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
+        fn = stack.pop()
         if fn.released:
             raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
                                "first backward; pass retain_graph=True to the first call if you need this")
-        stack.append((fn, True))
-        stack.extend((p, False) for p in fn.parents if isinstance(p, Function))
-    order.reverse()
-    return order
+        for parent in fn.parents:
+            if isinstance(parent, Function):
+                key = id(parent)
+                if key in counts:
+                    counts[key] += 1
+                else:
+                    counts[key] = 1
+                    stack.append(parent)
+    return counts
 
 
 def backward(root, grad, retain_graph=False):
     """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient.
 
-    The gradient reaching each function is the sum over every op that used its output; the functions
-    run in reverse topological order, so that sum is complete before the function passes it on."""
+    The gradient reaching each function is the sum over every op that used its output; a function runs once all
+    of those have passed theirs on (``_consumers`` counts them), so that sum is complete."""
     given = set()  # arrays already stored as some .grad: a second holder gets a copy
 
     def to_leaf(leaf, g):
@@ -206,21 +205,25 @@ def backward(root, grad, retain_graph=False):
     if root._creator is None:
         to_leaf(root, grad)
         return
-    grads = {id(root._creator): grad}
-    for fn in _graph_order(root._creator):
-        g = grads.pop(id(fn))
+    waiting = _consumers(root._creator)
+    grads, ready = {id(root._creator): grad}, [root._creator]
+    while ready:
+        fn = ready.pop()
+        g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
         if fn.versions and fn.changes_seen != _inplace_changes:
             _check_versions(fn)
-        if fn.retained is not None:
+        if fn.retained is not None and g is not None:
             fn.retained._accumulate_grad(g, owned=False)
-        input_grads = fn.backward(g)
-        for parent, ig in zip(fn.parents, _checked(fn, input_grads)):
-            if ig is None:
-                continue
+        input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
+        for parent, ig in zip(fn.parents, input_grads):
             if isinstance(parent, Function):
                 key = id(parent)
-                grads[key] = ig if key not in grads else grads[key] + ig
-            else:
+                if ig is not None:
+                    grads[key] = ig if key not in grads else grads[key] + ig
+                waiting[key] -= 1
+                if not waiting[key]:
+                    ready.append(parent)
+            elif ig is not None:
                 to_leaf(parent, ig)
         if not retain_graph:
             fn.release()

@@ -188,6 +188,16 @@ def test_trailing_none_gradients_and_constants_are_accepted():
     np.testing.assert_allclose(a.grad.numpy(), np.full((4, 5), 2.0))
 
 
+def test_a_none_gradient_for_an_input_that_needs_one_sends_nothing_down_that_path():
+    a = mt.randn(4, 5, requires_grad=True)
+    returning(lambda g: (g, None)).apply(a, a * 3).sum().backward()  # a * 3 gets no gradient, as in PyTorch
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones((4, 5)))
+    a.grad = None
+    b = a * 3
+    (returning(lambda g: (g, None)).apply(a, b) + b).sum().backward()  # b's other use still sends 1
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((4, 5), 4.0))
+
+
 def test_gradcheck_reports_a_wrong_shaped_gradient():
     x = mt.randn(4, 5, dtype=mt.float64, requires_grad=True)
     with pytest.raises(GradcheckError, match=r"Swish returned an invalid gradient at index 0 - got shape \(5,\)"):
