@@ -100,7 +100,9 @@ class Function:
 
     ``forward`` may keep on ``self`` what ``backward`` needs; ``backward`` returns one gradient per
     input (``None`` for an input that needs none; ``self.needs_grad[i]`` says which do), each of its
-    input's shape, and never writes into the ``grad`` it is given, which other ops may share.
+    input's shape, and never writes into the ``grad`` it is given, which other ops may share. An op
+    whose ``forward`` keeps no input or output array (only shapes, axes...) sets ``saves_arrays = False``:
+    the in-place check then has nothing to record for it.
     """
 
     retained = None  # the output tensor, when retain_grad() asked to keep its gradient
@@ -129,7 +131,7 @@ class Function:
         fn.parents = [(t if t._creator is None else t._creator) if needed else None
                       for t, needed in zip(inputs, needs_grad)]
         fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
-        if cls.saves_arrays:
+        if cls.saves_arrays:  # what the in-place check (_check_versions) compares with in backward
             fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
             fn.versions.append((weakref.ref(out), 0))
             fn.changes_seen = _inplace_changes
