@@ -118,12 +118,15 @@ class Function:
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
         Tensor = _Tensor
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
-        if len(arrays) > 1:
+        if len(arrays) > 1 and not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
             backend.check_same_device(arrays, cls.__name__)
-        needs_grad = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
+        if _grad_enabled:
+            needs_grad = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
+        else:
+            needs_grad = [False] * len(inputs)  # no input needs a gradient while recording is off
         fn = cls(needs_grad)
         result = fn.forward(*arrays, **options)
-        if not (_grad_enabled and True in needs_grad and result.dtype.kind in "fc"):
+        if not (True in needs_grad and result.dtype.kind in "fc"):
             return Tensor._wrap(result)
         out = Tensor._wrap(result, requires_grad=True)
         # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not to the

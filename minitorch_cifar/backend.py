@@ -74,12 +74,12 @@ def device_of(array):
     return "cpu"
 
 
-_HOST_TYPES = frozenset({np.ndarray, int, float, bool, complex, type(None)})  # all on the CPU, or no device at all
+HOST_TYPES = frozenset({np.ndarray, int, float, bool, complex, type(None)})  # all on the CPU, or no device at all
 
 
 def check_same_device(arrays, op_name):
     """Raise if the arrays of one op live on different devices, naming both; numbers among them are ignored."""
-    if _HOST_TYPES.issuperset(map(type, arrays)):  # the common case, decided without asking each array
+    if HOST_TYPES.issuperset(map(type, arrays)):  # the common case, decided without asking each array
         return
     devices = [device_of(a) for a in arrays if hasattr(a, "shape")]
     for other in devices[1:]:
