@@ -121,9 +121,9 @@ class Function:
         if len(arrays) > 1 and not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
             backend.check_same_device(arrays, cls.__name__)
         if _grad_enabled:
-            needs_grad = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
+            needs_grad = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
         else:
-            needs_grad = [False] * len(inputs)  # no input needs a gradient while recording is off
+            needs_grad = (False,) * len(inputs)  # no input needs a gradient while recording is off
         fn = cls(needs_grad)
         result = fn.forward(*arrays, **options)
         if not (True in needs_grad and result.dtype.kind in "fc"):
