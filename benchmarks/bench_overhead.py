@@ -102,7 +102,9 @@ STEPS = [("lenet", 4), ("lenet", 128), ("mlp_final", 4), ("mlp_final", 128)]
 
 def rows(selected):
     """(name, units per call, ours, PyTorch's) of each row whose name contains one of the texts ``selected``."""
-    wanted = lambda name: any(text in name for text in selected)  # noqa: E731
+    def wanted(name):
+        return any(text.lower() in name.lower() for text in selected)
+
     for name, (make, units) in MICRO.items():
         if wanted(name):
             yield name, units, make(mt), make(torch)
@@ -118,7 +120,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=15, help="timings per row and framework; the best counts")
     parser.add_argument("--rows", nargs="+", default=[""], metavar="TEXT",
-                        help="only the rows whose name contains one of these (e.g. chain linear lenet)")
+                        help="only the rows whose name contains one of these, in any case (e.g. chain linear lenet)")
     args = parser.parse_args()
     print(set_threads(args.threads) + f"; load average {os.getloadavg()[0]:.2f}")
     selected = list(rows(args.rows))
