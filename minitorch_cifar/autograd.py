@@ -72,6 +72,16 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+_inplace_changes = 0  # in-place changes of any tensor so far: an op recorded since the last one needs no version check
+
+
+def count_inplace_change(tensor):
+    """Count an in-place change of ``tensor``'s values in its ``_version``, for the check of saved tensors."""
+    global _inplace_changes
+    tensor._version += 1
+    _inplace_changes += 1
+
+
 _Tensor = None  # the class ops take and return: tensor.py registers Tensor, since it imports this module
 
 
@@ -90,10 +100,15 @@ class Function:
 
     ``forward`` may keep on ``self`` what ``backward`` needs; ``backward`` returns one gradient per
     input (``None`` for an input that needs none; ``self.needs_grad[i]`` says which do), each of its
-    input's shape, and never writes into the ``grad`` it is given, which other ops may share.
+    input's shape, and never writes into the ``grad`` it is given, which other ops may share. An op
+    whose ``forward`` keeps no input or output array (only shapes, axes...) sets ``saves_arrays = False``:
+    the in-place check then has nothing to record for it.
     """
 
     retained = None  # the output tensor, when retain_grad() asked to keep its gradient
+    saves_arrays = True  # False for an op whose forward keeps no input or output array: nothing to check in place
+    versions = ()  # (weak reference, version) of each tensor a recorded op saw, for _check_versions
+    released = False  # True once backward (without retain_graph) dropped what forward saved
 
     def __init__(self, needs_grad):
         self.needs_grad = needs_grad
@@ -103,23 +118,27 @@ class Function:
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
         Tensor = _Tensor
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
-        tensors = [a for a in arrays if hasattr(a, "shape")]
-        if len(tensors) > 1:
-            backend.check_same_device(tensors, cls.__name__)
-        needs_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        record = _grad_enabled and any(needs_grad)
+        if len(arrays) > 1 and not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
+            backend.check_same_device(arrays, cls.__name__)
+        if _grad_enabled:
+            needs_grad = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
+        else:
+            needs_grad = (False,) * len(inputs)  # no input needs a gradient while recording is off
         fn = cls(needs_grad)
         result = fn.forward(*arrays, **options)
-        record = record and result.dtype.kind in "fc"
-        out = Tensor._wrap(result, requires_grad=record)
-        if record:
-            # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not
-            # to the input tensors: an intermediate array is then freed as soon as no op saved it for backward.
-            fn.parents = tuple((t if t._creator is None else t._creator) if needed else None
-                               for t, needed in zip(inputs, needs_grad))
-            fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
-            fn.saved_versions = _saved_versions(fn, [t for t in inputs if isinstance(t, Tensor)] + [out])
-            out._creator = fn
+        if not (True in needs_grad and result.dtype.kind in "fc"):
+            return Tensor._wrap(result)
+        out = Tensor._wrap(result, requires_grad=True)
+        # Link to the inputs' creators (or to leaf tensors; None for an input that needs no gradient), not to the
+        # input tensors: an intermediate array is then freed as soon as no op saved it for backward.
+        fn.parents = [(t if t._creator is None else t._creator) if needed else None
+                      for t, needed in zip(inputs, needs_grad)]
+        fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
+        if cls.saves_arrays:  # what the in-place check (_check_versions) compares with in backward
+            fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
+            fn.versions.append((weakref.ref(out), 0))
+            fn.changes_seen = _inplace_changes
+        out._creator = fn
         return out
 
     def forward(self, *arrays, **options):
@@ -143,74 +162,73 @@ def _constant(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
-def _saved_versions(fn, tensors):
-    """(weak reference, version) of each tensor whose array ``fn`` kept (as an attribute) for its backward: PyTorch's
-    check that a saved tensor was not modified in place before backward reads it (in-place ops bump ``_version``)."""
-    saved = set(map(id, vars(fn).values()))
-    return tuple((weakref.ref(t), t._version) for t in tensors if id(t.array) in saved)
-
-
 def _check_versions(fn):
-    for ref, version in getattr(fn, "saved_versions", ()):
+    """PyTorch's check that no array an op kept for its backward (as an attribute) was modified in place since: in-place
+    ops bump their tensor's ``_version``, and a tensor that changed is looked for among ``fn``'s attributes."""
+    for ref, version in fn.versions:
         t = ref()
-        if t is not None and t._version != version:
+        if t is not None and t._version != version and any(v is t.array for v in vars(fn).values()):
             raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                f"inplace operation: a tensor of shape {t.shape} that {type(fn).__name__} saved for "
                                f"backward is at version {t._version}; expected version {version} instead. Hint: do "
                                f"that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor first")
 
 
-def _graph_order(root):
-    """Functions reachable from ``root`` through their parents, each after every function it feeds into."""
-    order, seen = [], set()
-    stack = [(root, False)]
+def _consumers(root):
+    """For each function reachable from ``root`` through its parents (by id), how many gradients it receives: one
+    from each use of its output by a function of the graph."""
+    counts, stack = {id(root): 0}, [root]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        if getattr(fn, "released", False):
+        fn = stack.pop()
+        if fn.released:
             raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
                                "first backward; pass retain_graph=True to the first call if you need this")
-        stack.append((fn, True))
-        stack.extend((p, False) for p in fn.parents if isinstance(p, Function))
-    order.reverse()
-    return order
+        for parent in fn.parents:
+            if isinstance(parent, Function):
+                key = id(parent)
+                if key in counts:
+                    counts[key] += 1
+                else:
+                    counts[key] = 1
+                    stack.append(parent)
+    return counts
 
 
 def backward(root, grad, retain_graph=False):
     """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient.
 
-    The gradient reaching each function is the sum over every op that used its output; the functions
-    run in reverse topological order, so that sum is complete before the function passes it on."""
+    The gradient reaching each function is the sum over every op that used its output; a function runs once all
+    of those have passed theirs on (``_consumers`` counts them), so that sum is complete."""
     given = set()  # arrays already stored as some .grad: a second holder gets a copy
 
     def to_leaf(leaf, g):
-        # CuPy's flags have no `writeable`: its arrays cannot be read-only
-        owned = g.base is None and g.flags.c_contiguous and getattr(g.flags, "writeable", True) and id(g) not in given
+        flags = g.flags  # CuPy's flags have no `writeable`: its arrays cannot be read-only
+        owned = g.base is None and flags.c_contiguous and getattr(flags, "writeable", True) and id(g) not in given
         leaf._accumulate_grad(g, owned)
         given.add(id(leaf.grad.array))
 
     if root._creator is None:
         to_leaf(root, grad)
         return
-    grads = {id(root._creator): grad}
-    for fn in _graph_order(root._creator):
-        g = grads.pop(id(fn))
-        _check_versions(fn)
-        if fn.retained is not None:
+    waiting = _consumers(root._creator)
+    grads, ready = {id(root._creator): grad}, [root._creator]
+    while ready:
+        fn = ready.pop()
+        g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
+        if fn.versions and fn.changes_seen != _inplace_changes:
+            _check_versions(fn)
+        if fn.retained is not None and g is not None:
             fn.retained._accumulate_grad(g, owned=False)
-        input_grads = fn.backward(g)
-        for parent, ig in zip(fn.parents, _checked(fn, input_grads)):
-            if ig is None:
-                continue
+        input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
+        for parent, ig in zip(fn.parents, input_grads):
             if isinstance(parent, Function):
                 key = id(parent)
-                grads[key] = ig if key not in grads else grads[key] + ig
-            else:
+                if ig is not None:
+                    grads[key] = ig if key not in grads else grads[key] + ig
+                waiting[key] -= 1
+                if not waiting[key]:
+                    ready.append(parent)
+            elif ig is not None:
                 to_leaf(parent, ig)
         if not retain_graph:
             fn.release()
@@ -235,6 +253,9 @@ def _checked(fn, grads):
             shape, dtype = parent.out_shape, parent.out_dtype
         else:
             shape, dtype = parent.array.shape, parent.array.dtype
+        if getattr(g, "dtype", None) is dtype and g.shape == shape:  # the common case: nothing to check further
+            checked.append(g)
+            continue
         if getattr(g, "shape", None) != shape or g.dtype.kind != dtype.kind:
             raise InvalidGradientError(_invalid_gradient(fn, index, g, shape, dtype))
         checked.append(g if g.dtype == dtype else g.astype(dtype, copy=False))

@@ -3,6 +3,7 @@
 Every other module asks this one for the array module (``xp``) of its inputs, so the same Python
 code runs on both. CuPy is imported lazily, on the first request for a CUDA device or array.
 """
+import contextlib
 import sys
 
 import numpy as np
@@ -73,13 +74,17 @@ def device_of(array):
     return "cpu"
 
 
+HOST_TYPES = frozenset({np.ndarray, int, float, bool, complex, type(None)})  # all on the CPU, or no device at all
+
+
 def check_same_device(arrays, op_name):
-    """Raise if the arrays of one op live on different devices, naming both."""
-    first = device_of(arrays[0])
-    for a in arrays[1:]:
-        other = device_of(a)
-        if other != first:
-            raise DeviceError(f"{op_name}: expected all tensors on one device, found {first} and {other}; "
+    """Raise if the arrays of one op live on different devices, naming both; numbers among them are ignored."""
+    if HOST_TYPES.issuperset(map(type, arrays)):  # the common case, decided without asking each array
+        return
+    devices = [device_of(a) for a in arrays if hasattr(a, "shape")]
+    for other in devices[1:]:
+        if other != devices[0]:
+            raise DeviceError(f"{op_name}: expected all tensors on one device, found {devices[0]} and {other}; "
                               f"move them with .to(device)")
 
 
@@ -113,9 +118,11 @@ def on_device(device):
     """A context in which new CuPy arrays are made on ``device`` (a no-op on the CPU)."""
     device = parse_device(device)
     if device == "cpu":
-        import contextlib
-        return contextlib.nullcontext()
+        return _ON_CPU
     return _cuda_module_for(device).cuda.Device(int(device[5:]))
+
+
+_ON_CPU = contextlib.nullcontext()  # reusable: it holds no state
 
 
 # ----------------------------------------------------------------------------- constants on the GPU

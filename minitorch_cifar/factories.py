@@ -19,10 +19,10 @@ def _shape(size):
 
 
 def _make(fill, size, dtype, device, requires_grad, default=np.float32):
-    xp = backend.array_module_for(device)
+    xp = np if device is None else backend.array_module_for(device)
     with backend.on_device(device):
         array = fill(xp, _shape(size), np.dtype(dtype or default))
-    return Tensor._wrap(array).requires_grad_(requires_grad)
+    return Tensor._wrap(array).requires_grad_(requires_grad) if requires_grad else Tensor._wrap(array)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):

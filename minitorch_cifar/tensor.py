@@ -493,7 +493,7 @@ class Tensor:
         if isinstance(value, np.ndarray) or backend.is_cupy_array(value):  # CuPy takes no NumPy array here
             value = backend.to_device(value, self.device)
         self.array[_array_index(index, self.array)] = value
-        self._version += 1
+        autograd.count_inplace_change(self)
 
     # ------------------------------------------------------------------ PyTorch compatibility
     # NumPy interop, dtype names, ``new_*`` factories, rounding, and the in-place family (``add_``, ``mul_``,
@@ -665,7 +665,7 @@ class Tensor:
         self.array[...] = out.array
         if recording:
             self._creator, self.requires_grad = out._creator, out.requires_grad
-        self._version += 1
+        autograd.count_inplace_change(self)
         return self
 
     def _check_inplace(self):
@@ -696,7 +696,7 @@ class Tensor:
             self.array[...] = make(backend.get_array_module(self.array))
         if self._creator is not None and autograd.is_grad_enabled():
             self._creator, self.requires_grad = None, False
-        self._version += 1
+        autograd.count_inplace_change(self)
         return self
 
     def relu_(self):

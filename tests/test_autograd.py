@@ -188,6 +188,16 @@ def test_trailing_none_gradients_and_constants_are_accepted():
     np.testing.assert_allclose(a.grad.numpy(), np.full((4, 5), 2.0))
 
 
+def test_a_none_gradient_for_an_input_that_needs_one_sends_nothing_down_that_path():
+    a = mt.randn(4, 5, requires_grad=True)
+    returning(lambda g: (g, None)).apply(a, a * 3).sum().backward()  # a * 3 gets no gradient, as in PyTorch
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones((4, 5)))
+    a.grad = None
+    b = a * 3
+    (returning(lambda g: (g, None)).apply(a, b) + b).sum().backward()  # b's other use still sends 1
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((4, 5), 4.0))
+
+
 def test_gradcheck_reports_a_wrong_shaped_gradient():
     x = mt.randn(4, 5, dtype=mt.float64, requires_grad=True)
     with pytest.raises(GradcheckError, match=r"Swish returned an invalid gradient at index 0 - got shape \(5,\)"):
@@ -236,3 +246,21 @@ def test_the_engine_imports_no_tensor_and_nothing_imports_it_late():
     for path in [PACKAGE / "autograd.py", PACKAGE / "testing.py", *sorted((PACKAGE / "ops").glob("*.py"))]:
         late = set(imports_of(path, inside_functions=True)) & {"tensor", "autograd"}
         assert not late, f"{path.name} imports {late} inside a function"
+
+
+_SAVE_NO_ARRAYS = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "neg": lambda x, y: -x,
+                   "reshape": lambda x, y: x.reshape(-1), "permute": lambda x, y: x.permute(1, 0),
+                   "expand": lambda x, y: x[None].expand(2, 3, 4), "cat": lambda x, y: mt.cat([x, y]),
+                   "stack": lambda x, y: mt.stack([x, y]), "sum": lambda x, y: x.sum(0), "mean": lambda x, y: x.mean()}
+
+
+@pytest.mark.parametrize("op", _SAVE_NO_ARRAYS.values(), ids=_SAVE_NO_ARRAYS.keys())
+def test_ops_that_declare_they_save_no_arrays_keep_none(op):
+    """saves_arrays = False spares recording versions for the in-place check: such an op must keep no input or
+    output array for its backward."""
+    x, y = mt.randn(3, 4, requires_grad=True), mt.randn(3, 4, requires_grad=True)
+    out = op(x, y)
+    fn = out.grad_fn
+    assert not type(fn).saves_arrays and fn.versions == ()
+    kept = list(vars(fn).values())
+    assert not any(value is array for value in kept for array in (x.array, y.array, out.array))

@@ -47,7 +47,7 @@ def batch_norm(x, weight, bias, training):
 
 
 OPS = {  # name: (function of the inputs, input shapes)
-    "relu": (F.relu, [(4, 6, 9, 9)]),
+    "relu": (F.relu, [(4, 6, 13, 15)]),  # above activation.SMALL, where the fast kernel runs
     "gelu": (F.gelu, [(5, 300)]),
     "max_pool2d": (lambda x: F.max_pool2d(x, 3, 2, 1), [(4, 6, 9, 11)]),
     "max_pool2d_dilated_ceil": (lambda x: F.max_pool2d(x, 3, 2, 1, dilation=2, ceil_mode=True), [(2, 3, 10, 9)]),

@@ -17,9 +17,12 @@ def reference_relu_backward(grad, out):
 
 
 # ----------------------------------------------------------------------------- entry points
+SMALL = 2048  # elements below which NumPy's two passes cost less than calling the numba kernel
+
+
 def _reference_runs(a):
-    """True in reference mode, and for the integer arrays the fast kernels do not take."""
-    return switch.reference() or a.dtype.kind != "f"
+    """True in reference mode, for the integer arrays the fast kernels do not take, and for small NumPy arrays."""
+    return switch.reference() or a.dtype.kind != "f" or (a.size < SMALL and not backend.is_cupy_array(a))
 
 
 def _fast(a):

@@ -95,8 +95,10 @@ def matmul(a, b):
     Each result element comes from one BLAS call over the whole of k, so the result does not depend on which
     thread ran what."""
     (m, k), n = a.shape, b.shape[1]
+    if m * k * n < SPLIT_MATMUL_MIN_PRODUCTS:  # decided first: asking numba its thread count takes a microsecond
+        return a @ b
     threads = min(num_threads(), max(m, n))
-    if threads <= 1 or m * k * n < SPLIT_MATMUL_MIN_PRODUCTS or _openblas() is None:
+    if threads <= 1 or _openblas() is None:
         return a @ b
     out = np.empty((m, n), np.result_type(a, b))
     if m >= n:

@@ -1,8 +1,12 @@
 """Reductions over axes (sum, mean, amax/amin, var), gathers along an axis, and softmax/log-softmax.
 
 A reduction's backward spreads each output's gradient back over the elements it reduced: the
-gradient is first given back its reduced axes (``expand_reduced``) and then broadcast.
+gradient is first given back its reduced axes (``expand_reduced``) and then broadcast (``spread``).
 """
+import math
+
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 
@@ -28,6 +32,20 @@ def expand_reduced(grad, axes, keepdims):
     return xp.expand_dims(grad, axes)
 
 
+SMALL = 4096  # elements below which NumPy fills a new array several times faster than it makes a broadcast view
+
+
+def spread(grad, shape):
+    """``grad`` (its reduced axes back as size 1) broadcast to ``shape``: a read-only view, or a new array where that
+    is cheaper (small, on the CPU)."""
+    xp = backend.get_array_module(grad)
+    if xp is not np or math.prod(shape) >= SMALL:
+        return xp.broadcast_to(grad, shape)
+    out = np.empty(shape, grad.dtype)
+    out[...] = grad
+    return out
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -36,24 +54,25 @@ def _count(shape, axes):
 
 
 class Sum(Function):
+    saves_arrays = False
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
         return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
-        xp = backend.get_array_module(grad)
-        return xp.broadcast_to(expand_reduced(grad, self.axes, self.keepdims), self.shape)
+        return spread(expand_reduced(grad, self.axes, self.keepdims), self.shape)
 
 
 class Mean(Function):
+    saves_arrays = False
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
         return a.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
-        xp = backend.get_array_module(grad)
-        grad = expand_reduced(grad, self.axes, self.keepdims) / _count(self.shape, self.axes)
-        return xp.broadcast_to(grad, self.shape)
+        return spread(expand_reduced(grad, self.axes, self.keepdims) / _count(self.shape, self.axes), self.shape)
 
 
 class Var(Function):

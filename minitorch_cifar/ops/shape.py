@@ -10,6 +10,8 @@ from ..autograd import Function, unbroadcast
 
 
 class Reshape(Function):
+    saves_arrays = False
+
     def forward(self, a, shape):
         self.shape = a.shape
         return a.reshape(shape)
@@ -19,6 +21,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    saves_arrays = False
+
     def forward(self, a, axes):
         self.axes = axes
         return a.transpose(axes)
@@ -31,6 +35,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    saves_arrays = False
+
     def forward(self, a, shape):
         self.shape = a.shape
         return backend.get_array_module(a).broadcast_to(a, shape)
@@ -64,6 +70,8 @@ class GetItem(Function):
 
 
 class Cat(Function):
+    saves_arrays = False
+
     def forward(self, *arrays, axis=0):
         xp = backend.get_array_module(*arrays)
         self.axis, self.sizes = axis, [a.shape[axis] for a in arrays]
@@ -79,6 +87,8 @@ class Cat(Function):
 
 
 class Stack(Function):
+    saves_arrays = False
+
     def forward(self, *arrays, axis=0):
         xp = backend.get_array_module(*arrays)
         self.axis = axis
