@@ -319,7 +319,7 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (3, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
     (8, (5, 1), (1, 2), 1, "kernel rows"),
     (15, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
-    (16, 3, 1, 1, "Winograd F(2x2,3x3)"),  # cnn3's and AlexNet's 3x3 layers
+    (16, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
     (16, 5, 1, 1, "im2col"),               # AlexNet's second layer: too many channels for kernel rows
     (64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
     (64, 1, 2, 1, "im2col"),               # a ResNet's 1x1 downsample
@@ -335,6 +335,17 @@ def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, g
     assert conv_op.choose_method(x, weight, geometry).algorithm == algorithm
 
 
+@pytest.mark.parametrize("output, algorithm", [
+    ((32, 32), "Winograd F(4x4,3x3)"), ((8, 8), "Winograd F(4x4,3x3)"),  # cnn3's first and last 3x3 layers
+    ((4, 4), "Winograd F(2x2,3x3)"), ((2, 2), "Winograd F(2x2,3x3)"),  # a ResNet's last stages
+    ((8, 4), "Winograd F(2x2,3x3)"),
+])
+def test_winograd_tile_size_follows_the_output_size(output, algorithm):
+    geometry = im2col.ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 1, output)
+    x = np.zeros((2,) + output + (64,), np.float32)
+    assert conv_op.choose_method(x, np.zeros((64, 64, 3, 3), np.float32), geometry).algorithm == algorithm
+
+
 def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
     """The chooser sees the input as a CuPy array (its stand-in here: only the chooser is told so)."""
     monkeypatch.setattr(conv_op, "backend", types.SimpleNamespace(is_cupy_array=lambda array: True))
@@ -345,8 +356,10 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 
 @pytest.mark.parametrize("model, algorithms", [
-    ("cnn3", ["kernel rows"] + ["Winograd F(2x2,3x3)"] * 4),
-    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(2x2,3x3)"] * 3),
+    ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
+    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
+     (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
 ])
 def test_models_layers_record_their_algorithm(model, algorithms, monkeypatch):
     """Each Conv2d op records the algorithm it ran, and the models' layers run the ones meant for them."""

@@ -15,16 +15,19 @@ convolution spends 4 * 9 = 36 (2.25x fewer); every entry is 0, +-1 or 1/2, so th
               [0 -1  1  0]         [1/2 -1/2  1/2]
               [0  1  0 -1]         [0    0    1  ]
 
-F(4x4, 3x3), points 0, 1, -1, 2, -2, a = 6: 36 multiplications where the direct convolution spends
-16 * 9 = 144 (4x fewer); the entries grow to 5 and 8 and the fractions 1/6, 1/24 are inexact, which costs
-float32 about a decimal digit (``ops.conv.choose_method`` says where it is used).
+F(4x4, 3x3), a = 6: 36 multiplications where the direct convolution spends 16 * 9 = 144 (4x fewer). With
+Lavin & Gray's points 0, 1, -1, 2, -2 the float32 error grows about 20-fold over F(2x2, 3x3)'s; the points
+0, 1, -1, 1/2, -2 (Barabasz et al., "Error Analysis and Improving the Accuracy of Winograd Convolution for Deep
+Neural Networks", 2020) cut it about 3-fold (``benchmarks/bench_conv_methods.py --accuracy`` measures it). The
+rows of B^T and G and the columns of A^T are scaled by powers of 2 (exact) to integers where possible; B^T and A^T
+are exact in float32, G's thirds and fifteenths are rounded once (in G kron G, ``transform_weight``).
 
-        B^T = [4  0 -5  0  1  0]     G = [ 1/4     0     0  ]     A^T = [1  1  1  1  1  0]
-              [0 -4 -4  1  1  0]         [-1/6  -1/6  -1/6 ]           [0  1 -1  2 -2  0]
-              [0  4 -4 -1  1  0]         [-1/6   1/6  -1/6 ]           [0  1  1  4  4  0]
-              [0 -2 -1  2  1  0]         [ 1/24  1/12  1/6 ]           [0  1 -1  8 -8  1]
-              [0  2 -1 -2  1  0]         [ 1/24 -1/12  1/6 ]
-              [0  4  0 -5  0  1]         [ 0     0     1  ]
+        B^T = [2 -3 -4  3  2  0]     G = [ 1/2    0     0   ]     A^T = [1  1  1  8  1  0]
+              [0 -2  1  5  2  0]         [ 1/6   1/6   1/6  ]           [0  1 -1  4 -2  0]
+              [0  2 -5  1  2  0]         [-1/6   1/6  -1/6  ]           [0  1  1  2  4  0]
+              [0 -2 -1  2  1  0]         [-2/15 -1/15 -1/30 ]           [0  1 -1  1 -8  1]
+              [0  1 -2 -1  2  0]         [ 1/30 -1/15  2/15 ]
+              [0  2 -3 -4  3  2]         [ 0     0     1/2  ]
 
 Summed over input channels, the elementwise product at each of the a^2 positions xi is a matrix product,
 M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of shape
@@ -34,13 +37,16 @@ dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (ti
 
 Arrays are channels last: x (N, H, W, C), V (a^2, tiles, C) with tile t = (n * TH + th) * TW + tw covering
 output rows m th ... m th + m - 1 (columns likewise) and input rows m th - ph ... m th - ph + a - 1.
-The numba kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel threads) and
-take the transform matrices as arguments: one set of kernels serves both sizes. The plain-NumPy
+The numba tile kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel threads)
+and take the transform matrices as arguments: one set of kernels serves both sizes. The weights' transforms are
+one matrix product each. The plain-NumPy
 ``reference_*`` functions at the end spell out each transform and its adjoint on whole arrays of tiles: read
 them first; the tests check the kernels against them.
 """
 import numba
 import numpy as np
+
+from . import workers
 
 
 class Algorithm:
@@ -52,6 +58,10 @@ class Algorithm:
         self.m, self.alpha = self.at.shape
         self.positions = self.alpha ** 2  # the products per tile
         self._tile_matrices = {}
+
+    def kronecker(self, dtype):
+        """G kron G (a^2, 9): row a * i + j, column 3 * k + l holds G[i, k] G[j, l]; in float64, rounded once."""
+        return np.kron(self.g, self.g).astype(dtype)
 
     def tile_matrices(self, dtype):
         """B^T and A^T in the arrays' dtype (small integers: exact in float32)."""
@@ -67,11 +77,11 @@ class Algorithm:
 F2 = Algorithm("F(2x2,3x3)", bt=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
                g=[[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
                at=[[1, 1, 1, 0], [0, 1, -1, -1]])
-F4 = Algorithm("F(4x4,3x3)", bt=[[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-                                 [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
-               g=[[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
-                  [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
-               at=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+F4 = Algorithm("F(4x4,3x3)", bt=[[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -5, 1, 2, 0],
+                                 [0, -2, -1, 2, 1, 0], [0, 1, -2, -1, 2, 0], [0, 2, -3, -4, 3, 2]],
+               g=[[1 / 2, 0, 0], [1 / 6, 1 / 6, 1 / 6], [-1 / 6, 1 / 6, -1 / 6], [-2 / 15, -1 / 15, -1 / 30],
+                  [1 / 30, -1 / 15, 2 / 15], [0, 0, 1 / 2]],
+               at=[[1, 1, 1, 8, 1, 0], [0, 1, -1, 4, -2, 0], [0, 1, 1, 2, 4, 0], [0, 1, -1, 1, -8, 1]])
 
 
 def tile_grid(f, output_hw):
@@ -80,59 +90,18 @@ def tile_grid(f, output_hw):
 
 
 def transform_weight(f, weight):
-    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = a * i + j, computed
-    in float64. Kept transposed, which the kernels write and read in memory order; the products take it as
-    U_xi = U^T_xi^T."""
-    u_t = np.empty((f.positions,) + weight.shape[:2], weight.dtype)
-    _transform_weight(f.g, np.ascontiguousarray(weight), u_t)
-    return u_t
+    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = a * i + j. Kept
+    transposed, which the tile products read in memory order (they take it as U_xi = U^T_xi^T). With g flattened
+    to 9 taps, U is (G kron G) g: one matrix product of (a^2, 9) by all the kernels at once."""
+    taps = weight.reshape(-1, 9).T  # (9, C_out * C_in)
+    return workers.matmul(f.kronecker(weight.dtype), taps).reshape((f.positions,) + weight.shape[:2])
 
 
 def weight_gradient(f, grad_u_t):
-    """dg = G^T dU G, computed in float64: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T
-    (a^2, C_out, C_in)."""
-    grad = np.empty(grad_u_t.shape[1:] + (3, 3), grad_u_t.dtype)
-    _weight_gradient(f.g, np.ascontiguousarray(grad_u_t), grad)
-    return grad
-
-
-# ----------------------------------------------------------------------------- numba kernels
-@numba.njit(parallel=True, cache=True)
-def _transform_weight(g, w, u_t):
-    """u_t[a * i + j, co, ci] = (G w[co, ci] G^T)[i, j]. Runs on numba's own threads (not in chunks)."""
-    alpha = g.shape[0]
-    c_out, c_in = w.shape[:2]
-    for co in numba.prange(c_out):
-        gw = np.empty((alpha, 3))  # G g, in float64
-        for ci in range(c_in):
-            for i in range(alpha):
-                for j in range(3):
-                    gw[i, j] = g[i, 0] * w[co, ci, 0, j] + g[i, 1] * w[co, ci, 1, j] + g[i, 2] * w[co, ci, 2, j]
-            for i in range(alpha):
-                for j in range(alpha):
-                    u_t[alpha * i + j, co, ci] = gw[i, 0] * g[j, 0] + gw[i, 1] * g[j, 1] + gw[i, 2] * g[j, 2]
-
-
-@numba.njit(parallel=True, cache=True)
-def _weight_gradient(g, grad_u_t, grad):
-    """grad[co, ci] = G^T dU G, with dU the a x a grad_u_t[:, co, ci]."""
-    alpha = g.shape[0]
-    c_out, c_in = grad.shape[:2]
-    for co in numba.prange(c_out):
-        gtd = np.empty((3, alpha))  # G^T dU, in float64
-        for ci in range(c_in):
-            for i in range(3):
-                for j in range(alpha):
-                    total = 0.0
-                    for k in range(alpha):
-                        total += g[k, i] * grad_u_t[alpha * k + j, co, ci]
-                    gtd[i, j] = total
-            for i in range(3):
-                for j in range(3):
-                    total = 0.0
-                    for k in range(alpha):
-                        total += gtd[i, k] * g[k, j]
-                    grad[co, ci, i, j] = total
+    """dg = G^T dU G, i.e. (G kron G)^T dU: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T
+    (a^2, C_out, C_in), as one matrix product."""
+    grad_u = grad_u_t.reshape(f.positions, -1).T  # (C_out * C_in, a^2)
+    return workers.matmul(grad_u, f.kronecker(grad_u_t.dtype)).reshape(grad_u_t.shape[1:] + (3, 3))
 
 
 # Each 2-D transform is two 1-D ones: down the columns of a row of tiles (on whole rows of the image, as flat

@@ -15,7 +15,7 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. Either way the output
+Winograd F(4x4, 3x3) or F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. Either way the output
 is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
 layout, so the next convolution reads its patches contiguously.
 """
@@ -26,6 +26,7 @@ from ..kernels.im2col import ConvGeometry, col2im, im2col, kernels_of, output_si
 from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
+WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) beats F(2x2, 3x3); below, its weight-side work dominates
 KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, kernel rows beat one patch matrix
 
 
@@ -79,6 +80,16 @@ def choose_method(x, weight, geometry):
         # 16 products must outweigh, which they do from WINOGRAD_MIN_CHANNELS input channels on (cnn3's 3x3 layers).
         if (geometry.kernel == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and
                 channels >= WINOGRAD_MIN_CHANNELS):
+            # F(4x4, 3x3) computes 4x4 blocks from 6x6 tiles with 36 multiplications where P W spends 144: 4x fewer,
+            # for a float32 error several times F(2x2, 3x3)'s: at most 5e-6 of the largest output or gradient on
+            # the models' layers (``bench_conv_methods.py --accuracy``), of the order of PyTorch's own float32 error
+            # in dW and well inside the 1e-4 of the parity tests. Its costs on the weights' side (the transforms,
+            # and dU's 36 C_in x C_out products summed over only the batch's tiles) do not shrink with the image:
+            # timed at batch 128 on the 3x3 layers of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels
+            # (benchmarks/bench_conv_methods.py), it was the faster from 8x8 outputs on, whatever the channels, and
+            # the slower on 4x4 (one tile an image) and 2x2 (a tile mostly padding).
+            if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
+                return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
@@ -90,7 +101,7 @@ def choose_method(x, weight, geometry):
 
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
-    ``algorithm`` names the one that ran ("im2col", "Winograd F(2x2,3x3)" or "kernel rows")."""
+    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)" or "kernel rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
         self.x, self.weight, self.geometry = channels_last(x), weight, geometry
