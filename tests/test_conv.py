@@ -337,7 +337,8 @@ def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, g
 
 @pytest.mark.parametrize("output, algorithm", [
     ((32, 32), "Winograd F(4x4,3x3)"), ((8, 8), "Winograd F(4x4,3x3)"),  # cnn3's first and last 3x3 layers
-    ((4, 4), "Winograd F(2x2,3x3)"), ((2, 2), "Winograd F(2x2,3x3)"),  # a ResNet's last stages
+    ((9, 13), "Winograd F(4x4,3x3)"),
+    ((4, 4), "Winograd F(2x2,3x3)"), ((2, 2), "Winograd F(2x2,3x3)"),  # the ResNets' last stages
     ((8, 4), "Winograd F(2x2,3x3)"),
 ])
 def test_winograd_tile_size_follows_the_output_size(output, algorithm):

@@ -26,7 +26,7 @@ from ..kernels.im2col import ConvGeometry, col2im, im2col, kernels_of, output_si
 from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
-WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) beats F(2x2, 3x3); below, its weight-side work dominates
+WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
 KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, kernel rows beat one patch matrix
 
 
@@ -83,11 +83,12 @@ def choose_method(x, weight, geometry):
             # F(4x4, 3x3) computes 4x4 blocks from 6x6 tiles with 36 multiplications where P W spends 144: 4x fewer,
             # for a float32 error several times F(2x2, 3x3)'s: at most 5e-6 of the largest output or gradient on
             # the models' layers (``bench_conv_methods.py --accuracy``), of the order of PyTorch's own float32 error
-            # in dW and well inside the 1e-4 of the parity tests. Its costs on the weights' side (the transforms,
-            # and dU's 36 C_in x C_out products summed over only the batch's tiles) do not shrink with the image:
-            # timed at batch 128 on the 3x3 layers of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels
-            # (benchmarks/bench_conv_methods.py), it was the faster from 8x8 outputs on, whatever the channels, and
-            # the slower on 4x4 (one tile an image) and 2x2 (a tile mostly padding).
+            # in dW. Tiles that stick out past the output cost as much as whole ones: on 2x2 outputs it needs 36
+            # multiplications to F(2x2, 3x3)'s 16, on 8x8 and more always fewer. Timed at batch 128 on the 3x3 layers
+            # of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels (benchmarks/bench_conv_methods.py),
+            # the faster method followed that count, 1 and 2 threads. It would be the faster on 4x4 outputs too
+            # (the ResNets' third stage), but there its float32 error broke the agreement of resnet10's fast and
+            # reference training steps (tests/test_kernels_switch.py), so below 8x8 F(2x2, 3x3) runs.
             if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
                 return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
