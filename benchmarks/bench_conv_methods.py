@@ -125,8 +125,9 @@ def main():
               f"{'torch ms':>10}  ratios to torch" + " " * 12 + "chosen")
         for layer, models in layers.items():
             times = timings(layer, args.repeat)
-            x, weight = np.zeros((BATCH,) + layer[2:] + layer[:1], np.float32), np.zeros(layer[1::-1] + (3, 3))
-            chosen = conv_op.choose_method(x, weight.astype(np.float32), geometry(layer)).algorithm
+            c_in, c_out, h, w = layer
+            x, weight = np.zeros((1, h, w, c_in), np.float32), np.zeros((c_out, c_in, 3, 3), np.float32)
+            chosen = conv_op.choose_method(x, weight, geometry(layer)).algorithm
             print(f"{'%d->%d @%dx%d' % layer:<16}{','.join(models):<28}" + "".join(f"{t:11.1f}" for t in times) +
                   "  " + " ".join(f"{t / times[-1]:5.2f}" for t in times[:-1]) + f"   {chosen}", flush=True)
 
