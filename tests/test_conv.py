@@ -88,17 +88,23 @@ def many_chunks(monkeypatch):
     monkeypatch.setattr(conv_methods, "CHUNK_BYTES", 1)
 
 
+def winograd_serves(config):
+    return pair(config[2]) == (3, 3) and config[3] == 1 and config[5] == 1 and config[6] == 1
+
+
 # Each fast method and the configurations it serves: Winograd 3x3, stride 1, no dilation or groups; kernel rows
 # vertical stride 1 and no groups; im2col all of them. Forced in turn, whatever the chooser would take.
 METHODS = {
     "im2col": (conv_methods.Im2col, lambda c: True),
-    "Winograd F(2x2,3x3)": (conv_methods.Winograd,
-                            lambda c: pair(c[2]) == (3, 3) and c[3] == 1 and c[5] == 1 and c[6] == 1),
+    "Winograd F(2x2,3x3)": (conv_methods.Winograd, winograd_serves),
+    "Winograd F(4x4,3x3)": (conv_methods.Winograd4, winograd_serves),
     "kernel rows": (conv_methods.KernelRows, lambda c: pair(c[3])[0] == 1 and c[6] == 1),
 }
-FORCED = [pytest.param(name, config, id=f"{name.split()[0]}-{i}")
+FORCED = [pytest.param(name, config, id=f"{name.replace(' ', '')}-{i}")
           for name, (_, serves) in METHODS.items() for config, i in zip(CONFIGS, IDS) if serves(config)]
-WINOGRAD_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS["Winograd F(2x2,3x3)"][1](c)]
+WINOGRAD = [pytest.param(f, id=f"F{f.m}") for f in (winograd.F2, winograd.F4)]  # both tile sizes
+WINOGRAD_CONFIGS = [pytest.param(f, c, id=f"F{f.m}-{i}") for f in (winograd.F2, winograd.F4)
+                    for c, i in zip(CONFIGS, IDS) if winograd_serves(c)]
 
 
 def force(monkeypatch, name):
@@ -198,37 +204,53 @@ def test_reference_conv2d_and_its_backward_match_pytorch(config, device, rng):
 
 
 # ----------------------------------------------------------------------------- Winograd's transforms
-@pytest.mark.parametrize("config", WINOGRAD_CONFIGS)
-def test_winograd_transforms_and_adjoints_match_reference(config, rng):
+@pytest.mark.parametrize("f, config", WINOGRAD_CONFIGS)
+def test_winograd_transforms_and_adjoints_match_reference(f, config, rng):
     n, c, h, w = config[0]
     geometry = geometry_of(config)
-    grid = winograd.tile_grid(geometry.output)
+    grid = winograd.tile_grid(f, geometry.output)
     x = rng.standard_normal((n, h, w, c))
-    v = winograd.input_tiles(x, geometry.padding, grid, np.empty((16, n * grid[0] * grid[1], c)))
-    np.testing.assert_allclose(v, winograd.reference_input_tiles(x, geometry.padding, grid), rtol=1e-12, atol=1e-12)
-    m = rng.standard_normal((16, v.shape[1], 3))
-    y = winograd.output_tiles(m, grid, np.empty((n,) + geometry.output + (3,)))
-    np.testing.assert_allclose(y, winograd.reference_output_tiles(m, grid, geometry.output), rtol=1e-12, atol=1e-12)
-    dv, dy = rng.standard_normal(v.shape), rng.standard_normal(y.shape)
-    dx = winograd.input_tiles_adjoint(dv, geometry.padding, grid, np.empty_like(x))
-    dm = winograd.output_tiles_adjoint(dy, grid, np.empty_like(m))
-    np.testing.assert_allclose(dx, winograd.reference_input_tiles_adjoint(dv, geometry.padding, grid, x.shape),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dm, winograd.reference_output_tiles_adjoint(dy, grid), rtol=1e-12, atol=1e-12)
-    # the references are the adjoints: <T a, b> = <a, T^T b>
-    assert np.vdot(v, dv) == pytest.approx(np.vdot(x, winograd.reference_input_tiles_adjoint(dv, geometry.padding,
-                                                                                             grid, x.shape)))
-    assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.reference_output_tiles_adjoint(dy, grid)))
-
-
-def test_winograd_weight_transform_and_its_adjoint_match_reference(rng):
-    w = rng.standard_normal((5, 4, 3, 3))
-    u_t = winograd.transform_weight(w)
-    np.testing.assert_allclose(u_t, winograd.reference_transform_weight(w), rtol=1e-12, atol=1e-12)
-    du = rng.standard_normal(u_t.shape)
-    np.testing.assert_allclose(winograd.weight_gradient(du), winograd.reference_weight_gradient(du), rtol=1e-12,
+    v = winograd.input_tiles(f, x, geometry.padding, grid, np.empty((f.positions, n * grid[0] * grid[1], c)))
+    np.testing.assert_allclose(v, winograd.reference_input_tiles(f, x, geometry.padding, grid), rtol=1e-12,
                                atol=1e-12)
-    assert np.vdot(u_t, du) == pytest.approx(np.vdot(w, winograd.reference_weight_gradient(du)))
+    m = rng.standard_normal((f.positions, v.shape[1], 3))
+    y = winograd.output_tiles(f, m, grid, np.empty((n,) + geometry.output + (3,)))
+    np.testing.assert_allclose(y, winograd.reference_output_tiles(f, m, grid, geometry.output), rtol=1e-12,
+                               atol=1e-12)
+    dv, dy = rng.standard_normal(v.shape), rng.standard_normal(y.shape)
+    dx = winograd.input_tiles_adjoint(f, dv, geometry.padding, grid, np.empty_like(x))
+    dm = winograd.output_tiles_adjoint(f, dy, grid, np.empty_like(m))
+    np.testing.assert_allclose(dx, winograd.reference_input_tiles_adjoint(f, dv, geometry.padding, grid, x.shape),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dm, winograd.reference_output_tiles_adjoint(f, dy, grid), rtol=1e-12, atol=1e-12)
+    # the references are the adjoints: <T a, b> = <a, T^T b>
+    assert np.vdot(v, dv) == pytest.approx(np.vdot(x, winograd.reference_input_tiles_adjoint(f, dv, geometry.padding,
+                                                                                             grid, x.shape)))
+    assert np.vdot(y, dy) == pytest.approx(np.vdot(m, winograd.reference_output_tiles_adjoint(f, dy, grid)))
+
+
+@pytest.mark.parametrize("f", WINOGRAD)
+def test_winograd_weight_transform_and_its_adjoint_match_reference(f, rng):
+    w = rng.standard_normal((5, 4, 3, 3))
+    u_t = winograd.transform_weight(f, w)
+    np.testing.assert_allclose(u_t, winograd.reference_transform_weight(f, w), rtol=1e-12, atol=1e-12)
+    du = rng.standard_normal(u_t.shape)
+    np.testing.assert_allclose(winograd.weight_gradient(f, du), winograd.reference_weight_gradient(f, du),
+                               rtol=1e-12, atol=1e-12)
+    assert np.vdot(u_t, du) == pytest.approx(np.vdot(w, winograd.reference_weight_gradient(f, du)))
+
+
+@pytest.mark.parametrize("f", WINOGRAD)
+def test_winograd_reference_computes_the_convolution(f, rng):
+    """A^T [(G g G^T) * (B^T d B)] A summed over input channels, in the references alone, is PyTorch's convolution:
+    the matrices of the docstring are right (an odd size, so the last tiles stick out)."""
+    x, w = rng.standard_normal((2, 9, 11, 4)), rng.standard_normal((5, 4, 3, 3))
+    grid = winograd.tile_grid(f, (9, 11))
+    u = winograd.reference_transform_weight(f, w).transpose(0, 2, 1)
+    m = winograd.reference_input_tiles(f, x, (1, 1), grid) @ u
+    expected = torch.nn.functional.conv2d(torch.tensor(x.transpose(0, 3, 1, 2)), torch.tensor(w), padding=1)
+    np.testing.assert_allclose(winograd.reference_output_tiles(f, m, grid, (9, 11)),
+                               expected.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- each fast method, forced
@@ -299,7 +321,7 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (3, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
     (8, (5, 1), (1, 2), 1, "kernel rows"),
     (15, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
-    (16, 3, 1, 1, "Winograd F(2x2,3x3)"),  # cnn3's and AlexNet's 3x3 layers
+    (16, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
     (16, 5, 1, 1, "im2col"),               # AlexNet's second layer: too many channels for kernel rows
     (64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
     (64, 1, 2, 1, "im2col"),               # a ResNet's 1x1 downsample
@@ -315,6 +337,18 @@ def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, g
     assert conv_op.choose_method(x, weight, geometry).algorithm == algorithm
 
 
+@pytest.mark.parametrize("output, algorithm", [
+    ((32, 32), "Winograd F(4x4,3x3)"), ((8, 8), "Winograd F(4x4,3x3)"),  # cnn3's first and last 3x3 layers
+    ((9, 13), "Winograd F(4x4,3x3)"),
+    ((4, 4), "Winograd F(2x2,3x3)"), ((2, 2), "Winograd F(2x2,3x3)"),  # the ResNets' last stages
+    ((8, 4), "Winograd F(2x2,3x3)"),
+])
+def test_winograd_tile_size_follows_the_output_size(output, algorithm):
+    geometry = im2col.ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 1, output)
+    x = np.zeros((2,) + output + (64,), np.float32)
+    assert conv_op.choose_method(x, np.zeros((64, 64, 3, 3), np.float32), geometry).algorithm == algorithm
+
+
 def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
     """The chooser sees the input as a CuPy array (its stand-in here: only the chooser is told so)."""
     monkeypatch.setattr(conv_op, "backend", types.SimpleNamespace(is_cupy_array=lambda array: True))
@@ -325,8 +359,10 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 
 @pytest.mark.parametrize("model, algorithms", [
-    ("cnn3", ["kernel rows"] + ["Winograd F(2x2,3x3)"] * 4),
-    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(2x2,3x3)"] * 3),
+    ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
+    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
+     (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
 ])
 def test_models_layers_record_their_algorithm(model, algorithms, monkeypatch):
     """Each Conv2d op records the algorithm it ran, and the models' layers run the ones meant for them."""

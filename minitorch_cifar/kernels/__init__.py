@@ -10,7 +10,7 @@ Threads: importing the package in fast mode (in reference mode, loading the firs
 ``numba_kernels``) sets numba's threading layer to 'workqueue' and NumPy's OpenBLAS to one thread,
 unless NUMBA_THREADING_LAYER or OPENBLAS_NUM_THREADS say otherwise (``workers`` says why); this comes
 before any call of numba.set_num_threads, which starts numba's threads with the layer set at that
-moment. numba's parallel loops (pooling, BatchNorm, optimizers, Winograd's weight transforms) then
+moment. numba's parallel loops (pooling, BatchNorm, optimizers) then
 use numba.get_num_threads() threads, and so does the convolution, which runs its chunks on threads of
 its own with single-threaded BLAS; numba.set_num_threads(n) sets both. The 'workqueue' layer must not
 start parallel loops from two threads at once (numba stops the process): to train from several

@@ -1,363 +1,358 @@
-"""Winograd's minimal filtering F(2x2, 3x3): a 3x3 stride-1 convolution with 2.25x fewer multiplications.
+"""Winograd's minimal filtering F(m x m, 3x3): a 3x3 stride-1 convolution with fewer multiplications.
 
-Each 2x2 block of output pixels (a tile) is computed from the 4x4 input patch d under it and the
-3x3 kernel g as (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
+Each m x m block of output pixels (a tile) is computed from the a x a input patch d under it (a = m + 2) and
+the 3x3 kernel g as (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
 
-    Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise, 4x4)
+    Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise, a x a)
+
+with B^T (a x a), G (a x 3) and A^T (m x a) built from a - 1 interpolation points and infinity. Two sizes:
+
+F(2x2, 3x3), points 0, 1, -1, a = 4: 16 multiplications per output tile and channel pair where the direct
+convolution spends 4 * 9 = 36 (2.25x fewer); every entry is 0, +-1 or 1/2, so the transforms are exact.
 
         B^T = [1  0 -1  0]     G = [1    0    0  ]     A^T = [1 1  1  0]
               [0  1  1  0]         [1/2  1/2  1/2]           [0 1 -1 -1]
               [0 -1  1  0]         [1/2 -1/2  1/2]
               [0  1  0 -1]         [0    0    1  ]
 
-Summed over input channels, the elementwise product at each of the 16 positions xi is a matrix
-product, M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of
-shape (C_in, C_out) (stored transposed): 16 products of C_in x C_out per tile, where the direct
-convolution spends 36.
+F(4x4, 3x3), a = 6: 36 multiplications where the direct convolution spends 16 * 9 = 144 (4x fewer). With
+Lavin & Gray's points 0, 1, -1, 2, -2 the float32 error grows about 20-fold over F(2x2, 3x3)'s; the points
+0, 1, -1, 1/2, -2 (Barabasz et al., "Error Analysis and Improving the Accuracy of Winograd Convolution for Deep
+Neural Networks", 2020) cut it about 3-fold (``benchmarks/bench_conv_methods.py --accuracy`` measures it). The
+rows of B^T and G and the columns of A^T are scaled by powers of 2 (exact) to integers where possible; B^T and A^T
+are exact in float32, G's thirds and fifteenths are rounded once (in G kron G, ``transform_weight``).
+
+        B^T = [2 -3 -4  3  2  0]     G = [ 1/2    0     0   ]     A^T = [1  1  1  8  1  0]
+              [0 -2  1  5  2  0]         [ 1/6   1/6   1/6  ]           [0  1 -1  4 -2  0]
+              [0  2 -5  1  2  0]         [-1/6   1/6  -1/6  ]           [0  1  1  2  4  0]
+              [0 -2 -1  2  1  0]         [-2/15 -1/15 -1/30 ]           [0  1 -1  1 -8  1]
+              [0  1 -2 -1  2  0]         [ 1/30 -1/15  2/15 ]
+              [0  2 -3 -4  3  2]         [ 0     0     1/2  ]
+
+Summed over input channels, the elementwise product at each of the a^2 positions xi is a matrix product,
+M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of shape
+(C_in, C_out) (stored transposed): a^2 products of C_in x C_out per tile, one batched matmul.
 Backward applies each step's adjoint: dM = A dY A^T, dU_xi = V_xi^T dM_xi, dg = G^T dU G,
 dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (tiles overlap).
 
-Arrays are channels last: x (N, H, W, C), V (16, tiles, C) with tile t = (n * TH + th) * TW + tw
-covering output rows 2th, 2th + 1 and columns 2tw, 2tw + 1 and input rows 2th - ph ... 2th - ph + 3.
-The numba kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel
-threads). The plain-NumPy ``reference_*`` functions at the end spell out each transform and its adjoint
-on whole arrays of tiles: read them first; the tests check the kernels against them.
+Arrays are channels last: x (N, H, W, C), V (a^2, tiles, C) with tile t = (n * TH + th) * TW + tw covering
+output rows m th ... m th + m - 1 (columns likewise) and input rows m th - ph ... m th - ph + a - 1.
+The numba tile kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel threads)
+and take the transform matrices as arguments: one set of kernels serves both sizes. The weights' transforms are
+one matrix product each. The plain-NumPy
+``reference_*`` functions at the end spell out each transform and its adjoint on whole arrays of tiles: read
+them first; the tests check the kernels against them.
 """
 import numba
 import numpy as np
 
-_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
-_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+from . import workers
 
 
-def tile_grid(output_hw):
-    """Tiles down and across: each covers 2x2 output pixels (the last ones may stick out)."""
-    return (output_hw[0] + 1) // 2, (output_hw[1] + 1) // 2
+class Algorithm:
+    """One F(m x m, 3x3): its name, output tile size m, input tile size a = m + 2 and matrices B^T, G, A^T."""
+
+    def __init__(self, name, bt, g, at):
+        self.name = name
+        self.bt, self.g, self.at = (np.array(matrix, np.float64) for matrix in (bt, g, at))
+        self.m, self.alpha = self.at.shape
+        self.positions = self.alpha ** 2  # the products per tile
+        self._tile_matrices = {}
+
+    def kronecker(self, dtype):
+        """G kron G (a^2, 9): row a * i + j, column 3 * k + l holds G[i, k] G[j, l]; in float64, rounded once."""
+        return np.kron(self.g, self.g).astype(dtype)
+
+    def tile_matrices(self, dtype):
+        """B^T and A^T in the arrays' dtype (small integers: exact in float32)."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._tile_matrices:
+            self._tile_matrices[dtype] = self.bt.astype(dtype), self.at.astype(dtype)
+        return self._tile_matrices[dtype]
+
+    def __repr__(self):
+        return self.name
 
 
-def transform_weight(weight):
-    """U^T (16, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = 4a + b. Kept
-    transposed, which the kernels write and read in memory order; the products take it as U_xi = U^T_xi^T."""
-    u_t = np.empty((16,) + weight.shape[:2], weight.dtype)
-    _transform_weight(np.ascontiguousarray(weight), u_t)
-    return u_t
+F2 = Algorithm("F(2x2,3x3)", bt=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+               g=[[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+               at=[[1, 1, 1, 0], [0, 1, -1, -1]])
+F4 = Algorithm("F(4x4,3x3)", bt=[[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 2, -5, 1, 2, 0],
+                                 [0, -2, -1, 2, 1, 0], [0, 1, -2, -1, 2, 0], [0, 2, -3, -4, 3, 2]],
+               g=[[1 / 2, 0, 0], [1 / 6, 1 / 6, 1 / 6], [-1 / 6, 1 / 6, -1 / 6], [-2 / 15, -1 / 15, -1 / 30],
+                  [1 / 30, -1 / 15, 2 / 15], [0, 0, 1 / 2]],
+               at=[[1, 1, 1, 8, 1, 0], [0, 1, -1, 4, -2, 0], [0, 1, 1, 2, 4, 0], [0, 1, -1, 1, -8, 1]])
 
 
-def weight_gradient(grad_u_t):
-    """dg = G^T dU G: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T (16, C_out, C_in)."""
-    grad = np.empty(grad_u_t.shape[1:] + (3, 3), grad_u_t.dtype)
-    _weight_gradient(np.ascontiguousarray(grad_u_t), grad)
-    return grad
+def tile_grid(f, output_hw):
+    """Tiles down and across: each covers m x m output pixels (the last ones may stick out)."""
+    return -(-output_hw[0] // f.m), -(-output_hw[1] // f.m)
 
 
-# ----------------------------------------------------------------------------- numba kernels
-# The 1-D steps on scalars; applied along a tile's columns and rows (signs +-1 and halves: exact).
+def transform_weight(f, weight):
+    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = a * i + j. Kept
+    transposed, which the tile products read in memory order (they take it as U_xi = U^T_xi^T). With g flattened
+    to 9 taps, U is (G kron G) g: one matrix product of (a^2, 9) by all the kernels at once."""
+    taps = weight.reshape(-1, 9).T  # (9, C_out * C_in)
+    return workers.matmul(f.kronecker(weight.dtype), taps).reshape((f.positions,) + weight.shape[:2])
+
+
+def weight_gradient(f, grad_u_t):
+    """dg = G^T dU G, i.e. (G kron G)^T dU: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T
+    (a^2, C_out, C_in), as one matrix product."""
+    grad_u = grad_u_t.reshape(f.positions, -1).T  # (C_out * C_in, a^2)
+    return workers.matmul(grad_u, f.kronecker(grad_u_t.dtype)).reshape(grad_u_t.shape[1:] + (3, 3))
+
+
+# Each 2-D transform is two 1-D ones: down the columns of a row of tiles (on whole rows of the image, as flat
+# (columns * C) vectors), then along the rows tile by tile (on each tile's C-vectors). Both are sums of
+# coefficient x vector over the matrix's nonzero entries, so the inner loops run over contiguous memory and
+# vectorize. Each sum starts by assigning, not adding, so nothing needs zeroing first.
 @numba.njit(inline="always")
-def _bt(d0, d1, d2, d3):
-    """B^T (d0..d3)."""
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+def _combine(coefficient, source, target, first):
+    """target = coefficient * source (first), else target += coefficient * source."""
+    if first:
+        for k in range(len(target)):
+            target[k] = coefficient * source[k]
+    else:
+        for k in range(len(target)):
+            target[k] += coefficient * source[k]
 
 
 @numba.njit(inline="always")
-def _b(e0, e1, e2, e3):
-    """B (e0..e3), the adjoint of _bt."""
-    return e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-
-
-@numba.njit(inline="always")
-def _at(m0, m1, m2, m3):
-    """A^T (m0..m3)."""
-    return m0 + m1 + m2, m1 - m2 - m3
-
-
-@numba.njit(inline="always")
-def _a(y0, y1):
-    """A (y0, y1), the adjoint of _at."""
-    return y0, y0 + y1, y0 - y1, -y1
-
-
-@numba.njit(inline="always")
-def _g(g0, g1, g2, half):
-    """G (g0, g1, g2); ``half`` is 0.5 in the arrays' dtype (a float literal would promote float32 to float64)."""
-    return g0, half * (g0 + g1 + g2), half * (g0 - g1 + g2), g2
-
-
-@numba.njit(inline="always")
-def _gt(m0, m1, m2, m3, half):
-    """G^T (m0..m3), the adjoint of _g."""
-    return m0 + half * (m1 + m2), half * (m1 - m2), half * (m1 + m2) + m3
-
-
-@numba.njit(parallel=True, cache=True)
-def _transform_weight(w, u_t):
-    """u_t[4a + b, co, ci] = (G w[co, ci] G^T)[a, b]. Runs on numba's own threads (not in chunks)."""
-    c_out, c_in = w.shape[:2]
-    half = np.full(1, 0.5, w.dtype)[0]
-    for co in numba.prange(c_out):
-        for ci in range(c_in):
-            t00, t10, t20, t30 = _g(w[co, ci, 0, 0], w[co, ci, 1, 0], w[co, ci, 2, 0], half)  # G g, by column
-            t01, t11, t21, t31 = _g(w[co, ci, 0, 1], w[co, ci, 1, 1], w[co, ci, 2, 1], half)
-            t02, t12, t22, t32 = _g(w[co, ci, 0, 2], w[co, ci, 1, 2], w[co, ci, 2, 2], half)
-            u_t[0, co, ci], u_t[1, co, ci], u_t[2, co, ci], u_t[3, co, ci] = _g(t00, t01, t02, half)  # (G g) G^T
-            u_t[4, co, ci], u_t[5, co, ci], u_t[6, co, ci], u_t[7, co, ci] = _g(t10, t11, t12, half)
-            u_t[8, co, ci], u_t[9, co, ci], u_t[10, co, ci], u_t[11, co, ci] = _g(t20, t21, t22, half)
-            u_t[12, co, ci], u_t[13, co, ci], u_t[14, co, ci], u_t[15, co, ci] = _g(t30, t31, t32, half)
-
-
-@numba.njit(parallel=True, cache=True)
-def _weight_gradient(grad_u_t, grad):
-    """grad[co, ci] = G^T dU G, with dU the 4x4 grad_u_t[:, co, ci]."""
-    c_out, c_in = grad.shape[:2]
-    half = np.full(1, 0.5, grad.dtype)[0]
-    d = grad_u_t
-    for co in numba.prange(c_out):
-        for ci in range(c_in):
-            p00, p10, p20 = _gt(d[0, co, ci], d[4, co, ci], d[8, co, ci], d[12, co, ci], half)  # G^T dU, by column
-            p01, p11, p21 = _gt(d[1, co, ci], d[5, co, ci], d[9, co, ci], d[13, co, ci], half)
-            p02, p12, p22 = _gt(d[2, co, ci], d[6, co, ci], d[10, co, ci], d[14, co, ci], half)
-            p03, p13, p23 = _gt(d[3, co, ci], d[7, co, ci], d[11, co, ci], d[15, co, ci], half)
-            grad[co, ci, 0, 0], grad[co, ci, 0, 1], grad[co, ci, 0, 2] = _gt(p00, p01, p02, p03, half)  # (G^T dU) G
-            grad[co, ci, 1, 0], grad[co, ci, 1, 1], grad[co, ci, 1, 2] = _gt(p10, p11, p12, p13, half)
-            grad[co, ci, 2, 0], grad[co, ci, 2, 1], grad[co, ci, 2, 2] = _gt(p20, p21, p22, p23, half)
-
-
-# The tile kernels work one row of tiles at a time: the 4 input rows under it (or the 2 output rows
-# of it) as flat (columns * C) vectors, the vertical step over whole rows, then the horizontal step
-# tile by tile. Every loop reads and writes whole rows of contiguous channels, and vectorizes.
-@numba.njit(inline="always")
-def _padded_columns(width, pw, tiles_w, channels):
-    """Where the input row lands in a padded row of the tile row's 2 * TW + 2 columns: start and length."""
-    return pw * channels, max(0, min(width, 2 * tiles_w + 2 - pw)) * channels
+def _padded_columns(width, pw, padded_width, channels):
+    """Where the input row lands in a padded row of ``padded_width`` columns: start and length, in elements."""
+    return pw * channels, max(0, min(width, padded_width - pw)) * channels
 
 
 @numba.njit(cache=True, nogil=True)
-def _input_tiles(x, ph, pw, tiles_h, tiles_w, v):
-    """V = B^T d B for every tile of x (N, H, W, C); v is (16, N * TH * TW, C)."""
+def _input_tiles(bt, x, ph, pw, tiles_h, tiles_w, v):
+    """V = B^T d B for every tile of x (N, H, W, C); v is (a^2, N * TH * TW, C)."""
+    alpha = bt.shape[0]
+    m = alpha - 2
     images, height, width, channels = x.shape
     flat_x = x.reshape(images, height, width * channels)
-    start, length = _padded_columns(width, pw, tiles_w, channels)
-    rows = np.zeros((4, (2 * tiles_w + 2) * channels), x.dtype)  # zero where the padding is
-    e = np.zeros_like(rows)  # B^T d down every column; zero in the padding columns, which it never writes
+    start, length = _padded_columns(width, pw, m * tiles_w + 2, channels)
+    e = np.zeros((alpha, (m * tiles_w + 2) * channels), x.dtype)  # B^T d down every column; 0 in the padding
     for n in range(images):
         for th in range(tiles_h):
-            ih = 2 * th - ph
-            if 0 <= ih and ih + 3 < height:  # all 4 rows inside the input: read them in place
-                x0, x1, x2, x3 = flat_x[n, ih], flat_x[n, ih + 1], flat_x[n, ih + 2], flat_x[n, ih + 3]
-                for k in range(length):
-                    e[0, start + k], e[1, start + k], e[2, start + k], e[3, start + k] = _bt(x0[k], x1[k], x2[k], x3[k])
-            else:
-                for i in range(4):
-                    if 0 <= ih + i < height:
-                        rows[i, start:start + length] = flat_x[n, ih + i, :length]
-                    else:
-                        rows[i, start:start + length] = 0
-                for k in range(start, start + length):
-                    e[0, k], e[1, k], e[2, k], e[3, k] = _bt(rows[0, k], rows[1, k], rows[2, k], rows[3, k])
+            ih = m * th - ph
+            for a in range(alpha):  # e[a] = sum_i B^T[a, i] (input row ih + i), rows outside the input being 0
+                first = True
+                for i in range(alpha):
+                    if bt[a, i] != 0 and 0 <= ih + i < height:
+                        _combine(bt[a, i], flat_x[n, ih + i, :length], e[a, start:start + length], first)
+                        first = False
+                if first:
+                    e[a, start:start + length] = 0
             t0 = (n * tiles_h + th) * tiles_w
-            for a in range(4):  # V[a, :] = B^T e[a, columns of the tile], tile by tile
-                for tw in range(tiles_w):
-                    k = 2 * tw * channels
-                    for c in range(channels):
-                        v[4 * a, t0 + tw, c], v[4 * a + 1, t0 + tw, c], v[4 * a + 2, t0 + tw, c], \
-                            v[4 * a + 3, t0 + tw, c] = _bt(e[a, k + c], e[a, k + channels + c],
-                                                            e[a, k + 2 * channels + c], e[a, k + 3 * channels + c])
+            for tw in range(tiles_w):  # V[a, b] = sum_j B^T[b, j] e[a, column m tw + j]
+                k = m * tw * channels
+                for a in range(alpha):
+                    for b in range(alpha):
+                        first = True
+                        for j in range(alpha):
+                            if bt[b, j] != 0:
+                                _combine(bt[b, j], e[a, k + j * channels:k + (j + 1) * channels],
+                                         v[alpha * a + b, t0 + tw], first)
+                                first = False
 
 
 @numba.njit(cache=True, nogil=True)
-def _input_tiles_adjoint(v, ph, pw, tiles_h, tiles_w, x):
+def _input_tiles_adjoint(bt, v, ph, pw, tiles_h, tiles_w, x):
     """x (N, H, W, C) = the sum over tiles of B dV B^T, each added into the input under its tile."""
+    alpha = bt.shape[0]
+    m = alpha - 2
     images, height, width, channels = x.shape
     flat_x = x.reshape(images, height, width * channels)
-    start, length = _padded_columns(width, pw, tiles_w, channels)
-    f = np.empty((4, (2 * tiles_w + 2) * channels), x.dtype)
+    start, length = _padded_columns(width, pw, m * tiles_w + 2, channels)
+    f = np.empty((alpha, (m * tiles_w + 2) * channels), x.dtype)
     x[...] = 0
     for n in range(images):
         for th in range(tiles_h):
             t0 = (n * tiles_h + th) * tiles_w
             f[...] = 0
-            for a in range(4):  # f[a, columns of the tile] += B dV[a, :], tile by tile (neighbours overlap)
-                for tw in range(tiles_w):
-                    k = 2 * tw * channels
-                    for c in range(channels):
-                        d0, d1, d2, d3 = _b(v[4 * a, t0 + tw, c], v[4 * a + 1, t0 + tw, c], v[4 * a + 2, t0 + tw, c],
-                                            v[4 * a + 3, t0 + tw, c])
-                        f[a, k + c] += d0
-                        f[a, k + channels + c] += d1
-                        f[a, k + 2 * channels + c] += d2
-                        f[a, k + 3 * channels + c] += d3
-            ih = 2 * th - ph  # B f down every column, added into the input rows under the tile row
-            if 0 <= ih and ih + 3 < height:
-                x0, x1, x2, x3 = flat_x[n, ih], flat_x[n, ih + 1], flat_x[n, ih + 2], flat_x[n, ih + 3]
-                for k in range(length):
-                    d0, d1, d2, d3 = _b(f[0, start + k], f[1, start + k], f[2, start + k], f[3, start + k])
-                    x0[k] += d0
-                    x1[k] += d1
-                    x2[k] += d2
-                    x3[k] += d3
-            else:
-                for i in range(4):
-                    if 0 <= ih + i < height:
-                        for k in range(length):
-                            flat_x[n, ih + i, k] += _b(f[0, start + k], f[1, start + k], f[2, start + k],
-                                                       f[3, start + k])[i]
+            for tw in range(tiles_w):  # f[a, column m tw + j] += sum_b B^T[b, j] dV[a, b] (neighbours overlap)
+                k = m * tw * channels
+                for a in range(alpha):
+                    for j in range(alpha):
+                        for b in range(alpha):
+                            if bt[b, j] != 0:
+                                _combine(bt[b, j], v[alpha * a + b, t0 + tw],
+                                         f[a, k + j * channels:k + (j + 1) * channels], False)
+            ih = m * th - ph  # input row ih + i += sum_a B^T[a, i] f[a], for the rows inside the input
+            for i in range(alpha):
+                if 0 <= ih + i < height:
+                    for a in range(alpha):
+                        if bt[a, i] != 0:
+                            _combine(bt[a, i], f[a, start:start + length], flat_x[n, ih + i, :length], False)
 
 
 @numba.njit(cache=True, nogil=True)
-def _output_tiles(m, tiles_h, tiles_w, y):
-    """y (N, OH, OW, C) = A^T M A for every tile; m is (16, N * TH * TW, C)."""
+def _output_tiles(at, mt, tiles_h, tiles_w, y):
+    """y (N, OH, OW, C) = A^T M A for every tile; mt is M, (a^2, N * TH * TW, C)."""
+    m, alpha = at.shape
     images, out_h, out_w, channels = y.shape
     flat_y = y.reshape(images, out_h, out_w * channels)
-    r = np.empty((4, 2 * tiles_w * channels), y.dtype)
+    r = np.empty((alpha, m * tiles_w * channels), y.dtype)
     length = out_w * channels
     for n in range(images):
         for th in range(tiles_h):
             t0 = (n * tiles_h + th) * tiles_w
-            for a in range(4):  # r[a, columns of the tile] = A^T M[a, :], tile by tile
-                for tw in range(tiles_w):
-                    k = 2 * tw * channels
-                    for c in range(channels):
-                        r[a, k + c], r[a, k + channels + c] = _at(m[4 * a, t0 + tw, c], m[4 * a + 1, t0 + tw, c],
-                                                                  m[4 * a + 2, t0 + tw, c], m[4 * a + 3, t0 + tw, c])
-            oh = 2 * th  # Y = A^T r down every column, straight into the output rows (those inside it)
-            if oh + 1 < out_h:
-                y0, y1 = flat_y[n, oh], flat_y[n, oh + 1]
-                for k in range(length):
-                    y0[k], y1[k] = _at(r[0, k], r[1, k], r[2, k], r[3, k])
-            else:
-                for k in range(length):
-                    flat_y[n, oh, k] = _at(r[0, k], r[1, k], r[2, k], r[3, k])[0]
+            for tw in range(tiles_w):  # r[a, column m tw + q] = sum_b A^T[q, b] M[a, b]
+                k = m * tw * channels
+                for a in range(alpha):
+                    for q in range(m):
+                        first = True
+                        for b in range(alpha):
+                            if at[q, b] != 0:
+                                _combine(at[q, b], mt[alpha * a + b, t0 + tw],
+                                         r[a, k + q * channels:k + (q + 1) * channels], first)
+                                first = False
+            for p in range(min(m, out_h - m * th)):  # output row m th + p = sum_a A^T[p, a] r[a]
+                first = True
+                for a in range(alpha):
+                    if at[p, a] != 0:
+                        _combine(at[p, a], r[a, :length], flat_y[n, m * th + p], first)
+                        first = False
 
 
 @numba.njit(cache=True, nogil=True)
-def _output_tiles_adjoint(y, tiles_h, tiles_w, m):
+def _output_tiles_adjoint(at, y, tiles_h, tiles_w, mt):
     """dM = A dY A^T for every tile of dY (N, OH, OW, C), the pixels past the output counting as 0."""
+    m, alpha = at.shape
     images, out_h, out_w, channels = y.shape
     flat_y = y.reshape(images, out_h, out_w * channels)
-    rows = np.zeros((2, 2 * tiles_w * channels), y.dtype)  # zero past the output's last column
-    q = np.empty((4, rows.shape[1]), y.dtype)
+    q = np.zeros((alpha, m * tiles_w * channels), y.dtype)  # A dY down every column; 0 past the last column
     length = out_w * channels
     for n in range(images):
         for th in range(tiles_h):
-            for p in range(2):
-                if 2 * th + p < out_h:
-                    rows[p, :length] = flat_y[n, 2 * th + p]
-                else:
-                    rows[p, :length] = 0
-            for k in range(rows.shape[1]):  # q = A dY down every column
-                q[0, k], q[1, k], q[2, k], q[3, k] = _a(rows[0, k], rows[1, k])
+            for a in range(alpha):  # q[a] = sum_p A^T[p, a] (output row m th + p), rows past the output being 0
+                first = True
+                for p in range(min(m, out_h - m * th)):
+                    if at[p, a] != 0:
+                        _combine(at[p, a], flat_y[n, m * th + p], q[a, :length], first)
+                        first = False
+                if first:
+                    q[a, :length] = 0
             t0 = (n * tiles_h + th) * tiles_w
-            for a in range(4):  # dM[a, :] = A q[a, columns of the tile], tile by tile
-                for tw in range(tiles_w):
-                    k = 2 * tw * channels
-                    for c in range(channels):
-                        m[4 * a, t0 + tw, c], m[4 * a + 1, t0 + tw, c], m[4 * a + 2, t0 + tw, c], \
-                            m[4 * a + 3, t0 + tw, c] = _a(q[a, k + c], q[a, k + channels + c])
+            for tw in range(tiles_w):  # dM[a, b] = sum_q A^T[q, b] q[a, column m tw + q]
+                k = m * tw * channels
+                for a in range(alpha):
+                    for b in range(alpha):
+                        first = True
+                        for p in range(m):
+                            if at[p, b] != 0:
+                                _combine(at[p, b], q[a, k + p * channels:k + (p + 1) * channels],
+                                         mt[alpha * a + b, t0 + tw], first)
+                                first = False
+                        if first:
+                            mt[alpha * a + b, t0 + tw] = 0
 
 
 # ----------------------------------------------------------------------------- entry points
-def input_tiles(x, padding, grid, out):
-    """V (16, tiles, C) of channels-last x (N, H, W, C), with (top, left) zero padding."""
-    _input_tiles(x, padding[0], padding[1], grid[0], grid[1], out)
+def input_tiles(f, x, padding, grid, out):
+    """V (a^2, tiles, C) of channels-last x (N, H, W, C), with (top, left) zero padding."""
+    _input_tiles(f.tile_matrices(x.dtype)[0], x, padding[0], padding[1], grid[0], grid[1], out)
     return out
 
 
-def input_tiles_adjoint(v, padding, grid, out):
+def input_tiles_adjoint(f, v, padding, grid, out):
     """The adjoint of input_tiles: dx (N, H, W, C), written into ``out``."""
-    _input_tiles_adjoint(v, padding[0], padding[1], grid[0], grid[1], out)
+    _input_tiles_adjoint(f.tile_matrices(v.dtype)[0], v, padding[0], padding[1], grid[0], grid[1], out)
     return out
 
 
-def output_tiles(m, grid, out):
-    """Y (N, OH, OW, C_out) from M (16, tiles, C_out), written into ``out``."""
-    _output_tiles(m, grid[0], grid[1], out)
+def output_tiles(f, m, grid, out):
+    """Y (N, OH, OW, C_out) from M (a^2, tiles, C_out), written into ``out``."""
+    _output_tiles(f.tile_matrices(m.dtype)[1], m, grid[0], grid[1], out)
     return out
 
 
-def output_tiles_adjoint(y, grid, out):
-    """The adjoint of output_tiles: dM (16, tiles, C_out) from dY (N, OH, OW, C_out), written into ``out``."""
-    _output_tiles_adjoint(y, grid[0], grid[1], out)
+def output_tiles_adjoint(f, y, grid, out):
+    """The adjoint of output_tiles: dM (a^2, tiles, C_out) from dY (N, OH, OW, C_out), written into ``out``."""
+    _output_tiles_adjoint(f.tile_matrices(y.dtype)[1], y, grid[0], grid[1], out)
     return out
 
 
 # ----------------------------------------------------------------------------- NumPy reference (read these first)
 # Each transform and its adjoint as plain array code on whole tiles: the tests check the kernels above against them.
-def _padding(input_shape, padding, grid):
-    """The shape (N, 2 TH + 2, 2 TW + 2, C) of the input zero-padded for the tiles, the part of it that holds the
+def _padding(f, input_shape, padding, grid):
+    """The shape (N, m TH + 2, m TW + 2, C) of the input zero-padded for the tiles, the part of it that holds the
     input, and the part of the input it holds (the rows and columns no tile reaches are left out)."""
     n, h, w, c = input_shape
     (th, tw), (top, left) = grid, padding
-    rows, cols = min(h, 2 * th + 2 - top), min(w, 2 * tw + 2 - left)
-    return ((n, 2 * th + 2, 2 * tw + 2, c), (slice(None), slice(top, top + rows), slice(left, left + cols)),
+    rows, cols = min(h, f.m * th + 2 - top), min(w, f.m * tw + 2 - left)
+    return ((n, f.m * th + 2, f.m * tw + 2, c), (slice(None), slice(top, top + rows), slice(left, left + cols)),
             (slice(None), slice(0, rows), slice(0, cols)))
 
 
-def _patches(x, padding, grid):
-    """The 4x4 input patch d of every tile: (N, TH, TW, 4, 4, C)."""
-    shape, inside, reached = _padding(x.shape, padding, grid)
+def _patches(f, x, padding, grid):
+    """The a x a input patch d of every tile: (N, TH, TW, a, a, C)."""
+    shape, inside, reached = _padding(f, x.shape, padding, grid)
     padded = np.zeros(shape, x.dtype)
     padded[inside] = x[reached]
-    i = 2 * np.arange(grid[0])[:, None] + np.arange(4)
-    j = 2 * np.arange(grid[1])[:, None] + np.arange(4)
+    i = f.m * np.arange(grid[0])[:, None] + np.arange(f.alpha)
+    j = f.m * np.arange(grid[1])[:, None] + np.arange(f.alpha)
     return padded[:, i[:, None, :, None], j[None, :, None, :]]
 
 
-def _patches_adjoint(patches, padding, input_shape):
-    """The adjoint of _patches: each tile's 4x4 patch gradient added into the input under it (tiles overlap)."""
+def _patches_adjoint(f, patches, padding, input_shape):
+    """The adjoint of _patches: each tile's a x a patch gradient added into the input under it (tiles overlap)."""
     grid = patches.shape[1:3]
-    shape, inside, reached = _padding(input_shape, padding, grid)
+    shape, inside, reached = _padding(f, input_shape, padding, grid)
     padded = np.zeros(shape, patches.dtype)
-    for i in range(4):
-        for j in range(4):
-            padded[:, i:i + 2 * grid[0]:2, j:j + 2 * grid[1]:2] += patches[:, :, :, i, j]
+    for i in range(f.alpha):
+        for j in range(f.alpha):
+            padded[:, i:i + f.m * grid[0]:f.m, j:j + f.m * grid[1]:f.m] += patches[:, :, :, i, j]
     dx = np.zeros(input_shape, patches.dtype)
     dx[reached] = padded[inside]
     return dx
 
 
-def reference_input_tiles(x, padding, grid):
-    """V = B^T d B of every tile, as (16, tiles, C)."""
-    bt = _BT.astype(x.dtype)
-    v = np.einsum("ai,nhwijc,bj->abnhwc", bt, _patches(x, padding, grid), bt)
-    return v.reshape(16, -1, x.shape[3])
+def reference_input_tiles(f, x, padding, grid):
+    """V = B^T d B of every tile, as (a^2, tiles, C)."""
+    bt = f.bt.astype(x.dtype)
+    v = np.einsum("ai,nhwijc,bj->abnhwc", bt, _patches(f, x, padding, grid), bt)
+    return v.reshape(f.positions, -1, x.shape[3])
 
 
-def reference_input_tiles_adjoint(v, padding, grid, input_shape):
+def reference_input_tiles_adjoint(f, v, padding, grid, input_shape):
     """dx (N, H, W, C): dd = B dV B^T of every tile, added into the input under it."""
     th, tw = grid
-    bt = _BT.astype(v.dtype)
-    dd = np.einsum("ai,abnhwc,bj->nhwijc", bt, v.reshape(4, 4, -1, th, tw, v.shape[2]), bt)
-    return _patches_adjoint(dd, padding, input_shape)
+    bt = f.bt.astype(v.dtype)
+    dd = np.einsum("ai,abnhwc,bj->nhwijc", bt, v.reshape(f.alpha, f.alpha, -1, th, tw, v.shape[2]), bt)
+    return _patches_adjoint(f, dd, padding, input_shape)
 
 
-def reference_transform_weight(weight):
-    """U^T (16, C_out, C_in): U = G g G^T of every (3, 3) kernel g."""
-    g_matrix = _G.astype(weight.dtype)
-    return np.einsum("ai,ocij,bj->aboc", g_matrix, weight, g_matrix).reshape((16,) + weight.shape[:2])
+def reference_transform_weight(f, weight):
+    """U^T (a^2, C_out, C_in): U = G g G^T of every (3, 3) kernel g."""
+    u = np.einsum("ai,ocij,bj->aboc", f.g, weight, f.g)
+    return u.reshape((f.positions,) + weight.shape[:2]).astype(weight.dtype)
 
 
-def reference_weight_gradient(grad_u_t):
-    """dg = G^T dU G of every kernel, (C_out, C_in, 3, 3), from dU^T (16, C_out, C_in)."""
-    g_matrix = _G.astype(grad_u_t.dtype)
-    return np.einsum("ai,aboc,bj->ocij", g_matrix, grad_u_t.reshape((4, 4) + grad_u_t.shape[1:]), g_matrix)
+def reference_weight_gradient(f, grad_u_t):
+    """dg = G^T dU G of every kernel, (C_out, C_in, 3, 3), from dU^T (a^2, C_out, C_in)."""
+    grad_u = grad_u_t.reshape((f.alpha, f.alpha) + grad_u_t.shape[1:])
+    return np.einsum("ai,aboc,bj->ocij", f.g, grad_u, f.g).astype(grad_u_t.dtype)
 
 
-def reference_output_tiles(m, grid, output_hw):
+def reference_output_tiles(f, m, grid, output_hw):
     """Y = A^T M A of every tile, (N, OH, OW, C), the pixels past the output dropped."""
-    at = _AT.astype(m.dtype)
+    at = f.at.astype(m.dtype)
     th, tw = grid
-    tiles = m.reshape(4, 4, -1, th, tw, m.shape[2])
-    y = np.einsum("ra,abnhwc,qb->nhrwqc", at, tiles, at)  # (N, TH, 2, TW, 2, C)
-    y = y.reshape(-1, 2 * th, 2 * tw, m.shape[2])
+    tiles = m.reshape(f.alpha, f.alpha, -1, th, tw, m.shape[2])
+    y = np.einsum("ra,abnhwc,qb->nhrwqc", at, tiles, at)  # (N, TH, m, TW, m, C)
+    y = y.reshape(-1, f.m * th, f.m * tw, m.shape[2])
     return y[:, :output_hw[0], :output_hw[1]]
 
 
-def reference_output_tiles_adjoint(y, grid):
-    """dM = A dY A^T of every tile, (16, tiles, C), the pixels past the output counting as 0."""
+def reference_output_tiles_adjoint(f, y, grid):
+    """dM = A dY A^T of every tile, (a^2, tiles, C), the pixels past the output counting as 0."""
     n, out_h, out_w, c = y.shape
     th, tw = grid
-    padded = np.zeros((n, 2 * th, 2 * tw, c), y.dtype)
+    padded = np.zeros((n, f.m * th, f.m * tw, c), y.dtype)
     padded[:, :out_h, :out_w] = y
-    at = _AT.astype(y.dtype)
-    m = np.einsum("ra,nhrwqc,qb->abnhwc", at, padded.reshape(n, th, 2, tw, 2, c), at)
-    return m.reshape(16, -1, c)
+    at = f.at.astype(y.dtype)
+    m = np.einsum("ra,nhrwqc,qb->abnhwc", at, padded.reshape(n, th, f.m, tw, f.m, c), at)
+    return m.reshape(f.positions, -1, c)

@@ -15,8 +15,8 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. On a GPU both multiply
-through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
+Winograd F(4x4, 3x3) or F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. On a GPU both
+multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
 is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
 layout, so the next convolution reads its patches contiguously.
 """
@@ -27,6 +27,7 @@ from ..kernels.im2col import ConvGeometry, col2im, im2col, kernels_of, output_si
 from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
+WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
 KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, kernel rows beat one patch matrix
 
 
@@ -83,6 +84,17 @@ def choose_method(x, weight, geometry):
         # 16 products must outweigh, which they do from WINOGRAD_MIN_CHANNELS input channels on (cnn3's 3x3 layers).
         if (geometry.kernel == (3, 3) and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and
                 channels >= WINOGRAD_MIN_CHANNELS):
+            # F(4x4, 3x3) computes 4x4 blocks from 6x6 tiles with 36 multiplications where P W spends 144: 4x fewer,
+            # for a float32 error several times F(2x2, 3x3)'s: at most 5e-6 of the largest output or gradient on
+            # the models' layers (``bench_conv_methods.py --accuracy``), of the order of PyTorch's own float32 error
+            # in dW. Tiles that stick out past the output cost as much as whole ones: on 2x2 outputs it needs 36
+            # multiplications to F(2x2, 3x3)'s 16, on 8x8 and more always fewer. Timed at batch 128 on the 3x3 layers
+            # of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels (benchmarks/bench_conv_methods.py),
+            # the faster method followed that count, 1 and 2 threads. It would be the faster on 4x4 outputs too
+            # (the ResNets' third stage), but there its float32 error broke the agreement of resnet10's fast and
+            # reference training steps (tests/test_kernels_switch.py), so below 8x8 F(2x2, 3x3) runs.
+            if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
+                return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
@@ -94,7 +106,7 @@ def choose_method(x, weight, geometry):
 
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
-    ``algorithm`` names the one that ran ("im2col", "Winograd F(2x2,3x3)" or "kernel rows")."""
+    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)" or "kernel rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
         self.x, self.weight, self.geometry = channels_last(x), weight, geometry
