@@ -96,13 +96,15 @@ def _failed(name, test, shapes, tolerance, error):
 class Differentiable:
     """``fn(*inputs)`` (or ``fn(module, *inputs)`` when ``module`` builds a layer or model, whose parameters are
     checked too). ``gradcheck`` holds testing.gradcheck's options (None: no float64 check, for models, whose
-    layers have their own); ``tolerance`` is the float32 comparison's (atol, rtol)."""
+    layers have their own); ``tolerance`` is the comparison's (atol, rtol), which runs in ``dtype`` on the device
+    against float64 on the CPU with the reference kernels."""
     name: str
     inputs: tuple
     fn: Optional[Callable] = None
     module: Optional[Callable] = None
     tolerance: tuple = (1e-5, 1e-5)
     gradcheck: Optional[dict] = dataclasses.field(default_factory=dict)
+    dtype: type = np.float32
 
     def build(self, dtype, device, seed=0):
         """The inputs as tensors of ``dtype`` on ``device`` and the module (or None), the same draws every call."""
@@ -160,11 +162,11 @@ class Differentiable:
 
     def _comparison_row(self, device):
         atol, rtol = self.tolerance
-        test, tolerance = f"f32 {device} vs f64 cpu", _tolerance(atol, rtol)
+        test, tolerance = f"f{np.dtype(self.dtype).itemsize * 8} {device} vs f64 cpu", _tolerance(atol, rtol)
         try:
             with use_kernels("reference"):
                 reference = self._forward_backward(np.float64, "cpu")
-            candidate = self._forward_backward(np.float32, device)
+            candidate = self._forward_backward(self.dtype, device)
             error, passed, note = _compared([(name, c, r) for (name, c), (_, r) in zip(candidate, reference)],
                                             atol, rtol)
         except Exception as e:
