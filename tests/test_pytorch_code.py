@@ -470,8 +470,12 @@ def test_pytorch_tutorial_runs_and_computes_as_in_pytorch(tmp_path, monkeypatch)
     assert_same_figure(theirs, ours, "images.png")
 
 
+# Winograd F(4x4, 3x3), which the fast kernels run on 3x3 layers of 16+ channels with outputs of 8x8 or more,
+# rounds differently from PyTorch's convolutions (a float32 error about 3x that of F(2x2, 3x3)); over the samples'
+# training steps a weight may end a few 1e-4 away (a few 1e-3 through the ResNet's BatchNorm statistics).
 def test_writeup_002_simplenet_dataset_plots_and_training(tmp_path, monkeypatch):
-    theirs, ours = run_sample(["writeup_002_simplenet.py"], tmp_path, monkeypatch, {}, model="model")
+    theirs, ours = run_sample(["writeup_002_simplenet.py"], tmp_path, monkeypatch, {}, model="model",
+                              weights_atol=5e-4)
     for figure in ("cifar10_samples.png", "class_distribution.png"):
         assert_same_figure(theirs, ours, figure)
 
@@ -487,7 +491,7 @@ def test_writeup_003_alexnet_notebook_trains_plots_saves_and_reloads(tmp_path, m
 
 
 def test_writeup_001_resnet_lr_range_test_cosine_training_and_augmentation(tmp_path, monkeypatch):
-    theirs, ours = run_sample(["writeup_001_resnet.py"], tmp_path, monkeypatch, {}, weights_atol=1e-3)
+    theirs, ours = run_sample(["writeup_001_resnet.py"], tmp_path, monkeypatch, {}, weights_atol=2e-3)
     assert "finish" in ours.printed.getvalue() and "Accuracy of  ship" in ours.printed.getvalue()
     assert_same_figure(theirs, ours, "lr_finder.png")
     # the augmentation: each of our images is a 32x32 window of PyTorch's padded image, mirrored or not
