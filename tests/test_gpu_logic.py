@@ -98,8 +98,16 @@ def test_an_array_dataset_of_gpu_arrays_or_tensors_holds_numpy(cupy):
 
 
 # ---------------------------------------------------------------------- backends switches and TF32
-def test_backends_flags_mirror_pytorch_defaults_and_check_their_values(monkeypatch):
-    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", backends.cuda.matmul.allow_tf32)  # restored after
+@pytest.fixture
+def tf32_restored():
+    """The test may set backends.cuda.matmul.allow_tf32; it is put back afterwards (a plain save and restore:
+    monkeypatch cannot, since the switch is no instance attribute)."""
+    saved = backends.cuda.matmul.allow_tf32
+    yield
+    backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_backends_flags_mirror_pytorch_defaults_and_check_their_values(tf32_restored):
     assert backends.cuda.matmul.allow_tf32 is False
     assert (backends.cudnn.enabled, backends.cudnn.benchmark, backends.cudnn.deterministic) == (True, False, False)
     assert mt.backends is backends
@@ -113,8 +121,8 @@ def test_backends_flags_mirror_pytorch_defaults_and_check_their_values(monkeypat
         backends.cuda.matmul.allow_fp16
 
 
-def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch):
-    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", False)
+def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch, tf32_restored):
+    backends.cuda.matmul.allow_tf32 = False
     a, b = on_gpu(np.ones((2, 3), np.float32)), on_gpu(np.ones((3, 4), np.float32))
     np.testing.assert_array_equal(linalg._matmul(a, b), np.full((2, 4), 3.0))
     backend.matmul(a, b)
@@ -145,7 +153,8 @@ def patches_by_the_reference(monkeypatch):
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_the_reference, monkeypatch, groups):
+def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_the_reference, monkeypatch, tf32_restored,
+                                                               groups):
     """On the GPU the fast convolution (im2col) and the reference one run each of their products, Y_g = P_g W_g,
     dW_g = P_g^T dY_g and dP_g = dY_g W_g^T, through backend.cuda_matmul, and compute what the CPU computes."""
     from minitorch_cifar.kernels import conv_methods
@@ -162,7 +171,7 @@ def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_
     products = []
     real = backend.cuda_matmul
     monkeypatch.setattr(backend, "cuda_matmul", lambda a, b, out=None: products.append(a.shape) or real(a, b, out))
-    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", True)
+    backends.cuda.matmul.allow_tf32 = True
     x, weight, grad_y = on_gpu(x), on_gpu(weight), on_gpu(grad_y)
     method = conv_methods.Im2col(weight, geometry, x.shape)
     fast = [method.run_forward(x, None), *method.run_backward(x, grad_y, needs)[:2]]
