@@ -5,6 +5,7 @@
     lr-find     the learning-rate range test: loss against learning rate, and a suggested rate
     show-data   sample images per class and the class distribution, as PNGs
     summary     a model's layers with their output shapes and parameter counts
+    check       every op's gradient check, and its fast kernels (or the GPU's) against the float64 reference
 
 Every training setting is a field of ``experiment.RunConfig``; its flag is the field's name with dashes, and its
 help shows the field's default. An expected failure (bad flags, missing data, an unreadable checkpoint, a
