@@ -86,6 +86,17 @@ def _compared(pairs, atol, rtol):
     return worst, close and not missing, note
 
 
+def _against_reference(run, dtype, device, atol, rtol):
+    """``run(dtype, device)`` gives named arrays: in ``dtype`` on ``device`` against float64 on the CPU with the
+    reference kernels, as ``_compared`` reports it; the two must name the same arrays."""
+    with use_kernels("reference"):
+        reference = run(np.float64, "cpu")
+    candidate = run(dtype, device)
+    if [name for name, _ in reference] != [name for name, _ in candidate]:
+        raise AssertionError(f"{[n for n, _ in candidate]} differ from the CPU's {[n for n, _ in reference]}")
+    return _compared([(name, c, r) for (name, c), (_, r) in zip(candidate, reference)], atol, rtol)
+
+
 def _failed(name, test, shapes, tolerance, error):
     """The row of a check that raised: the exception's type and first line."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -164,11 +175,7 @@ class Differentiable:
         atol, rtol = self.tolerance
         test, tolerance = f"f{np.dtype(self.dtype).itemsize * 8} {device} vs f64 cpu", _tolerance(atol, rtol)
         try:
-            with use_kernels("reference"):
-                reference = self._forward_backward(np.float64, "cpu")
-            candidate = self._forward_backward(self.dtype, device)
-            error, passed, note = _compared([(name, c, r) for (name, c), (_, r) in zip(candidate, reference)],
-                                            atol, rtol)
+            error, passed, note = _against_reference(self._forward_backward, self.dtype, device, atol, rtol)
         except Exception as e:
             return _failed(self.name, test, self.shapes, tolerance, e)
         return Row(self.name, test, self.shapes, error, tolerance, passed, note)
@@ -214,14 +221,7 @@ class OptimizerStep(_OneRow):
         atol, rtol = self.tolerance
         test, tolerance = f"{self.steps} steps f32 {device} vs f64 cpu", _tolerance(atol, rtol)
         try:
-            with use_kernels("reference"):
-                reference = self._run(np.float64, "cpu")
-            candidate = self._run(np.float32, device)
-            if [name for name, _ in reference] != [name for name, _ in candidate]:
-                raise AssertionError(f"state {[n for n, _ in candidate]} differs from the CPU's "
-                                     f"{[n for n, _ in reference]}")
-            error, passed, note = _compared([(name, c, r) for (name, c), (_, r) in zip(candidate, reference)],
-                                            atol, rtol)
+            error, passed, note = _against_reference(self._run, np.float32, device, atol, rtol)
         except Exception as e:
             return _failed(self.name, test, self.shapes, tolerance, e)
         return Row(self.name, test, self.shapes, error, tolerance, passed, note)
