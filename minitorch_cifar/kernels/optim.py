@@ -1,8 +1,8 @@
 """The optimizers' updates on raw arrays, in place: SGD and Adam written as PyTorch's equations in array
 code (NumPy or CuPy). Read these first: ``optim/sgd.py`` and ``optim/adam.py`` run them in reference
-mode (``switch``), and in fast mode for small NumPy parameters and non-contiguous ones; otherwise one-pass
-kernels compute per element exactly the same float operations: ``optim_numba`` on the CPU, ``optim_cuda``
-(one CUDA kernel per parameter, of any size) for CuPy arrays.
+mode (``switch``), and in fast mode for non-contiguous parameters; otherwise one-pass kernels compute per
+element exactly the same float operations: ``optim_numba`` on the CPU, ``optim_cuda`` (one CUDA kernel per
+parameter) for CuPy arrays.
 
 Python floats combine with float32 arrays in float32 (NumPy's casting rules), so the arithmetic stays
 in the parameter's dtype, as PyTorch's does.

@@ -2,15 +2,20 @@
 
 Each kernel reads a parameter, its gradient and its state once and writes them once, computing per
 element exactly the float operations of the reference array code (``kernels/optim.py``), in the same
-dtype, so the results are bitwise the same (tests check it); the reference serves small and
-non-contiguous parameters, and ``optim_cuda`` CuPy arrays. Scalars arrive already cast to the parameter's
-dtype, as NumPy casts Python floats; without fastmath nothing is fused or reordered.
+dtype, so the results are bitwise the same (tests check it); the reference serves non-contiguous
+parameters, and ``optim_cuda`` CuPy arrays. Scalars arrive already cast to the parameter's dtype, as NumPy
+casts Python floats; without fastmath nothing is fused or reordered. Built serial and parallel (``sized``):
+one pass over a parameter is memory-bound, and below about 2M elements the serial loop is faster than
+starting numba's threads (measured: 6.5 us serial against 90 us parallel on 65,536 float32 elements, 156
+against 275 us on 1M; the array code took 4 us on 1,024 elements, where the serial loop takes 0.5).
 """
 import numba
 import numpy as np
 
+from .sized import sized_kernel
 
-@numba.njit(parallel=True, cache=True)
+
+@sized_kernel()
 def sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov, maximize):
     """SGD on flat arrays; ``buf`` is the momentum buffer (ignored when momentum is 0), ``first`` says
     it is still empty, ``undamped`` is 1 - dampening."""
@@ -25,7 +30,7 @@ def sgd(param, grad, buf, lr, weight_decay, momentum, undamped, first, nesterov,
         param[i] = param[i] - d * lr
 
 
-@numba.njit(parallel=True, cache=True)
+@sized_kernel()
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight, one_minus_weight, beta2, one_minus_beta2,
          weight_decay, decay, neg_step_size, bias_correction2_sqrt, eps, amsgrad, decoupled, maximize):
     """Adam on flat arrays: ``weight`` = 1 - beta1 (lerp's weight), ``decay`` = 1 - lr * weight_decay

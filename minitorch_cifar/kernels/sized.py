@@ -13,14 +13,15 @@ PARALLEL_MIN_ELEMENTS = 1 << 21
 
 class SizedKernel:
     """Call as ``kernel(*arrays, elements=n)``: the parallel build when n >= PARALLEL_MIN_ELEMENTS and
-    numba has more than one thread, else the serial build (where numba.prange is a plain range)."""
+    numba has more than one thread, else the serial build (where numba.prange is a plain range); without
+    ``elements``, n is the size of the first array."""
 
     def __init__(self, py_func, **options):
         self.parallel = numba.njit(parallel=True, cache=True, **options)(py_func)
         self.serial = numba.njit(cache=True, **options)(_renamed(py_func, "_serial"))
 
-    def __call__(self, *args, elements):
-        big = elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
+    def __call__(self, *args, elements=None):
+        big = (args[0].size if elements is None else elements) >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
         return (self.parallel if big else self.serial)(*args)
 
 

@@ -190,16 +190,11 @@ def _plain(value, current=None):
     return value
 
 
-# Smaller arrays stay in cache, where the array ops cost about what starting the kernel's threads does.
-_FUSED_MIN_SIZE = 32768
-
-
 def fused_views(param, grad, *state):
     """Flat views of a parameter, its gradient and state arrays for a one-pass kernel (``kernels/optim.py``:
-    numba, or CUDA for CuPy arrays of any size), or None where the array code runs instead: small NumPy
-    arrays, non-contiguous or mixed-dtype ones."""
-    on_gpu = backend.is_cupy_array(param)
-    if not (on_gpu or type(param) is np.ndarray and param.size >= _FUSED_MIN_SIZE):
+    numba, or CUDA for CuPy arrays), or None where the array code runs instead: non-contiguous or mixed-dtype
+    arrays, and array types other than NumPy's and CuPy's."""
+    if not (backend.is_cupy_array(param) or type(param) is np.ndarray):
         return None
     arrays = (param, grad) + state
     if param.dtype not in (np.float32, np.float64) or any(
