@@ -1,5 +1,5 @@
 """The GPU path's logic, checked on the CPU with a CuPy-shaped stand-in: constants uploaded once per device,
-the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
+ops run on their inputs' GPU, the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
 import types
 
 import numpy as np
@@ -21,6 +21,7 @@ def cupy(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", standin)
     monkeypatch.setattr(backend, "_constants", {})
     monkeypatch.setattr(backend, "_tf32_in_cupy", None)
+    monkeypatch.setattr(backend, "_saw_a_gpu", None)
     return standin
 
 
@@ -95,6 +96,66 @@ def test_an_array_dataset_of_gpu_arrays_or_tensors_holds_numpy(cupy):
     assert type(dataset.data) is np.ndarray and type(dataset.targets) is np.ndarray
     np.testing.assert_array_equal(dataset.data, np.asarray(images))
     assert dataset.targets.tolist() == [1, 0]
+
+
+def test_the_gpu_count_is_asked_for_until_a_gpu_was_seen(cupy, monkeypatch):
+    counts = []
+    monkeypatch.setattr(cupy.cuda.runtime, "getDeviceCount", lambda: counts.append(1) or len(counts) - 1)
+    with pytest.raises(backend.DeviceError, match="CuPy sees no GPU"):
+        backend.array_module_for("cuda")
+    for _ in range(3):
+        assert backend.array_module_for("cuda:1") is cupy
+        backend.to_device(np.zeros(1), "cuda")
+    assert len(counts) == 2  # the failed call and the first successful one
+
+
+# ---------------------------------------------------------------------- ops on their inputs' GPU
+class _Recorded(mt.autograd.Function):
+    """y = 2x, noting the current GPU and the gradient's GPU when forward and backward run."""
+    seen = []
+
+    def forward(self, a):
+        _Recorded.seen.append(("forward", backend.current_gpu()))
+        return a * 2
+
+    def backward(self, grad):
+        _Recorded.seen.append(("backward", backend.current_gpu(), grad.gpu_id))
+        return grad * 2
+
+
+def test_ops_run_forward_and_backward_on_their_inputs_gpu(cupy):
+    _Recorded.seen = []
+    x = mt.Tensor._wrap(on_gpu(np.arange(3.0), 1)).requires_grad_()
+    on_1 = _Recorded.apply(x)                       # CuPy's current GPU is 0, the input's is 1
+    on_0 = _Recorded.apply(on_1.to("cuda:0"))
+    assert _Recorded.seen == [("forward", 1), ("forward", 0)] and cupy._current == 0
+    on_0.sum().backward()
+    assert _Recorded.seen[2:] == [("backward", 0, 0), ("backward", 1, 1)]
+    assert cupy._current == 0 and x.grad.array.gpu_id == 1 and x.grad.tolist() == [4, 4, 4]
+    with cupy.cuda.Device(1):                      # called from another GPU: that one is current again afterwards
+        _Recorded.apply(mt.Tensor._wrap(on_gpu([1.0], 0)).requires_grad_()).sum().backward()
+        assert _Recorded.seen[4:] == [("forward", 0), ("backward", 0, 0)] and cupy._current == 1
+    assert cupy._current == 0
+
+
+def test_the_gradient_given_to_backward_is_copied_onto_the_tensors_gpu(cupy):
+    _Recorded.seen = []
+    x = mt.Tensor._wrap(on_gpu(np.ones(2), 1)).requires_grad_()
+    _Recorded.apply(x).backward(on_gpu([5.0, 6.0], 1))
+    assert _Recorded.seen == [("forward", 1), ("backward", 1, 1)]
+    assert x.grad.array.gpu_id == 1 and x.grad.tolist() == [10, 12] and cupy._current == 0
+
+
+def test_dropout_on_a_gpu_draws_from_that_gpus_generator(cupy, monkeypatch):
+    monkeypatch.setattr(backend, "_generators", {})
+    mt.manual_seed(4)
+    x = mt.Tensor._wrap(on_gpu(np.ones(1000, np.float32), 1))
+    with mt.use_kernels("reference"):  # the stand-in runs no CUDA kernels
+        y = F.dropout(x, 0.5, training=True)
+    assert list(backend._generators) == [1]
+    words = np.random.SeedSequence(4, spawn_key=(0, 2)).generate_state(2, np.uint32)  # stream 0, GPU 1
+    uniform = np.random.default_rng(int(words[0]) << 32 | int(words[1])).random(1000, dtype=np.float32)
+    np.testing.assert_array_equal(y.numpy(), (uniform >= 0.5) * np.float32(2))
 
 
 # ---------------------------------------------------------------------- backends switches and TF32
