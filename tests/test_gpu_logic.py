@@ -246,6 +246,53 @@ def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+def test_gpu_chunks_hold_a_byte_budget_of_patches_whatever_the_thread_count(cupy, monkeypatch):
+    from minitorch_cifar.kernels import conv_methods, workers
+    layer = types.SimpleNamespace(rows_per_image=32 * 32, row_items=9 * 128, min_rows=9 * 128)  # 128 channels, 3x3
+    fits = conv_methods.GPU_CHUNK_BYTES // (32 * 32 * 9 * 128 * 4)  # float32 images whose patches fit the budget
+    small = types.SimpleNamespace(rows_per_image=32 * 32, row_items=27, min_rows=27)  # a first layer: 56 MB in all
+    huge = types.SimpleNamespace(rows_per_image=512 * 512, row_items=9 * 512, min_rows=9 * 512)  # 4.8 GB per image
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(workers, "num_threads", lambda: threads)
+        ranges = conv_methods.chunks(cupy, 512, layer, 4)
+        sizes = [stop - start for start, stop in ranges]
+        assert ranges[0][0] == 0 and ranges[-1][1] == 512 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert len(ranges) == -(-512 // fits) and max(sizes) <= fits and max(sizes) - min(sizes) <= 1
+        assert conv_methods.chunks(cupy, 512, small, 4) == [(0, 512)]
+        assert conv_methods.chunks(cupy, 3, huge, 4) == [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_gpu_convolution_runs_its_chunks_in_turn_and_multiplies_into_its_outputs(
+        cupy, patches_by_the_reference, monkeypatch, groups):
+    """One image per chunk, all on the calling thread; with one group the products write straight into the output
+    and the patches' gradient (C-contiguous), with two into column slices of them."""
+    import threading
+    from minitorch_cifar.kernels import conv_methods
+    from minitorch_cifar.kernels.im2col import ConvGeometry
+    from minitorch_cifar.ops import conv
+    monkeypatch.setattr(conv_methods, "GPU_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 5, 6, 4))  # channels last
+    weight = rng.standard_normal((6, 4 // groups, 3, 3))
+    grad_y = rng.standard_normal((3, 5, 6, 6))
+    geometry = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), groups, (5, 6))
+    needs = (True, False, False)
+    expected = [conv.reference_conv2d(x, weight, None, geometry),
+                conv.reference_conv2d_backward(x, weight, grad_y, geometry, needs)[0]]
+    outputs = []
+    real = backend.cuda_matmul
+    monkeypatch.setattr(backend, "cuda_matmul", lambda a, b, out=None: outputs.append(
+        (threading.current_thread(), out.flags.c_contiguous)) or real(a, b, out))
+    x, weight, grad_y = on_gpu(x), on_gpu(weight), on_gpu(grad_y)
+    method = conv_methods.Im2col(weight, geometry, x.shape)
+    got = [method.run_forward(x, None), method.run_backward(x, grad_y, needs)[0]]
+    assert method.chunks == [(0, 1), (1, 2), (2, 3)]
+    assert outputs == [(threading.current_thread(), groups == 1)] * (2 * 3 * groups)  # (y, dP) x 3 chunks x groups
+    for name, result, want in zip(["y", "dx"], got, expected):
+        np.testing.assert_allclose(result, want, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
 # ---------------------------------------------------------------------- class-index range checks
 @pytest.fixture
 def no_pending_targets(monkeypatch):
