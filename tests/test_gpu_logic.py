@@ -158,6 +158,27 @@ def test_dropout_on_a_gpu_draws_from_that_gpus_generator(cupy, monkeypatch):
     np.testing.assert_array_equal(y.numpy(), (uniform >= 0.5) * np.float32(2))
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_adds_its_borders_gradient_back_in_a_fixed_order_and_uploads_its_sources_once(cupy, monkeypatch, mode):
+    """No scatter-add (on the GPU it sums repeated indices in any order): each source element's gradient is the sum
+    of its copies' gradients, as np.bincount over the positions the pad copies computes it."""
+    monkeypatch.setattr(backend, "scatter_add", lambda *args: pytest.fail("a scatter-add in pad's backward"))
+    rng = np.random.default_rng(2)
+    values, pad = rng.standard_normal((2, 3, 4, 5)), (2, 1, 1, 3)
+    widths = [(0, 0), (0, 0), (1, 3), (2, 1)]
+    copied = np.pad(np.arange(values.size).reshape(values.shape), widths, mode={"replicate": "edge",
+                                                                              "circular": "wrap"}.get(mode, mode))
+    grad = rng.standard_normal(copied.shape)
+    expected = np.bincount(copied.ravel(), grad.ravel(), values.size).reshape(values.shape)
+    for _ in range(2):
+        x = mt.Tensor._wrap(on_gpu(values)).requires_grad_()
+        y = mt.pad(x, pad, mode=mode)
+        np.testing.assert_array_equal(y.array, values.ravel()[copied])
+        y.backward(on_gpu(grad))
+        np.testing.assert_allclose(x.grad.array, expected, rtol=1e-13, atol=1e-15)
+    assert cupy.uploads == [(0, (4 + 1 + 3,)), (0, (5 + 2 + 1,))]  # the two padded axes' source indices, once
+
+
 # ---------------------------------------------------------------------- backends switches and TF32
 @pytest.fixture
 def tf32_restored():
