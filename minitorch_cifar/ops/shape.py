@@ -63,7 +63,8 @@ class GetItem(Function):
         xp = backend.get_array_module(grad)
         full = xp.zeros(self.shape, dtype=grad.dtype)
         if _is_advanced(self.index):
-            backend.scatter_add(full, self.index, grad)  # a repeated index collects every gradient it gave
+            # a repeated index collects every gradient it gave; on the GPU in any order (atomic adds: README)
+            backend.scatter_add(full, self.index, grad)
         else:
             full[self.index] = grad
         return full
