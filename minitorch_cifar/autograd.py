@@ -109,6 +109,7 @@ class Function:
     saves_arrays = True  # False for an op whose forward keeps no input or output array: nothing to check in place
     versions = ()  # (weak reference, version) of each tensor a recorded op saw, for _check_versions
     released = False  # True once backward (without retain_graph) dropped what forward saved
+    gpu = None  # the id of the GPU that holds the inputs (and runs forward and backward); None on the CPU
 
     def __init__(self, needs_grad):
         self.needs_grad = needs_grad
@@ -118,14 +119,21 @@ class Function:
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
         Tensor = _Tensor
         arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
-        if len(arrays) > 1 and not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
-            backend.check_same_device(arrays, cls.__name__)
+        gpu = None  # the GPU of the inputs; None on the CPU
+        if not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
+            if len(arrays) > 1:
+                backend.check_same_device(arrays, cls.__name__)
+            gpu = backend.gpu_of(arrays)
         if _grad_enabled:
             needs_grad = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
         else:
             needs_grad = (False,) * len(inputs)  # no input needs a gradient while recording is off
         fn = cls(needs_grad)
-        result = fn.forward(*arrays, **options)
+        if gpu is None or gpu == backend.current_gpu():
+            result = fn.forward(*arrays, **options)
+        else:  # on the inputs' GPU, not on CuPy's current one: new arrays and random draws (dropout) belong there
+            with backend.gpu_context(gpu):
+                result = fn.forward(*arrays, **options)
         if not (True in needs_grad and result.dtype.kind in "fc"):
             return Tensor._wrap(result)
         out = Tensor._wrap(result, requires_grad=True)
@@ -134,6 +142,7 @@ class Function:
         fn.parents = [(t if t._creator is None else t._creator) if needed else None
                       for t, needed in zip(inputs, needs_grad)]
         fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
+        fn.gpu = gpu  # where backward runs
         if cls.saves_arrays:  # what the in-place check (_check_versions) compares with in backward
             fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
             fn.versions.append((weakref.ref(out), 0))
@@ -212,26 +221,34 @@ def backward(root, grad, retain_graph=False):
         return
     waiting = _consumers(root._creator)
     grads, ready = {id(root._creator): grad}, [root._creator]
-    while ready:
-        fn = ready.pop()
-        g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
-        if fn.versions and fn.changes_seen != _inplace_changes:
-            _check_versions(fn)
-        if fn.retained is not None and g is not None:
-            fn.retained._accumulate_grad(g, owned=False)
-        input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
-        for parent, ig in zip(fn.parents, input_grads):
-            if isinstance(parent, Function):
-                key = id(parent)
-                if ig is not None:
-                    grads[key] = ig if key not in grads else grads[key] + ig
-                waiting[key] -= 1
-                if not waiting[key]:
-                    ready.append(parent)
-            elif ig is not None:
-                to_leaf(parent, ig)
-        if not retain_graph:
-            fn.release()
+    gpu = caller_gpu = None  # the GPU made current last, and the one current when backward was called
+    try:
+        while ready:
+            fn = ready.pop()
+            if fn.gpu is not None and fn.gpu != gpu:  # each function runs on its inputs' GPU, as its forward did
+                previous, gpu = backend.use_gpu(fn.gpu), fn.gpu
+                caller_gpu = previous if caller_gpu is None else caller_gpu
+            g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
+            if fn.versions and fn.changes_seen != _inplace_changes:
+                _check_versions(fn)
+            if fn.retained is not None and g is not None:
+                fn.retained._accumulate_grad(g, owned=False)
+            input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
+            for parent, ig in zip(fn.parents, input_grads):
+                if isinstance(parent, Function):
+                    key = id(parent)
+                    if ig is not None:
+                        grads[key] = ig if key not in grads else grads[key] + ig
+                    waiting[key] -= 1
+                    if not waiting[key]:
+                        ready.append(parent)
+                elif ig is not None:
+                    to_leaf(parent, ig)
+            if not retain_graph:
+                fn.release()
+    finally:
+        if caller_gpu is not None:
+            backend.use_gpu(caller_gpu)
 
 
 def _checked(fn, grads):

@@ -88,11 +88,16 @@ def check_same_device(arrays, op_name):
                               f"move them with .to(device)")
 
 
+_saw_a_gpu = None  # the CuPy module once it has seen a GPU: GPUs do not go away, so the count is asked only until then
+
+
 def _cuda_module_for(device):
+    global _saw_a_gpu
     cp = cupy()
-    if not cuda_is_available():
+    if cp is not _saw_a_gpu and not cuda_is_available():
         raise DeviceError(f"device {device!r} asked for, but CuPy sees no GPU (is the NVIDIA driver loaded?); "
                           f"for the CUDA toolkit, {_CUDA_HINT}")
+    _saw_a_gpu = cp
     return cp
 
 
@@ -123,6 +128,37 @@ def on_device(device):
 
 
 _ON_CPU = contextlib.nullcontext()  # reusable: it holds no state
+
+
+def gpu_of(arrays):
+    """The id of the GPU that holds the first CuPy array among ``arrays``; None when there is none."""
+    for a in arrays:
+        if is_cupy_array(a):
+            return a.device.id
+    return None
+
+
+def current_gpu():
+    """The id of CuPy's current GPU, where new arrays are made and kernels run."""
+    return _cupy.cuda.runtime.getDevice()
+
+
+def on_device_of(array):
+    """A context in which new arrays are made on ``array``'s device (a no-op on the CPU)."""
+    return _cupy.cuda.Device(array.device.id) if is_cupy_array(array) else _ON_CPU
+
+
+def gpu_context(device_id):
+    """A context in which GPU ``device_id`` is CuPy's current one."""
+    return _cupy.cuda.Device(device_id)
+
+
+def use_gpu(device_id):
+    """Make GPU ``device_id`` CuPy's current one (as ``cupy.cuda.Device(n).use()``); returns the id that was."""
+    previous = current_gpu()
+    if previous != device_id:
+        _cupy.cuda.runtime.setDevice(device_id)
+    return previous
 
 
 # ----------------------------------------------------------------------------- constants on the GPU

@@ -153,13 +153,14 @@ class Tensor:
             if self.array.size != 1:
                 raise RuntimeError(f"backward() on a non-scalar tensor of shape {self.shape} needs a gradient "
                                    f"argument of that shape (or reduce it first, e.g. loss.sum().backward())")
-            grad = backend.get_array_module(self.array).ones_like(self.array)
         else:
-            grad = gradient.array if isinstance(gradient, Tensor) else gradient
-            backend.check_same_device([self.array, grad], "backward")
-            grad = backend.get_array_module(self.array).array(grad, dtype=self.array.dtype)  # a copy: it may become .grad
-            if grad.shape != self.array.shape:
-                raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} does not match tensor of shape {self.shape}")
+            gradient = gradient.array if isinstance(gradient, Tensor) else gradient
+            backend.check_same_device([self.array, gradient], "backward")
+        xp = backend.get_array_module(self.array)
+        with backend.on_device_of(self.array):  # the first gradient on this tensor's GPU, not on CuPy's current one
+            grad = xp.ones_like(self.array) if gradient is None else xp.array(gradient, dtype=self.array.dtype)
+        if grad.shape != self.array.shape:  # the given gradient was copied: it may become a .grad
+            raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} does not match tensor of shape {self.shape}")
         autograd.backward(self, grad, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g, owned):

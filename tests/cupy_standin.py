@@ -1,6 +1,6 @@
 """A CuPy-shaped stand-in, so that the GPU path's backend-independent logic runs on the CPU: two GPUs, device
-ids, host-to-device uploads (counted), device-to-host copies, CuPy's float32 matmul compute type (recorded), and
-NumPy's other array functions, whose new arrays are made on the current GPU."""
+ids and the current one, host-to-device uploads (counted), device-to-host copies, CuPy's float32 matmul compute
+type (recorded), and NumPy's other array functions, whose new arrays are made on the current GPU."""
 import contextlib
 import types
 
@@ -36,8 +36,8 @@ class StandInCupy(types.ModuleType):
         self._core = types.SimpleNamespace(_routines_linalg=types.SimpleNamespace(
             COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
             set_compute_type=lambda dtype, kind: self.compute_types.append((dtype, kind))))
-        self.cuda = types.SimpleNamespace(Device=self._device,
-                                          runtime=types.SimpleNamespace(getDeviceCount=lambda: 2))
+        self.cuda = types.SimpleNamespace(Device=self._device, runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 2, getDevice=lambda: self._current, setDevice=self._set_current))
 
     @contextlib.contextmanager
     def _use(self, device_id):
@@ -46,6 +46,9 @@ class StandInCupy(types.ModuleType):
             yield
         finally:
             self._current = previous
+
+    def _set_current(self, device_id):
+        self._current = device_id
 
     def _device(self, device_id=None):
         """``cupy.cuda.Device(n)``: its ``id``, and a context that makes it current."""

@@ -52,6 +52,38 @@ def test_channels_last_output_keeps_layout(rng):
     np.testing.assert_array_equal(out, x)
 
 
+def test_float16_is_normalised_in_float32(device, rng):
+    """Values near 1000 sit 0.5 apart in float16: shifting them by a mean in float16 would lose a third of their
+    spread; computed in float32, only the result is rounded to float16 (as PyTorch does)."""
+    shape, c = (4, 3, 5, 6), 3
+    x = (1000 + rng.standard_normal(shape)).astype(np.float16)
+    g = rng.standard_normal(shape).astype(np.float16)
+    mean = x.astype(np.float64).mean(axis=(0, 2, 3)) + 0.3
+    scale, offset, grad_scale = (rng.standard_normal(c) for _ in range(3))
+    per_channel = lambda v: v.reshape(1, c, 1, 1)  # noqa: E731
+    on = lambda v: backend.to_device(v, device)  # noqa: E731
+    exact = (x - per_channel(mean)) * per_channel(scale) + per_channel(offset)
+    for got, expected in [(kernels.channel_affine(on(x), on(mean), on(scale), on(offset)), exact),
+                          (kernels.channel_affine(on(x), on(mean), on(scale), on(offset), grad=on(g),
+                                                  grad_scale=on(grad_scale)), exact + g * per_channel(grad_scale))]:
+        assert got.dtype == np.float16 and got.shape == shape
+        np.testing.assert_allclose(backend.to_device(got, "cpu"), expected, rtol=2e-3, atol=2e-3)
+
+
+def test_float16_layer_matches_torch_float16(device, rng):
+    x = (rng.standard_normal((16, 8, 6, 6)) * 3 + 2).astype(np.float16)
+    upstream = rng.standard_normal(x.shape).astype(np.float16)
+    ours, theirs = nn.BatchNorm2d(8).to(device=device, dtype=mt.float16), torch.nn.BatchNorm2d(8).half()
+    t, t_torch = mt.tensor(x, device=device, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, out_torch = ours(t), theirs(t_torch)
+    out.backward(mt.tensor(upstream, device=device))
+    out_torch.backward(torch.from_numpy(upstream))
+    assert out.dtype == np.float16 and t.grad.dtype == np.float16
+    assert_close(out, out_torch, 2e-3, 2e-3, "float16 output")
+    assert_close(t.grad, t_torch.grad, 2e-3, 2e-3, "float16 input gradient")
+    assert_close(ours.weight.grad, theirs.weight.grad, 1e-2, 1e-2, "float16 weight gradient")
+
+
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", SHAPES)

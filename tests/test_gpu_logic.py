@@ -1,5 +1,5 @@
 """The GPU path's logic, checked on the CPU with a CuPy-shaped stand-in: constants uploaded once per device,
-the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
+ops run on their inputs' GPU, the TF32 switch, class-index range checks without a sync per step, and random streams that resume."""
 import types
 
 import numpy as np
@@ -21,6 +21,7 @@ def cupy(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", standin)
     monkeypatch.setattr(backend, "_constants", {})
     monkeypatch.setattr(backend, "_tf32_in_cupy", None)
+    monkeypatch.setattr(backend, "_saw_a_gpu", None)
     return standin
 
 
@@ -95,6 +96,87 @@ def test_an_array_dataset_of_gpu_arrays_or_tensors_holds_numpy(cupy):
     assert type(dataset.data) is np.ndarray and type(dataset.targets) is np.ndarray
     np.testing.assert_array_equal(dataset.data, np.asarray(images))
     assert dataset.targets.tolist() == [1, 0]
+
+
+def test_the_gpu_count_is_asked_for_until_a_gpu_was_seen(cupy, monkeypatch):
+    counts = []
+    monkeypatch.setattr(cupy.cuda.runtime, "getDeviceCount", lambda: counts.append(1) or len(counts) - 1)
+    with pytest.raises(backend.DeviceError, match="CuPy sees no GPU"):
+        backend.array_module_for("cuda")
+    for _ in range(3):
+        assert backend.array_module_for("cuda:1") is cupy
+        backend.to_device(np.zeros(1), "cuda")
+    assert len(counts) == 2  # the failed call and the first successful one
+
+
+# ---------------------------------------------------------------------- ops on their inputs' GPU
+class _Recorded(mt.autograd.Function):
+    """y = 2x, noting the current GPU and the gradient's GPU when forward and backward run."""
+    seen = []
+
+    def forward(self, a):
+        _Recorded.seen.append(("forward", backend.current_gpu()))
+        return a * 2
+
+    def backward(self, grad):
+        _Recorded.seen.append(("backward", backend.current_gpu(), grad.gpu_id))
+        return grad * 2
+
+
+def test_ops_run_forward_and_backward_on_their_inputs_gpu(cupy):
+    _Recorded.seen = []
+    x = mt.Tensor._wrap(on_gpu(np.arange(3.0), 1)).requires_grad_()
+    on_1 = _Recorded.apply(x)                       # CuPy's current GPU is 0, the input's is 1
+    on_0 = _Recorded.apply(on_1.to("cuda:0"))
+    assert _Recorded.seen == [("forward", 1), ("forward", 0)] and cupy._current == 0
+    on_0.sum().backward()
+    assert _Recorded.seen[2:] == [("backward", 0, 0), ("backward", 1, 1)]
+    assert cupy._current == 0 and x.grad.array.gpu_id == 1 and x.grad.tolist() == [4, 4, 4]
+    with cupy.cuda.Device(1):                      # called from another GPU: that one is current again afterwards
+        _Recorded.apply(mt.Tensor._wrap(on_gpu([1.0], 0)).requires_grad_()).sum().backward()
+        assert _Recorded.seen[4:] == [("forward", 0), ("backward", 0, 0)] and cupy._current == 1
+    assert cupy._current == 0
+
+
+def test_the_gradient_given_to_backward_is_copied_onto_the_tensors_gpu(cupy):
+    _Recorded.seen = []
+    x = mt.Tensor._wrap(on_gpu(np.ones(2), 1)).requires_grad_()
+    _Recorded.apply(x).backward(on_gpu([5.0, 6.0], 1))
+    assert _Recorded.seen == [("forward", 1), ("backward", 1, 1)]
+    assert x.grad.array.gpu_id == 1 and x.grad.tolist() == [10, 12] and cupy._current == 0
+
+
+def test_dropout_on_a_gpu_draws_from_that_gpus_generator(cupy, monkeypatch):
+    monkeypatch.setattr(backend, "_generators", {})
+    mt.manual_seed(4)
+    x = mt.Tensor._wrap(on_gpu(np.ones(1000, np.float32), 1))
+    with mt.use_kernels("reference"):  # the stand-in runs no CUDA kernels
+        y = F.dropout(x, 0.5, training=True)
+    assert list(backend._generators) == [1]
+    words = np.random.SeedSequence(4, spawn_key=(0, 2)).generate_state(2, np.uint32)  # stream 0, GPU 1
+    uniform = np.random.default_rng(int(words[0]) << 32 | int(words[1])).random(1000, dtype=np.float32)
+    np.testing.assert_array_equal(y.numpy(), (uniform >= 0.5) * np.float32(2))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_adds_its_borders_gradient_back_in_a_fixed_order_and_uploads_its_sources_once(cupy, monkeypatch, mode):
+    """No scatter-add (on the GPU it sums repeated indices in any order): each source element's gradient is the sum
+    of its copies' gradients, as np.bincount over the positions the pad copies computes it."""
+    monkeypatch.setattr(backend, "scatter_add", lambda *args: pytest.fail("a scatter-add in pad's backward"))
+    rng = np.random.default_rng(2)
+    values, pad = rng.standard_normal((2, 3, 4, 5)), (2, 1, 1, 3)
+    widths = [(0, 0), (0, 0), (1, 3), (2, 1)]
+    copied = np.pad(np.arange(values.size).reshape(values.shape), widths, mode={"replicate": "edge",
+                                                                              "circular": "wrap"}.get(mode, mode))
+    grad = rng.standard_normal(copied.shape)
+    expected = np.bincount(copied.ravel(), grad.ravel(), values.size).reshape(values.shape)
+    for _ in range(2):
+        x = mt.Tensor._wrap(on_gpu(values)).requires_grad_()
+        y = mt.pad(x, pad, mode=mode)
+        np.testing.assert_array_equal(y.array, values.ravel()[copied])
+        y.backward(on_gpu(grad))
+        np.testing.assert_allclose(x.grad.array, expected, rtol=1e-13, atol=1e-15)
+    assert cupy.uploads == [(0, (4 + 1 + 3,)), (0, (5 + 2 + 1,))]  # the two padded axes' source indices, once
 
 
 # ---------------------------------------------------------------------- backends switches and TF32
@@ -183,6 +265,53 @@ def test_the_convolutions_cuda_products_follow_the_tf32_switch(cupy, patches_by_
     for name, got, want in zip(["y", "dx", "dW"] * 2, fast + reference, expected * 2):
         assert isinstance(got, cupy.ndarray), name
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_gpu_chunks_hold_a_byte_budget_of_patches_whatever_the_thread_count(cupy, monkeypatch):
+    from minitorch_cifar.kernels import conv_methods, workers
+    layer = types.SimpleNamespace(rows_per_image=32 * 32, row_items=9 * 128, min_rows=9 * 128)  # 128 channels, 3x3
+    fits = conv_methods.GPU_CHUNK_BYTES // (32 * 32 * 9 * 128 * 4)  # float32 images whose patches fit the budget
+    small = types.SimpleNamespace(rows_per_image=32 * 32, row_items=27, min_rows=27)  # a first layer: 56 MB in all
+    huge = types.SimpleNamespace(rows_per_image=512 * 512, row_items=9 * 512, min_rows=9 * 512)  # 4.8 GB per image
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(workers, "num_threads", lambda: threads)
+        ranges = conv_methods.chunks(cupy, 512, layer, 4)
+        sizes = [stop - start for start, stop in ranges]
+        assert ranges[0][0] == 0 and ranges[-1][1] == 512 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert len(ranges) == -(-512 // fits) and max(sizes) <= fits and max(sizes) - min(sizes) <= 1
+        assert conv_methods.chunks(cupy, 512, small, 4) == [(0, 512)]
+        assert conv_methods.chunks(cupy, 3, huge, 4) == [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_gpu_convolution_runs_its_chunks_in_turn_and_multiplies_into_its_outputs(
+        cupy, patches_by_the_reference, monkeypatch, groups):
+    """One image per chunk, all on the calling thread; with one group the products write straight into the output
+    and the patches' gradient (C-contiguous), with two into column slices of them."""
+    import threading
+    from minitorch_cifar.kernels import conv_methods
+    from minitorch_cifar.kernels.im2col import ConvGeometry
+    from minitorch_cifar.ops import conv
+    monkeypatch.setattr(conv_methods, "GPU_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 5, 6, 4))  # channels last
+    weight = rng.standard_normal((6, 4 // groups, 3, 3))
+    grad_y = rng.standard_normal((3, 5, 6, 6))
+    geometry = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), groups, (5, 6))
+    needs = (True, False, False)
+    expected = [conv.reference_conv2d(x, weight, None, geometry),
+                conv.reference_conv2d_backward(x, weight, grad_y, geometry, needs)[0]]
+    outputs = []
+    real = backend.cuda_matmul
+    monkeypatch.setattr(backend, "cuda_matmul", lambda a, b, out=None: outputs.append(
+        (threading.current_thread(), out.flags.c_contiguous)) or real(a, b, out))
+    x, weight, grad_y = on_gpu(x), on_gpu(weight), on_gpu(grad_y)
+    method = conv_methods.Im2col(weight, geometry, x.shape)
+    got = [method.run_forward(x, None), method.run_backward(x, grad_y, needs)[0]]
+    assert method.chunks == [(0, 1), (1, 2), (2, 3)]
+    assert outputs == [(threading.current_thread(), groups == 1)] * (2 * 3 * groups)  # (y, dP) x 3 chunks x groups
+    for name, result, want in zip(["y", "dx"], got, expected):
+        np.testing.assert_allclose(result, want, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 # ---------------------------------------------------------------------- class-index range checks

@@ -8,6 +8,7 @@ The per-channel (C,) coefficients are reshaped to (1, C, 1, ...) and broadcast b
 import functools
 
 from .. import backend
+from .batchnorm import affine_dtype
 
 
 # The batch statistics and running averages of ops.norm.BatchNorm.forward, per channel. Rounding follows the
@@ -83,9 +84,10 @@ def _kernels():
         "T p, float64 p_shift, T q, float64 q_shift", "complex128 total",
         "complex<double>((double)p - p_shift, ((double)p - p_shift) * ((double)q - q_shift))", "a + b",
         "total = a", "complex<double>(0, 0)", "minitorch_channel_sums")
+    # computed in C: x's dtype T, or float32 for float16 (batchnorm.affine_dtype)
     affine = cp.ElementwiseKernel(
-        "T x, T shift, T scale, T offset, T grad, T grad_scale", "T out",
-        "out = (x - shift) * scale + offset + grad * grad_scale", "minitorch_channel_affine")
+        "T x, C shift, C scale, C offset, T grad, C grad_scale", "T out",
+        "out = (T)(((C)x - shift) * scale + offset + (C)grad * grad_scale)", "minitorch_channel_affine")
     return sums, affine
 
 
@@ -108,10 +110,13 @@ def channel_sums(p, p_shift, q, q_shift):
 
 
 def channel_affine(x, shift, scale, offset, grad=None, grad_scale=None):
+    """``batchnorm.channel_affine`` in one kernel, computed in ``affine_dtype(x.dtype)``; the result is C-contiguous
+    (CuPy's elementwise kernels keep no other layout)."""
     cp = backend.cupy()
-    coefficients = [_per_channel(v, x, x.dtype) for v in (shift, scale, offset)]
+    dtype = affine_dtype(x.dtype)
+    coefficients = [_per_channel(v, x, dtype) for v in (shift, scale, offset)]
     if grad is None:
-        grad, grad_scale = cp.zeros((), x.dtype), cp.zeros((), x.dtype)
+        grad, grad_scale = cp.zeros((), x.dtype), cp.zeros((), dtype)
     else:
-        grad_scale = _per_channel(grad_scale, x, x.dtype)
+        grad_scale = _per_channel(grad_scale, x, dtype)
     return _kernels()[1](x, *coefficients, grad, grad_scale)

@@ -10,7 +10,7 @@ group) and ``choose_method``, which says which of these runs where and why:
 
 On the CPU the batch is cut into chunks of images whose work space fits in cache, and each chunk's
 whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the patches instead of
-keeping them. On the GPU the batch is one chunk.
+keeping them. On the GPU the chunks are far larger (``GPU_CHUNK_BYTES``) and run one after the other.
 """
 import abc
 
@@ -21,6 +21,11 @@ from . import im2col_fast, winograd, workers
 from .im2col import ConvGeometry, kernels_of, patch_columns, weight_matrices
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
+# Scratch bytes per chunk on the GPU: a bound on memory, not a cache size. The whole batch's patches would take
+# 2.4 GB for a 128-channel 3x3 layer at 32x32, batch 512 (4.8 GB in backward with their gradient), more than a
+# 16-24 GB card can spare beside the activations; 512 MB still gives each product about 116k rows (113 images of
+# that layer), plenty to fill the GPU.
+GPU_CHUNK_BYTES = 512 << 20
 
 
 class ConvMethod(abc.ABC):
@@ -67,7 +72,7 @@ class ConvMethod(abc.ABC):
             if bias is not None:
                 out[start:stop] += bias
 
-        workers.run_chunks(len(self.chunks), chunk)
+        _run_chunks(xp, len(self.chunks), chunk)
         return out
 
     def run_backward(self, x, grad_y, needs):
@@ -83,7 +88,7 @@ class ConvMethod(abc.ABC):
             return share, grad_y_chunk.reshape(-1, grad_y.shape[3]).sum(axis=0) if need_bias else None
 
         total_weight = total_bias = None
-        for share, bias_share in workers.run_chunks(len(self.chunks), chunk):  # summed in chunk order: deterministic
+        for share, bias_share in _run_chunks(xp, len(self.chunks), chunk):  # summed in chunk order: deterministic
             total_weight = _plus(total_weight, share)
             total_bias = _plus(total_bias, bias_share)
         return grad_x, self.weight_gradient(total_weight) if need_weight else None, total_bias
@@ -98,15 +103,23 @@ def _plus(total, more):
 
 
 def chunks(xp, images, method, itemsize):
-    """(start, stop) image ranges: one for CuPy; else about CHUNK_BYTES of scratch each, but at least
-    ``method.min_rows`` rows, a multiple of the thread count of them, evenly split."""
-    if xp is not np:
-        return [(0, images)]
-    threads = workers.num_threads()
-    rows = max(CHUNK_BYTES // (method.row_items * itemsize), method.min_rows)
+    """(start, stop) image ranges, evenly split, of about CHUNK_BYTES of scratch each (GPU_CHUNK_BYTES for CuPy),
+    but at least ``method.min_rows`` rows and one image; on the CPU a multiple of the thread count of them."""
+    on_cpu = xp is np
+    budget = CHUNK_BYTES if on_cpu else GPU_CHUNK_BYTES
+    rows = max(budget // (method.row_items * itemsize), method.min_rows)
     per_chunk = max(1, rows // method.rows_per_image)
-    count = min(images, threads * -(-images // (threads * per_chunk)))
+    count = -(-images // per_chunk)
+    if on_cpu:
+        threads = workers.num_threads()
+        count = min(images, threads * -(-count // threads))
     return [(images * i // count, images * (i + 1) // count) for i in range(count)]
+
+
+def _run_chunks(xp, count, work):
+    """``work(index)`` for each chunk, results in chunk order: on threads on the CPU, one after the other on the
+    GPU (its kernels queue on one stream anyway, and a new thread would start on GPU 0, not on the caller's)."""
+    return workers.run_chunks(count, work) if xp is np else [work(index) for index in range(count)]
 
 
 def _scratch(xp, shape, dtype):
@@ -115,12 +128,10 @@ def _scratch(xp, shape, dtype):
 
 
 def _matmul_into(a, b, out):
-    """out = a @ b, with ``out`` possibly a column slice of a larger matrix (on the GPU through
-    ``backend.cuda_matmul``, which applies the TF32 switch)."""
-    if backend.is_cupy_array(out):
-        out[...] = backend.cuda_matmul(a, b)
-    else:
-        np.matmul(a, b, out=out)
+    """out = a @ b, with ``out`` possibly a column slice of a larger matrix (groups > 1); on the GPU through
+    ``backend.cuda_matmul``, which applies the TF32 switch. CuPy writes a C-contiguous ``out`` directly and
+    multiplies into a temporary that it then copies for a slice."""
+    (backend.cuda_matmul if backend.is_cupy_array(out) else np.matmul)(a, b, out=out)
 
 
 class Im2col(ConvMethod):

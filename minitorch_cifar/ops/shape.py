@@ -1,7 +1,7 @@
 """Ops that move elements without changing them: reshape, permute, indexing, cat, stack, pad.
 
 Their backward moves the gradient back the same way: reshape back, permute by the inverse
-permutation, scatter-add into the indexed positions, split, crop.
+permutation, scatter-add into the indexed positions, split, crop (and add the borders back).
 """
 import numpy as np
 
@@ -63,7 +63,8 @@ class GetItem(Function):
         xp = backend.get_array_module(grad)
         full = xp.zeros(self.shape, dtype=grad.dtype)
         if _is_advanced(self.index):
-            backend.scatter_add(full, self.index, grad)  # a repeated index collects every gradient it gave
+            # a repeated index collects every gradient it gave; on the GPU in any order (atomic adds: README)
+            backend.scatter_add(full, self.index, grad)
         else:
             full[self.index] = grad
         return full
@@ -112,31 +113,37 @@ class Pad(Function):
         self.shape, self.widths, self.mode = a.shape, widths, mode
         if mode == "constant":
             return xp.pad(a, widths, mode="constant", constant_values=value)
-        self.sources = _pad_sources(xp, a.shape, widths, mode)
+        self.sources = _pad_sources(a.shape, widths, mode)
         out = a
         for axis, src in self.sources:
-            out = xp.take(out, src, axis=axis)
+            out = xp.take(out, src if xp is np else backend.device_constant(src, a), axis=axis)
         return out
 
     def backward(self, grad):
-        xp = backend.get_array_module(grad)
         if self.mode == "constant":
             return grad[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, self.shape))]
-        # every padded element was copied from a source element: scatter its gradient back there
+        # Every padded element copied a source element, which gets its gradient: along each padded axis the middle
+        # of the gradient is the sources' own, and each border position adds its slice to its source's, one after
+        # the other. A fixed order, where a scatter-add with repeated indices sums in any order on the GPU.
         for axis, src in reversed(self.sources):
-            shape = list(grad.shape)
-            shape[axis] = self.shape[axis]
-            back = xp.zeros(shape, dtype=grad.dtype)
-            backend.scatter_add(back, (slice(None),) * axis + (src,), grad)
+            lo, size = self.widths[axis][0], self.shape[axis]
+            back = grad[_along(axis, slice(lo, lo + size))].copy()
+            for position in [*range(lo), *range(lo + size, len(src))]:
+                back[_along(axis, int(src[position]))] += grad[_along(axis, position)]
             grad = back
         return grad
+
+
+def _along(axis, index):
+    """An index that picks ``index`` on ``axis`` and everything on the axes before it."""
+    return (slice(None),) * axis + (index,)
 
 
 _NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _pad_sources(xp, shape, widths, mode):
-    """For each padded axis, the index of the input element each output position copies."""
+def _pad_sources(shape, widths, mode):
+    """For each padded axis, the index of the input element each output position copies (NumPy arrays)."""
     if mode not in _NUMPY_PAD_MODES:
         raise ValueError(f"pad mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     sources = []
@@ -145,5 +152,5 @@ def _pad_sources(xp, shape, widths, mode):
             if mode == "reflect" and max(lo, hi) >= shape[axis]:
                 raise ValueError(f"reflect padding {max(lo, hi)} must be smaller than the axis size {shape[axis]}")
             src = np.pad(np.arange(shape[axis]), (lo, hi), mode=_NUMPY_PAD_MODES[mode])
-            sources.append((axis, xp.asarray(src)))
+            sources.append((axis, src))
     return sources
