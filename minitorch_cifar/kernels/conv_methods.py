@@ -17,7 +17,7 @@ import abc
 import numpy as np
 
 from .. import backend
-from . import im2col_fast, winograd, workers
+from . import direct_conv, im2col_fast, winograd, workers
 from .im2col import ConvGeometry, kernels_of, patch_columns, weight_matrices
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
@@ -299,3 +299,66 @@ class KernelRows(ConvMethod):
         """(KH, KW * C, C_out) back to (C_out, C, KH, KW)."""
         out_channels, channels, kh, kw = self.weight_shape
         return np.ascontiguousarray(total.reshape(kh, kw, channels, out_channels).transpose(3, 2, 0, 1))
+
+
+class Direct(ConvMethod):
+    """Stride 1, few output channels: the convolution's sums as written, vectorised across a chunk's images laid
+    out lanes last (``kernels.direct_conv``): Y = correlate(X, w), dW = the dot products of dY with X's slices,
+    dx = correlate(dY padded by (K - 1) * d - padding, w flipped with its channel axes swapped)."""
+    algorithm = "direct"
+
+    def __init__(self, weight, geometry, input_shape):
+        super().__init__(weight, geometry, input_shape)
+        out_channels, channels, kh, kw = weight.shape
+        (out_h, out_w), (dh, dw), (top, left) = geometry.output, geometry.dilation, geometry.padding
+        height, width = input_shape[1:3]
+        # the correlation computes two output channels at a time: a zero kernel makes their count even
+        self.weights = _even_channels(weight)
+        self.flipped = _even_channels(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        self.padded = (channels, out_h + (kh - 1) * dh, out_w + (kw - 1) * dw)  # X: (C, R, Q) per image
+        # dx = correlate(dY_p, flipped) with dY_p: dY shifted down and right by the dilated kernel less the padding
+        self.grad_offset = ((kh - 1) * dh - top, (kw - 1) * dw - left)
+        self.grad_padded = (out_channels, height + (kh - 1) * dh, width + (kw - 1) * dw)
+        # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
+        self.rows_per_image, self.min_rows = 1, direct_conv.LANES
+        self.row_items = (max(np.prod(self.padded), np.prod(self.grad_padded)) + out_channels * out_h * out_w +
+                          len(self.flipped) * height * width)
+
+    def _lanes(self, a, offset, shape, slot):
+        """a (N', H, W, C) lanes last in the thread's scratch ``slot``, as (C, R, Q, N') = ``shape`` + (N',), its
+        rows and columns moved by ``offset``."""
+        lanes = workers.scratch(shape + (len(a),), a.dtype, slot)
+        direct_conv.to_lanes(a, *offset, lanes)
+        return lanes
+
+    def forward(self, x, out):
+        lanes = self._lanes(x, self.geometry.padding, self.padded, 0)
+        y = workers.scratch((len(self.weights),) + out.shape[1:3] + (len(x),), x.dtype, 1)
+        direct_conv.correlate(lanes, self.weights, *self.geometry.dilation, y)
+        direct_conv.from_lanes(y, out)
+
+    def backward(self, x, grad_y, grad_x, need_weight):
+        """The share is dW (C_out, C, KH, KW), with the even channel count of ``weights``."""
+        grad_w = None
+        if need_weight:
+            grad_w = np.zeros(self.weights.shape, grad_y.dtype)
+            direct_conv.weight_gradient(self._lanes(x, self.geometry.padding, self.padded, 0),
+                                        self._lanes(grad_y, (0, 0), (len(grad_w),) + grad_y.shape[1:3], 1),
+                                        *self.geometry.dilation, grad_w)
+        if grad_x is not None:
+            grad_lanes = workers.scratch((len(self.flipped),) + x.shape[1:3] + (len(x),), x.dtype, 2)
+            direct_conv.correlate(self._lanes(grad_y, self.grad_offset, self.grad_padded, 0), self.flipped,
+                                  *self.geometry.dilation, grad_lanes)
+            direct_conv.from_lanes(grad_lanes, grad_x)
+        return grad_w
+
+    def weight_gradient(self, total):
+        return total[:self.weight_shape[0]]
+
+
+def _even_channels(weight):
+    """The kernels (C_out, C, KH, KW) contiguous, with a zero kernel appended where C_out is odd."""
+    out_channels = len(weight) + len(weight) % 2
+    even = np.zeros((out_channels,) + weight.shape[1:], weight.dtype)
+    even[:len(weight)] = weight
+    return even

@@ -15,7 +15,7 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(4x4, 3x3) or F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. On a GPU both
+Winograd F(4x4, 3x3) or F(2x2, 3x3), direct, kernel rows or im2col, in chunks of the batch on threads. On a GPU both
 multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
 is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
 layout, so the next convolution reads its patches contiguously.
@@ -29,6 +29,7 @@ from .arguments import pair
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
 WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
 KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, kernel rows beat one patch matrix
+DIRECT_MAX_OUT_CHANNELS = 16  # up to this many output (and input) channels, the direct convolution beats both
 
 
 def channels_last(a):
@@ -96,6 +97,16 @@ def choose_method(x, weight, geometry):
             if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
                 return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
+        # Few output channels (LeNet's 6 and 16, AlexNet's first 16): every product of P (or of the kernel rows'
+        # patches) has as few columns, and BLAS runs such thin products at a fraction of its speed (a third of
+        # it at 6 columns), after building P. The direct convolution (stride 1) instead runs the sums as written,
+        # vectorised across a chunk's images, and builds nothing bigger than the input. Timed forward + backward
+        # at batch 128, 1 and 2 threads (benchmarks/bench_conv_methods.py), it took 3.3 ms where kernel rows took
+        # 9.7 on LeNet's 5x5 3->6 layer, 1.8 to 2.6 on its 6->16 layer, 17 to 24 on AlexNet's 7x7 3->16; on cnn2's
+        # 3x3 3->32 it was the slower (14 to 12), and AlexNet's 5x5 16->64 it ran at half im2col's speed.
+        if (geometry.stride == (1, 1) and geometry.kernel != (1, 1) and
+                weight.shape[0] <= DIRECT_MAX_OUT_CHANNELS and channels <= DIRECT_MAX_OUT_CHANNELS):
+            return conv_methods.Direct(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
         if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
@@ -106,7 +117,8 @@ def choose_method(x, weight, geometry):
 
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
-    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)" or "kernel rows")."""
+    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)", "direct" or "kernel
+    rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
         self.x, self.weight, self.geometry = channels_last(x), weight, geometry
