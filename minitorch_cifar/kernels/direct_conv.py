@@ -31,9 +31,9 @@ def to_lanes(x, top, left, out):
     images, height, width, channels = x.shape
     rows, columns = out.shape[1], out.shape[2]
     out[...] = 0
-    for h in range(max(0, -top), min(height, rows - top)):
-        for w in range(max(0, -left), min(width, columns - left)):
-            for c in range(channels):
+    for c in range(channels):  # a channel's plane at a time: x may be an (N, H, W, C) view of NCHW memory
+        for h in range(max(0, -top), min(height, rows - top)):
+            for w in range(max(0, -left), min(width, columns - left)):
                 lanes = out[c, top + h, left + w]
                 for n in range(images):
                     lanes[n] = x[n, h, w, c]
@@ -51,13 +51,15 @@ def from_lanes(y, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_SUMS)
-def correlate(x, w, dh, dw, out):
+def correlate(x, rows, w, dh, dw, out):
     """out (C_out, OH, OW, nb) = the stride-1 correlation of x (C, R, Q, nb) with w (C_out, C, KH, KW), C_out
-    even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw."""
+    even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw, zero
+    outside its rows range(*rows) (those taps are skipped)."""
     out_channels, channels, kh, kw = w.shape
     images = x.shape[3]
     length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
-    rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
+    first, stop = rows
+    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
     y = out.reshape(out_channels, out.shape[1], length)
     for co in range(0, out_channels, 2):
         for oh in range(y.shape[1]):
@@ -66,7 +68,9 @@ def correlate(x, w, dh, dw, out):
             y1[:] = 0
             for c in range(channels):
                 for i in range(kh):
-                    row = rows[c, oh + i * dh]
+                    if not first <= oh + i * dh < stop:
+                        continue
+                    row = x_rows[c, oh + i * dh]
                     j = 0
                     while j + 4 <= kw:  # four taps: Y0 += a . x_j..j+3, Y1 += b . x_j..j+3
                         a0, a1, a2, a3 = w[co, c, i, j], w[co, c, i, j + 1], w[co, c, i, j + 2], w[co, c, i, j + 3]
@@ -89,20 +93,21 @@ def correlate(x, w, dh, dw, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_SUMS)
-def weight_gradient(x, grad_y, dh, dw, grad_w):
+def weight_gradient(x, rows, grad_y, dh, dw, grad_w):
     """grad_w (C_out, C, KH, KW) += the gradient of ``correlate``'s w, C_out even: the dot products of dY
-    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read."""
+    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows))."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
     length, step = grad_y.shape[2] * images, dw * images
-    rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
+    first, stop = rows
+    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
     dy = grad_y.reshape(out_channels, grad_y.shape[1], length)
     g = grad_w.reshape(out_channels, channels, kh * kw)
     for co in range(0, out_channels, 2):
         for c in range(channels):
             for i in range(kh):
-                for oh in range(dy.shape[1]):
-                    d0, d1, row = dy[co, oh], dy[co + 1, oh], rows[c, oh + i * dh]
+                for oh in range(max(0, first - i * dh), min(dy.shape[1], stop - i * dh)):
+                    d0, d1, row = dy[co, oh], dy[co + 1, oh], x_rows[c, oh + i * dh]
                     t = i * kw  # tap (i, j) is g[..., t + j]
                     j = 0
                     while j + 4 <= kw:  # four taps of two output channels in one pass over dY's rows

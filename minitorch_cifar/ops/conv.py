@@ -121,13 +121,15 @@ class Conv2d(Function):
     rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
-        self.x, self.weight, self.geometry = channels_last(x), weight, geometry
+        self.weight, self.geometry = weight, geometry
         if switch.reference():
-            self.method, self.algorithm = None, "im2col"
+            self.x, self.method, self.algorithm = channels_last(x), None, "im2col"
             out = reference_conv2d(self.x, weight, bias, geometry)
         else:
-            self.method = choose_method(self.x, weight, geometry)
+            self.method = choose_method(x.transpose(0, 2, 3, 1), weight, geometry)
             self.algorithm = self.method.algorithm
+            # (N, H, W, C): a view where the method reads any memory layout (saves a copy of an NCHW input)
+            self.x = x.transpose(0, 2, 3, 1) if self.method.reads_any_layout else channels_last(x)
             out = self.method.run_forward(self.x, bias)
         return out.transpose(0, 3, 1, 2)
 
