@@ -180,6 +180,13 @@ def test_weight_matrices_are_in_the_patch_columns_order_and_invertible(rng):
                                    expected, rtol=1e-12)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_column_sums_round_as_numpys_sum(dtype, rng):
+    """The bias gradient's column sums: bit for bit NumPy's sum(axis=0), which the reference path takes."""
+    a = rng.standard_normal((5000, 6)).astype(dtype)
+    np.testing.assert_array_equal(im2col_fast.column_sums(a), a.sum(axis=0))
+
 # ----------------------------------------------------------------------------- the reference conv2d
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_reference_conv2d_and_its_backward_match_pytorch(config, device, rng):
