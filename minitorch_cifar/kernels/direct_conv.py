@@ -30,7 +30,12 @@ def to_lanes(x, top, left, out):
     the rest zeros (``top`` and ``left`` may be negative: what falls outside is left out)."""
     images, height, width, channels = x.shape
     rows, columns = out.shape[1], out.shape[2]
-    out[...] = 0
+    first, stop = max(0, top), min(rows, top + height)  # the rows and columns that receive x
+    left_end, right_start = max(0, left), min(columns, left + width)
+    out[:, :first] = 0
+    out[:, stop:] = 0
+    out[:, first:stop, :left_end] = 0
+    out[:, first:stop, right_start:] = 0
     for c in range(channels):  # a channel's plane at a time: x may be an (N, H, W, C) view of NCHW memory
         for h in range(max(0, -top), min(height, rows - top)):
             for w in range(max(0, -left), min(width, columns - left)):
