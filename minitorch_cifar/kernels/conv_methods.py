@@ -61,12 +61,15 @@ class ConvMethod(abc.ABC):
         xp = backend.get_array_module(x)
         self.chunks = chunks(xp, len(x), self, x.itemsize)
         out = xp.empty((len(x),) + self.geometry.output + (self.weight_shape[0],), x.dtype)
+        # added one output row (OW pixels) at a time: NumPy's loop over the bias alone runs 4x slower at 6 channels
+        row_bias = None if bias is None else xp.tile(bias, self.geometry.output[1])
 
         def chunk(index):
             start, stop = self.chunks[index]
             self.forward(x[start:stop], out[start:stop])
             if bias is not None:
-                out[start:stop] += bias
+                rows = out[start:stop].reshape(-1, len(row_bias))  # a view: out is contiguous
+                rows += row_bias
 
         workers.run_chunks(len(self.chunks), chunk)
         return out
