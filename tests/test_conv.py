@@ -360,7 +360,8 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (3, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
     (17, 4, 5, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
     (16, 32, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
-    (16, 64, 5, 1, 1, "im2col"),               # AlexNet's second layer: too many channels for kernel rows
+    (16, 64, 5, 1, 1, "kernel rows"),          # AlexNet's second layer
+    (17, 64, 5, 1, 1, "im2col"),               # above KERNEL_ROWS_MAX_CHANNELS
     (64, 64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
     (64, 128, 1, 2, 1, "im2col"),              # a ResNet's 1x1 downsample
     (3, 4, 3, 2, 1, "im2col"),                 # vertical stride 2
@@ -399,7 +400,7 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 @pytest.mark.parametrize("model, algorithms", [
     ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
-    ("alexnet", ["direct", "im2col"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("alexnet", ["direct", "kernel rows"] + ["Winograd F(4x4,3x3)"] * 3),
     ("lenet", ["direct"] * 2),
     ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
      (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
