@@ -48,10 +48,10 @@ def to_lanes(x, top, left, out):
 def from_lanes(y, out):
     """out (nb, OH, OW, C) = the first C channels of y (C' >= C, OH, OW, nb) back in channels-last order."""
     images, out_h, out_w, channels = out.shape
-    for n in range(images):
+    for c in range(channels):  # reading y in order: 2x faster than writing out in order at 6 channels
         for oh in range(out_h):
             for ow in range(out_w):
-                for c in range(channels):
+                for n in range(images):
                     out[n, oh, ow, c] = y[c, oh, ow, n]
 
 
