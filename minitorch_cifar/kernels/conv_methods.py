@@ -326,7 +326,7 @@ class Direct(ConvMethod):
         self.grad_padded = (out_channels, height + (kh - 1) * dh, width + (kw - 1) * dw)
         # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
         self.rows_per_image, self.min_rows = 1, direct_conv.LANES
-        self.row_items = (max(np.prod(self.padded), np.prod(self.grad_padded)) + out_channels * out_h * out_w +
+        self.row_items = (max(np.prod(self.padded), np.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
                           len(self.flipped) * height * width)
 
     def _lanes(self, a, offset, shape, slot):

@@ -7,9 +7,9 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
 
     Y[co, oh, :] = sum over c, i, j of  w[co, c, i, j] * X[c, oh + i * dh, j * dw : j * dw + OW, :]
 
-a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing copied. The kernel takes
-two output channels and four taps of a kernel row at a time, so each slice it loads serves eight
-multiply-adds. The weight gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot
+a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
+copied. The kernel takes two output channels and four taps of a kernel row at a time, so each slice it loads
+serves eight multiply-adds. The weight gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot
 product of dY[co, oh, :] with that slice, and the input gradient is a correlation of dY, padded by the dilated
 kernel less the padding, with the kernels flipped and their channel axes swapped.
 
@@ -20,8 +20,8 @@ import numba
 import numpy as np
 
 LANES = 16  # the fewest images a chunk should hold: one 512-bit vector of float32 values
-_SUMS = {"reassoc", "nsz", "contract"}  # reassociate sums (to vectorise them) and fuse multiply-adds; no NaN
-#                                        or infinity assumptions
+# reassociate sums (to vectorise them) and fuse multiply-adds; no assumptions about NaN or infinity
+_SUMS = {"reassoc", "nsz", "contract"}
 
 
 @numba.njit(cache=True, nogil=True)
@@ -82,7 +82,8 @@ def correlate(x, rows, w, dh, dw, out):
                         b0, b1 = w[co + 1, c, i, j], w[co + 1, c, i, j + 1]
                         b2, b3 = w[co + 1, c, i, j + 2], w[co + 1, c, i, j + 3]
                         x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
-                        x2, x3 = row[(j + 2) * step:(j + 2) * step + length], row[(j + 3) * step:(j + 3) * step + length]
+                        x2 = row[(j + 2) * step:(j + 2) * step + length]
+                        x3 = row[(j + 3) * step:(j + 3) * step + length]
                         for p in range(length):  # loaded once: y0 might alias x as far as LLVM knows
                             v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
                             y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
@@ -120,7 +121,8 @@ def weight_gradient(x, rows, grad_y, dh, dw, grad_w):
                         r0, r1 = g[co + 1, c, t + j], g[co + 1, c, t + j + 1]
                         r2, r3 = g[co + 1, c, t + j + 2], g[co + 1, c, t + j + 3]
                         x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
-                        x2, x3 = row[(j + 2) * step:(j + 2) * step + length], row[(j + 3) * step:(j + 3) * step + length]
+                        x2 = row[(j + 2) * step:(j + 2) * step + length]
+                        x3 = row[(j + 3) * step:(j + 3) * step + length]
                         for p in range(length):
                             e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
                             s0 += e0 * v0
