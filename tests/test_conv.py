@@ -95,12 +95,14 @@ def winograd_serves(config):
 
 
 # Each fast method and the configurations it serves: Winograd 3x3, stride 1, no dilation or groups; kernel rows
-# vertical stride 1 and no groups; im2col all of them. Forced in turn, whatever the chooser would take.
+# vertical stride 1 and no groups; direct stride 1 and no groups; im2col all of them. Forced in turn, whatever the
+# chooser would take.
 METHODS = {
     "im2col": (conv_methods.Im2col, lambda c: True),
     "Winograd F(2x2,3x3)": (conv_methods.Winograd, winograd_serves),
     "Winograd F(4x4,3x3)": (conv_methods.Winograd4, winograd_serves),
     "kernel rows": (conv_methods.KernelRows, lambda c: pair(c[3])[0] == 1 and c[6] == 1),
+    "direct": (conv_methods.Direct, lambda c: pair(c[3]) == (1, 1) and c[6] == 1),
 }
 FORCED = [pytest.param(name, config, id=f"{name.replace(' ', '')}-{i}")
           for name, (_, serves) in METHODS.items() for config, i in zip(CONFIGS, IDS) if serves(config)]
@@ -179,6 +181,13 @@ def test_weight_matrices_are_in_the_patch_columns_order_and_invertible(rng):
         np.testing.assert_allclose(patch[group * weights.shape[1]:(group + 1) * weights.shape[1]] @ weights[group],
                                    expected, rtol=1e-12)
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_column_sums_round_as_numpys_sum(dtype, rng):
+    """The bias gradient's column sums: bit for bit NumPy's sum(axis=0), which the reference path takes."""
+    a = rng.standard_normal((5000, 6)).astype(dtype)
+    np.testing.assert_array_equal(im2col_fast.column_sums(a), a.sum(axis=0))
 
 # ----------------------------------------------------------------------------- the reference conv2d
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
@@ -292,6 +301,29 @@ def test_forced_method_gradients_and_pytorch_parity(name, config, monkeypatch, r
     check_against_torch(specs(config), our_conv(config), torch_conv(config), rtol=1e-10, atol=1e-12)
 
 
+
+DIRECT_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS["direct"][1](c)]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("config", DIRECT_CONFIGS)
+def test_direct_with_many_images_per_chunk_matches_the_reference(config, dtype, tolerance, rng):
+    """The direct method's vectors run across a chunk's images: 37 images in chunks of 16 or more (the forced
+    tests' one-image chunks leave one lane), float64 and float32 against the float64 reference."""
+    geometry = geometry_of(config)
+    x, weight, bias = [rng.uniform(-1, 1, s) for s in [(37,) + config[0][1:], weight_shape(config), config[1]]]
+    x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    grad_y = rng.standard_normal((len(x),) + geometry.output + (len(weight),))
+    method = conv_methods.Direct(weight.astype(dtype), geometry, x.shape)
+    ours = [method.run_forward(x.astype(dtype), bias.astype(dtype))]
+    ours += method.run_backward(x.astype(dtype), grad_y.astype(dtype), (True, True, True))
+    expected = [conv_op.reference_conv2d(x, weight, bias, geometry)]
+    expected += conv_op.reference_conv2d_backward(x, weight, grad_y, geometry)
+    assert all(stop - start >= 16 for start, stop in method.chunks)
+    for a, b in zip(ours, expected):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * np.abs(b).max())
+
 # ----------------------------------------------------------------------------- the reference kernels' path
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_reference_kernels_path_matches_pytorch_and_finite_differences(config, device, rng):
@@ -318,23 +350,31 @@ def test_reference_kernels_import_no_fast_convolution_module():
 
 
 # ----------------------------------------------------------------------------- which layer takes which method
-@pytest.mark.parametrize("in_channels, kernel, stride, groups, algorithm", [
-    (3, 7, 1, 1, "kernel rows"),           # AlexNet's first layer
-    (3, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
-    (8, (5, 1), (1, 2), 1, "kernel rows"),
-    (15, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
-    (16, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
-    (16, 5, 1, 1, "im2col"),               # AlexNet's second layer: too many channels for kernel rows
-    (64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
-    (64, 1, 2, 1, "im2col"),               # a ResNet's 1x1 downsample
-    (3, 3, 2, 1, "im2col"),                # vertical stride 2
-    (4, 3, 1, 2, "im2col"),                # groups
-    (3, (1, 3), 1, 1, "im2col"),           # one kernel row: the patch matrix is already that small
+@pytest.mark.parametrize("in_channels, out_channels, kernel, stride, groups, algorithm", [
+    (3, 6, 5, 1, 1, "direct"),                 # LeNet's first layer
+    (6, 16, 5, 1, 1, "direct"),                # LeNet's second layer
+    (3, 16, 7, 1, 1, "direct"),                # AlexNet's first layer
+    (16, 16, 3, 1, 1, "Winograd F(4x4,3x3)"),  # 16 channels, 3x3: Winograd comes first
+    (3, 4, 1, 1, 1, "im2col"),                 # a 1x1 convolution is one product already
+    (3, 32, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
+    (8, 32, (5, 1), (1, 2), 1, "kernel rows"),
+    (15, 32, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
+    (3, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
+    (17, 4, 5, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
+    (16, 32, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
+    (16, 64, 5, 1, 1, "kernel rows"),          # AlexNet's second layer
+    (17, 64, 5, 1, 1, "im2col"),               # above KERNEL_ROWS_MAX_CHANNELS
+    (64, 64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
+    (64, 128, 1, 2, 1, "im2col"),              # a ResNet's 1x1 downsample
+    (3, 4, 3, 2, 1, "im2col"),                 # vertical stride 2
+    (3, 4, 3, (1, 2), 1, "kernel rows"),       # horizontal stride 2: not direct
+    (4, 4, 3, 1, 2, "im2col"),                 # groups
+    (3, 32, (1, 3), 1, 1, "im2col"),           # one kernel row: the patch matrix is already that small
 ])
-def test_each_layer_takes_the_method_meant_for_it(in_channels, kernel, stride, groups, algorithm):
+def test_each_layer_takes_the_method_meant_for_it(in_channels, out_channels, kernel, stride, groups, algorithm):
     kernel, stride = pair(kernel), pair(stride)
     geometry = im2col.ConvGeometry(kernel, stride, (1, 1), (1, 1), groups, (8, 8))
-    weight = np.zeros((4, in_channels // groups) + kernel, np.float32)
+    weight = np.zeros((out_channels, in_channels // groups) + kernel, np.float32)
     x = np.zeros((2, 16, 16, in_channels), np.float32)
     assert conv_op.choose_method(x, weight, geometry).algorithm == algorithm
 
@@ -362,7 +402,8 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 @pytest.mark.parametrize("model, algorithms", [
     ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
-    ("alexnet", ["kernel rows", "im2col"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("alexnet", ["direct", "kernel rows"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("lenet", ["direct"] * 2),
     ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
      (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
 ])
@@ -402,7 +443,7 @@ def test_chunks_on_threads_give_the_same_result(config, many_chunks, device):
                         rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("in_channels", [8, 32])  # kernel rows, and Winograd on the CPU
+@pytest.mark.parametrize("in_channels", [8, 32])  # direct, and Winograd on the CPU
 def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, many_chunks, rng):
     x = mt.tensor(rng.standard_normal((6, in_channels, 9, 8)).astype(np.float32), requires_grad=True)
     w = mt.tensor(rng.standard_normal((16, in_channels, 3, 3)).astype(np.float32), requires_grad=True)
@@ -416,7 +457,7 @@ def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, ma
         np.testing.assert_array_equal(gw, grads[0][1])
 
 
-@pytest.mark.parametrize("in_channels", [8, 32])  # kernel rows, and Winograd on the CPU
+@pytest.mark.parametrize("in_channels", [8, 32])  # direct, and Winograd on the CPU
 def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, device, many_chunks):
     check_against_torch([(4, in_channels, 16, 15), (32, in_channels, 3, 3), (32,)],
                         lambda x, w, b: F.conv2d(x, w, b, padding=1),

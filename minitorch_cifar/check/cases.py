@@ -115,8 +115,8 @@ LINALG = [
     op("linear", [x(3, 4), x(5, 4), x(5)], F.linear),
 ]
 
-# Convolution: kernel rows (few channels, stride 1), Winograd (3x3, stride 1, 16+ channels: F(2x2,3x3) below 8x8
-# outputs, F(4x4,3x3) from 8x8) and im2col (the rest,
+# Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (few channels, stride 1), Winograd
+# (3x3, stride 1, 16+ channels: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from 8x8) and im2col (the rest,
 # and every conv on the GPU, through im2col/col2im kernels).
 CONVOLUTIONS = [
     op("conv2d pad 1", [x(2, 3, 5, 5), x(4, 3, 3, 3), x(4)], lambda a, w, b: F.conv2d(a, w, b, padding=1),

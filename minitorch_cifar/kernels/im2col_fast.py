@@ -1,4 +1,5 @@
-"""im2col and col2im fast: numba kernels on the CPU, CUDA kernels (``im2col_cuda``) on the GPU.
+"""im2col and col2im fast: numba kernels on the CPU, CUDA kernels (``im2col_cuda``) on the GPU; and the column
+sums of the bias gradient.
 
 They compute exactly ``kernels.im2col``'s definition (the tests compare them), written into buffers
 the caller may reuse. The numba kernels walk the patch matrix row by row, are serial and release the
@@ -80,6 +81,14 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
                                         cols[r, k + j * per_group:k + (j + 1) * per_group]
 
 
+@numba.njit(cache=True, nogil=True)
+def _column_sums(a, out):
+    out[:] = 0
+    for r in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            out[c] += a[r, c]
+
+
 def _arguments(geometry):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geometry.kernel, geometry.stride, geometry.padding, geometry.dilation
     return kh, kw, sh, sw, ph, pw, dh, dw, geometry.groups, *geometry.output
@@ -104,4 +113,14 @@ def col2im(cols, geometry, input_shape, out=None):
         return _cuda().col2im(cols, geometry, input_shape, out)
     out = np.empty(input_shape, cols.dtype) if out is None else out
     _col2im(cols, *_arguments(geometry), out)
+    return out
+
+
+def column_sums(a):
+    """The column sums of the 2-D array a (a convolution's bias gradient), each added up row after row as NumPy's
+    sum(axis=0) does, so rounded alike, without its overhead per row (10x the time on 6 columns)."""
+    if backend.is_cupy_array(a):
+        return a.sum(axis=0)
+    out = np.empty(a.shape[1], a.dtype)
+    _column_sums(a, out)
     return out

@@ -15,7 +15,7 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(4x4, 3x3) or F(2x2, 3x3), kernel rows or im2col, in chunks of the batch on threads. On a GPU both
+Winograd F(4x4, 3x3) or F(2x2, 3x3), direct, kernel rows or im2col, in chunks of the batch on threads. On a GPU both
 multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
 is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
 layout, so the next convolution reads its patches contiguously.
@@ -28,7 +28,8 @@ from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
 WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
-KERNEL_ROWS_MAX_CHANNELS = 15  # up to this many input channels, kernel rows beat one patch matrix
+KERNEL_ROWS_MAX_CHANNELS = 16  # up to this many input channels, kernel rows beat one patch matrix
+DIRECT_MAX_OUT_CHANNELS = 16  # up to this many output (and input) channels, the direct convolution beats both
 
 
 def channels_last(a):
@@ -96,8 +97,21 @@ def choose_method(x, weight, geometry):
             if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
                 return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
+        # Few output channels (LeNet's 6 and 16, AlexNet's first 16): every product of P (or of the kernel rows'
+        # patches) has as few columns, and BLAS runs such thin products at a fraction of its speed, after building
+        # P. The direct convolution (stride 1) runs the sums as written instead, vectorised across a chunk's
+        # images, and builds nothing bigger than the input. Forward + backward at batch 128, 2 and 1 threads
+        # (benchmarks/bench_conv_methods.py), against the next best method: LeNet's 5x5 3->6 3.3 and 5.8 ms where
+        # kernel rows took 9.6 and 17.6, its 6->16 1.6 and 2.6 where they took 2.6 and 4.3, AlexNet's 7x7 3->16
+        # 17 and 29 to 24 and 45. With more channels it loses: 18 to kernel rows' 12 on cnn2's 3x3 3->32, 36 to
+        # 28 on AlexNet's 5x5 16->64 (its sums do not reuse loads across many output channels as BLAS does).
+        if (geometry.stride == (1, 1) and geometry.kernel != (1, 1) and
+                weight.shape[0] <= DIRECT_MAX_OUT_CHANNELS and channels <= DIRECT_MAX_OUT_CHANNELS):
+            return conv_methods.Direct(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
+        # Still the faster at 16 channels: 28 and 54 ms to im2col's 32 and 62 on AlexNet's 5x5 16->64 (2 and 1
+        # threads, bench_conv_methods.py).
         if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
             return conv_methods.KernelRows(weight, geometry, x.shape)
     # Everything else, and every layer on the GPU (a CUDA kernel builds P, cuBLAS multiplies): im2col.
@@ -106,16 +120,19 @@ def choose_method(x, weight, geometry):
 
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
-    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)" or "kernel rows")."""
+    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)", "direct" or "kernel
+    rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
-        self.x, self.weight, self.geometry = channels_last(x), weight, geometry
+        self.weight, self.geometry = weight, geometry
         if switch.reference():
-            self.method, self.algorithm = None, "im2col"
+            self.x, self.method, self.algorithm = channels_last(x), None, "im2col"
             out = reference_conv2d(self.x, weight, bias, geometry)
         else:
-            self.method = choose_method(self.x, weight, geometry)
+            self.method = choose_method(x.transpose(0, 2, 3, 1), weight, geometry)
             self.algorithm = self.method.algorithm
+            # (N, H, W, C): a view where the method reads any memory layout (saves a copy of an NCHW input)
+            self.x = x.transpose(0, 2, 3, 1) if self.method.reads_any_layout else channels_last(x)
             out = self.method.run_forward(self.x, bias)
         return out.transpose(0, 3, 1, 2)
 

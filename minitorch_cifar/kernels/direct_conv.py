@@ -1,0 +1,146 @@
+"""The direct convolution, stride 1, with the images of a chunk as the vector lanes (numba).
+
+A layer with few output channels makes thin matrix products (6 or 16 columns) that run far below the BLAS
+ceiling. Here the sums of the convolution run as they are written, vectorised across images instead: a chunk
+of nb images is laid out "lanes last", X[c, h, w, n] = x[n, h, w, c], so that one row of X holds every
+image's row h and shifting a row by one pixel shifts it by nb elements. With stride 1 an output row is then
+
+    Y[co, oh, :] = sum over c, i, j of  w[co, c, i, j] * X[c, oh + i * dh, j * dw : j * dw + OW, :]
+
+a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
+copied. The kernel takes two output channels and four taps of a kernel row at a time, so each slice it loads
+serves eight multiply-adds. The weight gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot
+product of dY[co, oh, :] with that slice, and the input gradient is a correlation of dY, padded by the dilated
+kernel less the padding, with the kernels flipped and their channel axes swapped.
+
+The sums are reassociated (vectorised), so their float rounding differs from the matrix products' but not in
+size. Serial and releasing the GIL: ``kernels.conv_methods.Direct`` runs them on chunks in threads.
+"""
+import numba
+import numpy as np
+
+LANES = 16  # the fewest images a chunk should hold: one 512-bit vector of float32 values
+# reassociate sums (to vectorise them) and fuse multiply-adds; no assumptions about NaN or infinity
+_SUMS = {"reassoc", "nsz", "contract"}
+
+
+@numba.njit(cache=True, nogil=True)
+def to_lanes(x, top, left, out):
+    """out (C, R, Q, nb) = x (nb, H, W, C) lanes last, its row h at row top + h and column w at column left + w;
+    the rest zeros (``top`` and ``left`` may be negative: what falls outside is left out)."""
+    images, height, width, channels = x.shape
+    rows, columns = out.shape[1], out.shape[2]
+    first, stop = max(0, top), min(rows, top + height)  # the rows and columns that receive x
+    left_end, right_start = max(0, left), min(columns, left + width)
+    out[:, :first] = 0
+    out[:, stop:] = 0
+    out[:, first:stop, :left_end] = 0
+    out[:, first:stop, right_start:] = 0
+    for c in range(channels):  # a channel's plane at a time: x may be an (N, H, W, C) view of NCHW memory
+        for h in range(max(0, -top), min(height, rows - top)):
+            for w in range(max(0, -left), min(width, columns - left)):
+                lanes = out[c, top + h, left + w]
+                for n in range(images):
+                    lanes[n] = x[n, h, w, c]
+
+
+@numba.njit(cache=True, nogil=True)
+def from_lanes(y, out):
+    """out (nb, OH, OW, C) = the first C channels of y (C' >= C, OH, OW, nb) back in channels-last order."""
+    images, out_h, out_w, channels = out.shape
+    for c in range(channels):  # reading y in order: 2x faster than writing out in order at 6 channels
+        for oh in range(out_h):
+            for ow in range(out_w):
+                for n in range(images):
+                    out[n, oh, ow, c] = y[c, oh, ow, n]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+def correlate(x, rows, w, dh, dw, out):
+    """out (C_out, OH, OW, nb) = the stride-1 correlation of x (C, R, Q, nb) with w (C_out, C, KH, KW), C_out
+    even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw, zero
+    outside its rows range(*rows) (those taps are skipped)."""
+    out_channels, channels, kh, kw = w.shape
+    images = x.shape[3]
+    length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
+    first, stop = rows
+    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
+    y = out.reshape(out_channels, out.shape[1], length)
+    for co in range(0, out_channels, 2):
+        for oh in range(y.shape[1]):
+            y0, y1 = y[co, oh], y[co + 1, oh]
+            y0[:] = 0
+            y1[:] = 0
+            for c in range(channels):
+                for i in range(kh):
+                    if not first <= oh + i * dh < stop:
+                        continue
+                    row = x_rows[c, oh + i * dh]
+                    j = 0
+                    while j + 4 <= kw:  # four taps: Y0 += a . x_j..j+3, Y1 += b . x_j..j+3
+                        a0, a1, a2, a3 = w[co, c, i, j], w[co, c, i, j + 1], w[co, c, i, j + 2], w[co, c, i, j + 3]
+                        b0, b1 = w[co + 1, c, i, j], w[co + 1, c, i, j + 1]
+                        b2, b3 = w[co + 1, c, i, j + 2], w[co + 1, c, i, j + 3]
+                        x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
+                        x2 = row[(j + 2) * step:(j + 2) * step + length]
+                        x3 = row[(j + 3) * step:(j + 3) * step + length]
+                        for p in range(length):  # loaded once: y0 might alias x as far as LLVM knows
+                            v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
+                            y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                            y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+                        j += 4
+                    for j in range(j, kw):  # the taps left over, one at a time
+                        a0, b0 = w[co, c, i, j], w[co + 1, c, i, j]
+                        x0 = row[j * step:j * step + length]
+                        for p in range(length):
+                            v0 = x0[p]
+                            y0[p] += a0 * v0
+                            y1[p] += b0 * v0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+def weight_gradient(x, rows, grad_y, dh, dw, grad_w):
+    """grad_w (C_out, C, KH, KW) += the gradient of ``correlate``'s w, C_out even: the dot products of dY
+    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows))."""
+    out_channels, channels, kh, kw = grad_w.shape
+    images = x.shape[3]
+    length, step = grad_y.shape[2] * images, dw * images
+    first, stop = rows
+    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
+    dy = grad_y.reshape(out_channels, grad_y.shape[1], length)
+    g = grad_w.reshape(out_channels, channels, kh * kw)
+    for co in range(0, out_channels, 2):
+        for c in range(channels):
+            for i in range(kh):
+                for oh in range(max(0, first - i * dh), min(dy.shape[1], stop - i * dh)):
+                    d0, d1, row = dy[co, oh], dy[co + 1, oh], x_rows[c, oh + i * dh]
+                    t = i * kw  # tap (i, j) is g[..., t + j]
+                    j = 0
+                    while j + 4 <= kw:  # four taps of two output channels in one pass over dY's rows
+                        s0, s1, s2, s3 = g[co, c, t + j], g[co, c, t + j + 1], g[co, c, t + j + 2], g[co, c, t + j + 3]
+                        r0, r1 = g[co + 1, c, t + j], g[co + 1, c, t + j + 1]
+                        r2, r3 = g[co + 1, c, t + j + 2], g[co + 1, c, t + j + 3]
+                        x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
+                        x2 = row[(j + 2) * step:(j + 2) * step + length]
+                        x3 = row[(j + 3) * step:(j + 3) * step + length]
+                        for p in range(length):
+                            e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
+                            s0 += e0 * v0
+                            s1 += e0 * v1
+                            s2 += e0 * v2
+                            s3 += e0 * v3
+                            r0 += e1 * v0
+                            r1 += e1 * v1
+                            r2 += e1 * v2
+                            r3 += e1 * v3
+                        g[co, c, t + j:t + j + 4] = s0, s1, s2, s3
+                        g[co + 1, c, t + j:t + j + 4] = r0, r1, r2, r3
+                        j += 4
+                    for j in range(j, kw):
+                        s0, r0 = g[co, c, t + j], g[co + 1, c, t + j]
+                        x0 = row[j * step:j * step + length]
+                        for p in range(length):
+                            v0 = x0[p]
+                            s0 += d0[p] * v0
+                            r0 += d1[p] * v0
+                        g[co, c, t + j], g[co + 1, c, t + j] = s0, r0
