@@ -212,15 +212,21 @@ def backward(root, grad, retain_graph=False):
         return
     waiting = _consumers(root._creator)
     grads, ready = {id(root._creator): grad}, [root._creator]
-    while ready:
-        fn = ready.pop()
+
+    def run(fn):
+        """fn's backward, its gradients passed on; what fn saved goes before they are summed, and its own gradient
+        and those it returned on return (not after the next function's backward)."""
         g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
         if fn.versions and fn.changes_seen != _inplace_changes:
             _check_versions(fn)
         if fn.retained is not None and g is not None:
             fn.retained._accumulate_grad(g, owned=False)
         input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
-        for parent, ig in zip(fn.parents, input_grads):
+        del g
+        parents = fn.parents
+        if not retain_graph:
+            fn.release()
+        for parent, ig in zip(parents, input_grads):
             if isinstance(parent, Function):
                 key = id(parent)
                 if ig is not None:
@@ -230,8 +236,9 @@ def backward(root, grad, retain_graph=False):
                     ready.append(parent)
             elif ig is not None:
                 to_leaf(parent, ig)
-        if not retain_graph:
-            fn.release()
+
+    while ready:
+        run(ready.pop())
 
 
 def _checked(fn, grads):
