@@ -39,9 +39,10 @@ def _relu_forward(x, out, positive):
 def _relu_backward(grad, positive, grad_in):
     full = grad.size // 8
     for b in numba.prange(full):
-        byte = np.int32(positive[b])  # int32, not uint8: numba then vectorizes the bit tests
+        byte = np.int32(positive[b])  # int32, not uint8, and g read before the test: the loop then vectorizes
         for k in range(8):
-            grad_in[8 * b + k] = grad[8 * b + k] if byte & (np.int32(1) << k) else 0
+            g = grad[8 * b + k]
+            grad_in[8 * b + k] = g if byte & (np.int32(1) << k) else 0
     for i in range(8 * full, grad.size):
         grad_in[i] = grad[i] if (np.int32(positive[full]) >> (i - 8 * full)) & 1 else 0
 
