@@ -221,6 +221,31 @@ def backward(root, grad, retain_graph=False):
         return
     waiting = _consumers(root._creator)
     grads, ready = {id(root._creator): grad}, [root._creator]
+
+    def run(fn):
+        """fn's backward, its gradients passed on; what fn saved goes before they are summed, and its own gradient
+        and those it returned on return (not after the next function's backward)."""
+        g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
+        if fn.versions and fn.changes_seen != _inplace_changes:
+            _check_versions(fn)
+        if fn.retained is not None and g is not None:
+            fn.retained._accumulate_grad(g, owned=False)
+        input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
+        del g
+        parents = fn.parents
+        if not retain_graph:
+            fn.release()
+        for parent, ig in zip(parents, input_grads):
+            if isinstance(parent, Function):
+                key = id(parent)
+                if ig is not None:
+                    grads[key] = ig if key not in grads else grads[key] + ig
+                waiting[key] -= 1
+                if not waiting[key]:
+                    ready.append(parent)
+            elif ig is not None:
+                to_leaf(parent, ig)
+
     gpu = caller_gpu = None  # the GPU made current last, and the one current when backward was called
     try:
         while ready:
@@ -228,24 +253,7 @@ def backward(root, grad, retain_graph=False):
             if fn.gpu is not None and fn.gpu != gpu:  # each function runs on its inputs' GPU, as its forward did
                 previous, gpu = backend.use_gpu(fn.gpu), fn.gpu
                 caller_gpu = previous if caller_gpu is None else caller_gpu
-            g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
-            if fn.versions and fn.changes_seen != _inplace_changes:
-                _check_versions(fn)
-            if fn.retained is not None and g is not None:
-                fn.retained._accumulate_grad(g, owned=False)
-            input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
-            for parent, ig in zip(fn.parents, input_grads):
-                if isinstance(parent, Function):
-                    key = id(parent)
-                    if ig is not None:
-                        grads[key] = ig if key not in grads else grads[key] + ig
-                    waiting[key] -= 1
-                    if not waiting[key]:
-                        ready.append(parent)
-                elif ig is not None:
-                    to_leaf(parent, ig)
-            if not retain_graph:
-                fn.release()
+            run(fn)
     finally:
         if caller_gpu is not None:
             backend.use_gpu(caller_gpu)

@@ -63,6 +63,35 @@ def test_arrays_live_only_while_an_op_saved_them():
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 24.0))  # d/dx sum((3x + 1)^2) = 6 (3x + 1)
 
 
+def test_backward_frees_what_each_op_saved_and_the_gradients_it_used_as_it_goes():
+    """When an op's backward runs, the ops after it have freed what they saved, the gradients they were given and
+    those they returned (here two, summed into the gradient of their shared input): only that sum is alive."""
+    refs, alive_when = {}, {}
+
+    class Tap(Function):
+        """The identity, keeping an array of its own for backward; its backward notes which arrays of the Taps
+        that ran before it are still alive, and weak references to its own."""
+
+        def forward(self, a, name):
+            self.name, self.saved = name, a * 1.0
+            return a * 1.0
+
+        def backward(self, grad):
+            alive_when[self.name] = sorted(key for key, ref in refs.items() if ref() is not None)
+            passed_on = grad * 1.0
+            refs.update({f"{self.name} saved": weakref.ref(self.saved), f"{self.name} given": weakref.ref(grad),
+                         f"{self.name} returned": weakref.ref(passed_on)})
+            return passed_on
+
+    x = mt.ones(4, requires_grad=True)
+    first = Tap.apply(x, name="first")
+    loss = (Tap.apply(first, name="left") * 2 + Tap.apply(first, name="right")).sum()
+    del first
+    loss.backward()
+    assert alive_when["first"] == []
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(4, 3.0))
+
+
 def test_retain_graph_allows_a_second_backward():
     x = mt.ones(2, requires_grad=True)
     y = (x.exp() * 2).sum()

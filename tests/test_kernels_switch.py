@@ -1,18 +1,20 @@
 """The kernels switch: each op's fast kernels agree with its plain reference (forward, gradients, optimizer
 steps), so do whole training steps of cnn3 and resnet10, reference mode never imports numba, and a bad
 setting is refused with a clear message."""
+import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
 from minitorch_cifar import optim
-from minitorch_cifar.kernels import workers
+from minitorch_cifar.kernels import activation, workers
 from minitorch_cifar.nn import functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +92,55 @@ def test_op_fast_and_reference_agree(name, layout, monkeypatch):
     fast, reference = in_both_modes(run)
     for i, (f, r) in enumerate(zip(fast, reference)):
         assert_float32_close(f, r, f"{name}: {'forward' if i == 0 else f'gradient of input {i - 1}'}")
+
+
+RELU_INPUTS = {  # 1155 elements: the last byte of the fast kernel's bits is partial
+    "nchw": lambda x: x,
+    "channels_last": channels_last,
+    "with_gaps": lambda x: np.repeat(x, 2, axis=3)[..., ::2],  # not dense: NumPy writes the output
+}
+
+
+@pytest.mark.parametrize("grad_layout", ["same", "other"])
+@pytest.mark.parametrize("layout", sorted(RELU_INPUTS))
+def test_fast_relu_keeps_bits_that_give_the_reference_gradient(layout, grad_layout):
+    """The numba ReLU keeps one bit per element for its backward; read in the output's memory layout or (through
+    its boolean mask) in another, they give the reference's gradient, NaN and signed zeros included."""
+    fast = mt.kernels.numba_kernels("activation_numba")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 7, 11)).astype(np.float32)
+    x[0, 0, 0, :4] = [0.0, -0.0, np.nan, 1e-30]
+    x = RELU_INPUTS[layout](x)
+    out, positive = fast.relu_forward(x)
+    reference_out, reference_positive = activation.reference_relu_forward(x)
+    np.testing.assert_array_equal(out, reference_out)
+    assert positive.bits.nbytes == -(-x.size // 8)
+    grad = np.empty_like(out)  # out's memory layout
+    grad[...] = rng.standard_normal(x.shape)
+    if grad_layout == "other":
+        grad = np.ascontiguousarray(grad) if layout == "channels_last" else channels_last(grad)
+    assert (grad.strides == out.strides) == (grad_layout == "same")
+    np.testing.assert_array_equal(fast.relu_backward(grad, positive),
+                                  activation.reference_relu_backward(grad, reference_positive))
+
+
+@pytest.mark.parametrize("mode", ["fast", "reference"])
+def test_relu_output_is_freed_when_only_relu_would_keep_it(mode):
+    """ReLU's backward needs only where its output was positive: followed by a max-pool (which keeps its indices),
+    the output's memory is freed after forward, and the gradient is still right."""
+    x = mt.tensor(np.random.default_rng(5).standard_normal((2, 4, 30, 30)).astype(np.float32), requires_grad=True)
+    with mt.use_kernels(mode):
+        y = F.relu(x)
+        out = weakref.ref(y.array)
+        loss = F.max_pool2d(y, 2).sum()
+        del y
+        gc.collect()
+        assert out() is None
+        loss.backward()
+    pooled_from = F.max_pool2d(x.detach(), 2, return_indices=True)[1].numpy()
+    expected = np.zeros(x.shape, np.float32).reshape(2, 4, -1)
+    np.put_along_axis(expected, pooled_from.reshape(2, 4, -1), 1.0, axis=2)
+    np.testing.assert_array_equal(x.grad.numpy(), expected.reshape(x.shape) * (x.detach().numpy() > 0))
 
 
 OPTIMIZERS = [

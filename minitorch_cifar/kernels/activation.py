@@ -7,13 +7,15 @@ from . import numba_kernels, switch
 
 # ----------------------------------------------------------------------------- reference: read this first
 def reference_relu_forward(x):
-    """max(x, 0) elementwise (NaN stays NaN, as torch.relu)."""
-    return backend.get_array_module(x).maximum(x, 0)
+    """max(x, 0) elementwise (NaN stays NaN, as torch.relu), and where it is positive: all that the backward needs
+    (as a boolean array)."""
+    out = backend.get_array_module(x).maximum(x, 0)
+    return out, out > 0
 
 
-def reference_relu_backward(grad, out):
+def reference_relu_backward(grad, positive):
     """The gradient passes where the forward's output was positive (out > 0 exactly where x > 0), else 0."""
-    return grad * (out > 0)
+    return grad * positive
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -34,14 +36,17 @@ def _fast(a):
 
 
 def relu_forward(x):
-    """max(x, 0), in x's memory layout (C order for CuPy arrays, which a CUDA kernel serves)."""
+    """(max(x, 0) in x's memory layout (C order for CuPy arrays, which a CUDA kernel serves), where it is positive).
+    The second is what ReLU keeps for relu_backward: a boolean array from the reference, one bit per element from
+    the numba kernel (so that the output itself can be freed once its consumers are done with it, 1/32 of its
+    memory where it cannot), the output itself from the CUDA kernel."""
     if _reference_runs(x):
         return reference_relu_forward(x)
     return _fast(x).relu_forward(x)
 
 
-def relu_backward(grad, out):
-    """grad where the forward's output was positive, else 0."""
-    if _reference_runs(grad):
-        return reference_relu_backward(grad, out)
-    return _fast(grad).relu_backward(grad, out)
+def relu_backward(grad, positive):
+    """grad where the forward's output was positive, else 0, given ``positive`` from relu_forward."""
+    if getattr(positive, "dtype", None) == bool:  # the reference's boolean array
+        return reference_relu_backward(grad, positive)
+    return _fast(grad).relu_backward(grad, positive)

@@ -198,11 +198,23 @@ class Winograd(ConvMethod):
 
     def __init__(self, weight, geometry, input_shape):
         super().__init__(weight, geometry, input_shape)
-        self.u_t = winograd.transform_weight(self.transform, weight)  # U^T: (a^2, C_out, C_in)
+        self.weight = weight
         self.padding, self.grid = geometry.padding, winograd.tile_grid(self.transform, geometry.output)
         channels, out_channels = input_shape[3], weight.shape[0]
         self.rows_per_image = self.grid[0] * self.grid[1]
         self.row_items, self.min_rows = self.transform.positions * (channels + out_channels), channels
+
+    def run_forward(self, x, bias):
+        self.u_t = winograd.transform_weight(self.transform, self.weight)  # U^T: (a^2, C_out, C_in)
+        out = super().run_forward(x, bias)
+        del self.u_t  # a^2 / 9 times the kernels' memory: backward transforms them again rather than keep U^T
+        return out
+
+    def run_backward(self, x, grad_y, needs):
+        self.u_t = winograd.transform_weight(self.transform, self.weight) if needs[0] else None  # for dV = dM U
+        grads = super().run_backward(x, grad_y, needs)
+        del self.u_t
+        return grads
 
     def _tiles(self, images, channels, dtype, slot):
         return workers.scratch((self.transform.positions, images * self.rows_per_image, channels), dtype, slot)

@@ -160,7 +160,8 @@ def _cuda():
 
 def max_pool_forward(x, windows):
     """Max over each window of x (N, C, H, W): the output and, per output, the flat index h*W + w of
-    the input element that won (PyTorch's indices, int64). The fast kernels keep x's layout."""
+    the input element that won (PyTorch's indices: int64, or int32 from the numba kernels where they fit). The
+    fast kernels keep x's layout."""
     if switch.reference():
         return reference_max_pool(x, windows)
     if backend.is_cupy_array(x):

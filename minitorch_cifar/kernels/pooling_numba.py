@@ -128,10 +128,12 @@ def _avg_backward(grad, h_start, h_stop, h_step, w_start, w_stop, w_step, diviso
 # ----------------------------------------------------------------------------- entry points (see pooling)
 def max_pool_forward(x, windows):
     """Max over each window of x (N, C, H, W): the output and, per output, the flat index h*W + w of
-    the input element that won (PyTorch's indices, int64), both in x's layout."""
+    the input element that won (PyTorch's indices, as int32 where they fit: half the memory MaxPool keeps for
+    its backward), both in x's layout."""
     channels_last = is_channels_last(x)
     shape = x.shape[:2] + (len(windows.h_start), len(windows.w_start))
-    out, indices = _empty(shape, x.dtype, channels_last), _empty(shape, np.int64, channels_last)
+    index_type = np.int32 if x.shape[2] * x.shape[3] <= np.iinfo(np.int32).max else np.int64
+    out, indices = _empty(shape, x.dtype, channels_last), _empty(shape, index_type, channels_last)
     if channels_last:
         _max_forward_nhwc(_nhwc(x), *windows, _nhwc(out), _nhwc(indices), elements=x.size)
     else:

@@ -174,11 +174,11 @@ class ReLU(Function):
     """max(a, 0); the gradient passes where the output is positive (zero at a = 0, as PyTorch)."""
 
     def forward(self, a):
-        self.out = activation.relu_forward(a)
-        return self.out
+        out, self.positive = activation.relu_forward(a)  # where out > 0, kept in less memory than out (kernels)
+        return out
 
     def backward(self, grad):
-        return activation.relu_backward(grad, self.out)
+        return activation.relu_backward(grad, self.positive)
 
 
 class LeakyReLU(Function):

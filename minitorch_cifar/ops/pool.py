@@ -68,7 +68,7 @@ def _max_pool(x, windows, return_indices, unbatched):
     out = _unbatched(MaxPool.apply(x, windows=windows, indices_out=indices), unbatched)
     if not return_indices:
         return out
-    return out, _unbatched(Tensor._wrap(indices[0]), unbatched)
+    return out, _unbatched(Tensor._wrap(indices[0].astype("int64", copy=False)), unbatched)  # PyTorch's dtype
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
