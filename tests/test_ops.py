@@ -3,6 +3,9 @@
 One table drives both checks. Shapes exercise broadcasting and axes; input ranges keep away from
 kinks (relu, abs at 0) and from the edges of a function's domain (log, sqrt near 0).
 """
+import os
+import threading
+
 import numpy as np
 import pytest
 
@@ -259,3 +262,29 @@ def test_split_matmul_equals_one_product_and_takes_transposed_views(monkeypatch)
     for a, b in [(rng.standard_normal((31, 7)), rng.standard_normal((7, 4))),
                  (rng.standard_normal((7, 5)).T, rng.standard_normal((17, 7)).T)]:
         np.testing.assert_allclose(workers.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)
+
+
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two CPUs")
+def test_chunk_threads_keep_off_the_callers_cpu_and_results_keep_index_order(monkeypatch):
+    """With the caller said to be on its first CPU, the chunk thread may run on all its others, from the second
+    run on (the first may start the thread). The caller waits in its first chunk until the chunk thread has run one."""
+    allowed = os.sched_getaffinity(0)
+    monkeypatch.setattr(workers, "num_threads", lambda: 2)
+    monkeypatch.setattr(workers, "_sched_getcpu", lambda: lambda: min(allowed))
+    caller = threading.get_native_id()
+    for run in range(2):
+        other_ran, other_cpus = threading.Event(), []
+
+        def work(index):
+            if threading.get_native_id() == caller:
+                other_ran.wait(10)
+            else:
+                other_cpus.append(os.sched_getaffinity(0))
+                other_ran.set()
+            return index
+
+        assert workers.run_chunks(8, work) == list(range(8))
+    assert other_cpus and all(cpus == allowed - {min(allowed)} for cpus in other_cpus)

@@ -14,8 +14,12 @@ environment already chooses:
   ran up to 2-3x slower);
 - NumPy's OpenBLAS to one thread (OPENBLAS_NUM_THREADS overrides): its idle threads likewise spin
   after each call, and the work that matters (convolution) is parallel at the level of chunks.
+
+Each run of chunks keeps the chunk threads off the CPU of the thread that starts it (see
+``_keep_chunk_threads_off_callers_cpu``), so that they do not wake on the caller's core.
 """
 import concurrent.futures
+import ctypes
 import functools
 import itertools
 import os
@@ -51,9 +55,53 @@ def configure_threads():
         _openblas().limit(limits=1)
 
 
+_kept_off = {}  # native id of each chunk thread -> the CPU it may not run on (None: not known yet)
+
+
+def _register_chunk_thread():
+    _kept_off[threading.get_native_id()] = None
+
+
 @functools.cache
 def _executor(workers):
-    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="minitorch-chunks")
+    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="minitorch-chunks",
+                                                 initializer=_register_chunk_thread)
+
+
+@functools.cache
+def _sched_getcpu():
+    """The C library's sched_getcpu (the CPU the calling thread is on), or None where there is none."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        return ctypes.CDLL(None).sched_getcpu
+    except (OSError, AttributeError):
+        return None
+
+
+def _keep_chunk_threads_off_callers_cpu():
+    """Let the chunk threads run on any of the caller's CPUs but the one the caller is on (where it has others).
+
+    Linux wakes a sleeping thread on the CPU of the thread that wakes it when it does not see another CPU as
+    idle, and in a KVM guest a vCPU that has been idle for a while may not count as idle: after 20 ms without
+    work (the pause before each step of bench_models.py), every chunk thread woke on the caller's CPU, for a
+    whole training step, and two threads shared one core. Measured on the 2-core EPYC guest after such a pause:
+    two 440 us chunks on two threads took 900 us, and 500 with the chunk thread kept off the caller's CPU;
+    LeNet's training step at batch 128 took 10.3 ms, and 8.0 (6.7 without the pause). One system call per
+    chunk thread, and only when the caller has moved to another CPU."""
+    getcpu = _sched_getcpu()
+    if getcpu is None:
+        return
+    cpu, caller = getcpu(), threading.get_native_id()
+    for thread, kept_off in list(_kept_off.items()):
+        if kept_off != cpu and thread != caller:
+            others = os.sched_getaffinity(0) - {cpu}  # 0: the calling thread
+            try:
+                if others:
+                    os.sched_setaffinity(thread, others)
+            except OSError:  # a CPU set the system refuses: the thread runs where it may
+                pass
+            _kept_off[thread] = cpu
 
 
 def run_chunks(count, work):
@@ -75,6 +123,7 @@ def run_chunks(count, work):
             results[i] = work(i)
 
     with _openblas().limit(limits=1):
+        _keep_chunk_threads_off_callers_cpu()
         others = [_executor(threads - 1).submit(take) for _ in range(threads - 1)]
         try:
             take()
