@@ -84,9 +84,10 @@ def our_conv(config):
 
 @pytest.fixture
 def many_chunks(monkeypatch):
-    """Cut every batch into one-image chunks, so that the chunk loop (threaded on the CPU) runs and its sums are
-    combined."""
+    """Cut every batch into one-image chunks, so that the chunk loop (on every thread on the CPU, however little
+    the work) runs and its sums are combined."""
     monkeypatch.setattr(conv_methods, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_methods, "MIN_PRODUCTS_PER_THREAD", 1)
     monkeypatch.setattr(conv_methods, "GPU_CHUNK_BYTES", 1)
 
 

@@ -21,6 +21,12 @@ from . import direct_conv, im2col_fast, winograd, workers
 from .im2col import ConvGeometry, kernels_of, patch_columns, weight_matrices
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
+# Each thread a convolution runs on gets at least this many multiply-adds of its forward: waking a thread and
+# handing work over costs some 50-100 us, what a few million multiply-adds of a small convolution take. LeNet's
+# training step on 2 threads (bench_models.Pair, back to back, best of 15): batch 4 (convolutions of 0.9M and 1.4M
+# multiply-adds) 1.76 ms with both on two threads, 1.28 on one; batch 16 to 32 (3.8M to 11M) within the noise of
+# one another either way; batch 128 (31M and 45M) 6.0 on two threads, 8.2 on one.
+MIN_PRODUCTS_PER_THREAD = 3 << 20
 # Scratch bytes per chunk on the GPU: a bound on memory, not a cache size. The whole batch's patches would take
 # 2.4 GB for a 128-channel 3x3 layer at 32x32, batch 512 (4.8 GB in backward with their gradient), more than a
 # 16-24 GB card can spare beside the activations; 512 MB still gives each product about 116k rows (113 images of
@@ -65,6 +71,7 @@ class ConvMethod(abc.ABC):
         """The convolution (N, OH, OW, C_out) of the whole batch x (N, H, W, C), plus the bias (unless None)."""
         xp = backend.get_array_module(x)
         self.chunks = chunks(xp, len(x), self, x.itemsize)
+        self.threads = min(workers.num_threads(), max(1, self.products(len(x)) // MIN_PRODUCTS_PER_THREAD))
         out = xp.empty((len(x),) + self.geometry.output + (self.weight_shape[0],), x.dtype)
         # added one output row (OW pixels) at a time: NumPy's loop over the bias alone runs 4x slower at 6 channels
         row_bias = None if bias is None else xp.tile(bias, self.geometry.output[1])
@@ -76,8 +83,13 @@ class ConvMethod(abc.ABC):
                 rows = out[start:stop].reshape(-1, len(row_bias))  # a view: out is contiguous
                 rows += row_bias
 
-        _run_chunks(xp, len(self.chunks), chunk)
+        _run_chunks(xp, len(self.chunks), chunk, self.threads)
         return out
+
+    def products(self, images):
+        """The multiply-adds of the forward of ``images`` images, as the direct convolution counts them."""
+        out_channels, channels_per_group, kh, kw = self.weight_shape
+        return images * self.geometry.output[0] * self.geometry.output[1] * out_channels * channels_per_group * kh * kw
 
     def run_backward(self, x, grad_y, needs):
         """(dx, dW, db) of the whole batch, in the chunks of run_forward; None for each that ``needs`` does not ask."""
@@ -92,7 +104,8 @@ class ConvMethod(abc.ABC):
             return share, im2col_fast.column_sums(grad_y_chunk.reshape(-1, grad_y.shape[3])) if need_bias else None
 
         total_weight = total_bias = None
-        for share, bias_share in _run_chunks(xp, len(self.chunks), chunk):  # summed in chunk order: deterministic
+        # summed in chunk order: deterministic
+        for share, bias_share in _run_chunks(xp, len(self.chunks), chunk, self.threads):
             total_weight = _plus(total_weight, share)
             total_bias = _plus(total_bias, bias_share)
         return grad_x, self.weight_gradient(total_weight) if need_weight else None, total_bias
@@ -120,10 +133,11 @@ def chunks(xp, images, method, itemsize):
     return [(images * i // count, images * (i + 1) // count) for i in range(count)]
 
 
-def _run_chunks(xp, count, work):
-    """``work(index)`` for each chunk, results in chunk order: on threads on the CPU, one after the other on the
-    GPU (its kernels queue on one stream anyway, and a new thread would start on GPU 0, not on the caller's)."""
-    return workers.run_chunks(count, work) if xp is np else [work(index) for index in range(count)]
+def _run_chunks(xp, count, work, threads):
+    """``work(index)`` for each chunk, results in chunk order: on up to ``threads`` threads on the CPU, one after
+    the other on the GPU (its kernels queue on one stream anyway, and a new thread would start on GPU 0, not on
+    the caller's)."""
+    return workers.run_chunks(count, work, threads) if xp is np else [work(index) for index in range(count)]
 
 
 def _scratch(xp, shape, dtype):

@@ -104,11 +104,11 @@ def _keep_chunk_threads_off_callers_cpu():
             _kept_off[thread] = cpu
 
 
-def run_chunks(count, work):
-    """Call ``work(index)`` for every index in range(count) on up to num_threads() threads, each taking the
-    next index as soon as it is free (a thread slowed down by other work on the machine takes fewer).
-    Returns the results in index order, so that sums over them do not depend on timing."""
-    threads = min(num_threads(), count)
+def run_chunks(count, work, threads=None):
+    """Call ``work(index)`` for every index in range(count) on up to ``threads`` (default: num_threads())
+    threads, each taking the next index as soon as it is free (a thread slowed down by other work on the machine
+    takes fewer). Returns the results in index order, so that sums over them do not depend on timing."""
+    threads = min(num_threads() if threads is None else threads, count)
     results = [None] * count
     if threads <= 1 or _openblas() is None:
         for i in range(count):
