@@ -6,11 +6,11 @@ from . import numba_kernels, switch
 
 
 # ----------------------------------------------------------------------------- reference: read this first
-def reference_relu_forward(x):
+def reference_relu_forward(x, keep_positive=True):
     """max(x, 0) elementwise (NaN stays NaN, as torch.relu), and where it is positive: all that the backward needs
-    (as a boolean array)."""
+    (as a boolean array; None unless ``keep_positive``, when no backward will run)."""
     out = backend.get_array_module(x).maximum(x, 0)
-    return out, out > 0
+    return out, out > 0 if keep_positive else None
 
 
 def reference_relu_backward(grad, positive):
@@ -35,13 +35,14 @@ def _fast(a):
     return numba_kernels("activation_numba")
 
 
-def relu_forward(x):
+def relu_forward(x, keep_positive=True):
     """(max(x, 0) in x's memory layout (C order for CuPy arrays, which a CUDA kernel serves), where it is positive).
-    The second is what ReLU keeps for relu_backward: a boolean array from the reference, one bit per element from
-    the numba kernel (so that the output itself can be freed once its consumers are done with it, 1/32 of its
-    memory where it cannot), the output itself from the CUDA kernel."""
+    The second is what ReLU keeps for relu_backward: a boolean array from the reference (None unless
+    ``keep_positive``: small arrays under no_grad skip the comparison), one bit per element from the numba kernel
+    (so that the output itself can be freed once its consumers are done with it, 1/32 of its memory where it
+    cannot), the output itself from the CUDA kernel."""
     if _reference_runs(x):
-        return reference_relu_forward(x)
+        return reference_relu_forward(x, keep_positive)
     return _fast(x).relu_forward(x)
 
 

@@ -174,7 +174,8 @@ class ReLU(Function):
     """max(a, 0); the gradient passes where the output is positive (zero at a = 0, as PyTorch)."""
 
     def forward(self, a):
-        out, self.positive = activation.relu_forward(a)  # where out > 0, kept in less memory than out (kernels)
+        # where out > 0, kept in less memory than out (kernels); not computed where no gradient will be asked for
+        out, self.positive = activation.relu_forward(a, keep_positive=True in self.needs_grad)
         return out
 
     def backward(self, grad):
