@@ -97,6 +97,17 @@ def _against_reference(run, dtype, device, atol, rtol):
     return _compared([(name, c, r) for (name, c), (_, r) in zip(candidate, reference)], atol, rtol)
 
 
+def _reference_row(check, test, run, dtype, device):
+    """The row of ``check`` (its name, shapes and tolerance) for ``_against_reference(run, dtype, device, ...)``."""
+    atol, rtol = check.tolerance
+    tolerance = _tolerance(atol, rtol)
+    try:
+        error, passed, note = _against_reference(run, dtype, device, atol, rtol)
+    except Exception as e:
+        return _failed(check.name, test, check.shapes, tolerance, e)
+    return Row(check.name, test, check.shapes, error, tolerance, passed, note)
+
+
 def _failed(name, test, shapes, tolerance, error):
     """The row of a check that raised: the exception's type and first line."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -172,13 +183,8 @@ class Differentiable:
         return [("output", out.array)] + [(name, None if t.grad is None else t.grad.array) for name, t in gradients]
 
     def _comparison_row(self, device):
-        atol, rtol = self.tolerance
-        test, tolerance = f"f{np.dtype(self.dtype).itemsize * 8} {device} vs f64 cpu", _tolerance(atol, rtol)
-        try:
-            error, passed, note = _against_reference(self._forward_backward, self.dtype, device, atol, rtol)
-        except Exception as e:
-            return _failed(self.name, test, self.shapes, tolerance, e)
-        return Row(self.name, test, self.shapes, error, tolerance, passed, note)
+        return _reference_row(self, f"f{np.dtype(self.dtype).itemsize * 8} {device} vs f64 cpu", self._forward_backward,
+                              self.dtype, device)
 
 
 class _OneRow:
@@ -194,7 +200,7 @@ class OptimizerStep(_OneRow):
     the parameters and the optimizer's state after them, float32 on the device against float64 on the CPU."""
     name: str
     make: Callable
-    shapes_: tuple = ((200, 200), (7,))  # the first takes the one-pass kernel on the CPU, the second the array code
+    shapes_: tuple = ((200, 200), (7,))  # a matrix and a vector: both take the one-pass kernel on the CPU
     steps: int = 3
     tolerance: tuple = (1e-6, 1e-5)
 
@@ -218,13 +224,7 @@ class OptimizerStep(_OneRow):
         return results
 
     def row(self, device):
-        atol, rtol = self.tolerance
-        test, tolerance = f"{self.steps} steps f32 {device} vs f64 cpu", _tolerance(atol, rtol)
-        try:
-            error, passed, note = _against_reference(self._run, np.float32, device, atol, rtol)
-        except Exception as e:
-            return _failed(self.name, test, self.shapes, tolerance, e)
-        return Row(self.name, test, self.shapes, error, tolerance, passed, note)
+        return _reference_row(self, f"{self.steps} steps f32 {device} vs f64 cpu", self._run, np.float32, device)
 
 
 @dataclasses.dataclass(frozen=True)
