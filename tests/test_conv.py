@@ -306,17 +306,30 @@ def test_forced_method_gradients_and_pytorch_parity(name, config, monkeypatch, r
 DIRECT_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS["direct"][1](c)]
 
 
+@pytest.mark.parametrize("weight_needs_grad", [True, False])
+def test_direct_keeps_lanes_only_for_a_weight_gradient(weight_needs_grad, monkeypatch, rng):
+    """The op asks the method to keep x's lanes when its weight needs a gradient, and not otherwise."""
+    force(monkeypatch, "direct")
+    x = mt.tensor(rng.uniform(-1, 1, (4, 3, 8, 8)), requires_grad=True)
+    weight = mt.tensor(rng.uniform(-1, 1, (6, 3, 3, 3)), requires_grad=weight_needs_grad)
+    method = F.conv2d(x, weight)._creator.method
+    assert len(method.kept) >= 1 and all((kept is not None) == weight_needs_grad for kept in method.kept)
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["x kept", "x laid out again"])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-5)])
 @pytest.mark.parametrize("config", DIRECT_CONFIGS)
-def test_direct_with_many_images_per_chunk_matches_the_reference(config, dtype, tolerance, rng):
+def test_direct_with_many_images_per_chunk_matches_the_reference(config, dtype, tolerance, keep, rng):
     """The direct method's vectors run across a chunk's images: 37 images in chunks of 16 or more (the forced
-    tests' one-image chunks leave one lane), float64 and float32 against the float64 reference."""
+    tests' one-image chunks leave one lane), float64 and float32 against the float64 reference; dW from the lanes
+    of x that forward kept, or laid out again (forward kept nothing)."""
     geometry = geometry_of(config)
     x, weight, bias = [rng.uniform(-1, 1, s) for s in [(37,) + config[0][1:], weight_shape(config), config[1]]]
     x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     grad_y = rng.standard_normal((len(x),) + geometry.output + (len(weight),))
     method = conv_methods.Direct(weight.astype(dtype), geometry, x.shape)
-    ours = [method.run_forward(x.astype(dtype), bias.astype(dtype))]
+    ours = [method.run_forward(x.astype(dtype), bias.astype(dtype), keep=keep)]
+    assert all((kept is not None) == keep for kept in method.kept)
     ours += method.run_backward(x.astype(dtype), grad_y.astype(dtype), (True, True, True))
     expected = [conv_op.reference_conv2d(x, weight, bias, geometry)]
     expected += conv_op.reference_conv2d_backward(x, weight, grad_y, geometry)

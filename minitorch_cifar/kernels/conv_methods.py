@@ -55,20 +55,22 @@ class ConvMethod(abc.ABC):
         self.weight_shape, self.geometry = weight.shape, geometry
 
     @abc.abstractmethod
-    def forward(self, x, out):
-        """out (N', OH, OW, C_out) = the convolution of the chunk of images x (N', H, W, C), without bias."""
+    def forward(self, x, out, keep):
+        """out (N', OH, OW, C_out) = the convolution of the chunk of images x (N', H, W, C), without bias. May
+        return what the chunk's backward takes back as ``kept`` (where ``keep``: a backward will ask for dW)."""
 
     @abc.abstractmethod
-    def backward(self, x, grad_y, grad_x, need_weight):
+    def backward(self, x, grad_y, grad_x, need_weight, kept):
         """Write the chunk's dx into ``grad_x`` (unless None); return its share of the weight gradient (if
-        ``need_weight``), in this method's own layout."""
+        ``need_weight``), in this method's own layout. ``kept``: what forward returned for the chunk, or None."""
 
     @abc.abstractmethod
     def weight_gradient(self, total):
         """The sum of the chunks' shares, as the gradient of the kernels (C_out, C/groups, KH, KW)."""
 
-    def run_forward(self, x, bias):
-        """The convolution (N, OH, OW, C_out) of the whole batch x (N, H, W, C), plus the bias (unless None)."""
+    def run_forward(self, x, bias, keep=False):
+        """The convolution (N, OH, OW, C_out) of the whole batch x (N, H, W, C), plus the bias (unless None);
+        ``keep``: run_backward will follow, asking for dW (a method may keep arrays for it)."""
         xp = backend.get_array_module(x)
         self.chunks = chunks(xp, len(x), self, x.itemsize)
         self.threads = min(workers.num_threads(), max(1, self.products(len(x)) // MIN_PRODUCTS_PER_THREAD))
@@ -78,12 +80,13 @@ class ConvMethod(abc.ABC):
 
         def chunk(index):
             start, stop = self.chunks[index]
-            self.forward(x[start:stop], out[start:stop])
+            kept = self.forward(x[start:stop], out[start:stop], keep)
             if bias is not None:
                 rows = out[start:stop].reshape(-1, len(row_bias))  # a view: out is contiguous
                 rows += row_bias
+            return kept
 
-        _run_chunks(xp, len(self.chunks), chunk, self.threads)
+        self.kept = _run_chunks(xp, len(self.chunks), chunk, self.threads)
         return out
 
     def products(self, images):
@@ -100,7 +103,8 @@ class ConvMethod(abc.ABC):
         def chunk(index):
             start, stop = self.chunks[index]
             grad_y_chunk = grad_y[start:stop]
-            share = self.backward(x[start:stop], grad_y_chunk, grad_x[start:stop] if need_x else None, need_weight)
+            share = self.backward(x[start:stop], grad_y_chunk, grad_x[start:stop] if need_x else None, need_weight,
+                                  self.kept[index])
             return share, im2col_fast.column_sums(grad_y_chunk.reshape(-1, grad_y.shape[3])) if need_bias else None
 
         total_weight = total_bias = None
@@ -180,10 +184,10 @@ class Im2col(ConvMethod):
         for a_group, b_group, out_group in zip(xp.split(a, groups, axis=1), b, xp.split(out, groups, axis=1)):
             _matmul_into(a_group, b_group.T if transpose_b else b_group, out_group)
 
-    def forward(self, x, out):
+    def forward(self, x, out, keep):
         self._per_group(self._patches(x), self.weights, out.reshape(-1, out.shape[3]))
 
-    def backward(self, x, grad_y, grad_x, need_weight):
+    def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dW_g as (groups, KH * KW * C/groups, C_out/groups)."""
         xp, groups = backend.get_array_module(grad_y), self.geometry.groups
         dy = grad_y.reshape(-1, grad_y.shape[3])
@@ -218,9 +222,9 @@ class Winograd(ConvMethod):
         self.rows_per_image = self.grid[0] * self.grid[1]
         self.row_items, self.min_rows = self.transform.positions * (channels + out_channels), channels
 
-    def run_forward(self, x, bias):
+    def run_forward(self, x, bias, keep=False):
         self.u_t = winograd.transform_weight(self.transform, self.weight)  # U^T: (a^2, C_out, C_in)
-        out = super().run_forward(x, bias)
+        out = super().run_forward(x, bias, keep)
         del self.u_t  # a^2 / 9 times the kernels' memory: backward transforms them again rather than keep U^T
         return out
 
@@ -233,14 +237,14 @@ class Winograd(ConvMethod):
     def _tiles(self, images, channels, dtype, slot):
         return workers.scratch((self.transform.positions, images * self.rows_per_image, channels), dtype, slot)
 
-    def forward(self, x, out):
+    def forward(self, x, out, keep):
         v = winograd.input_tiles(self.transform, x, self.padding, self.grid,
                                  self._tiles(len(x), x.shape[3], x.dtype, 0))
         m = self._tiles(len(x), out.shape[3], x.dtype, 1)
         np.matmul(v, self.u_t.transpose(0, 2, 1), out=m)
         winograd.output_tiles(self.transform, m, self.grid, out)
 
-    def backward(self, x, grad_y, grad_x, need_weight):
+    def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dU^T (a^2, C_out, C_in)."""
         grad_m = winograd.output_tiles_adjoint(self.transform, grad_y, self.grid,
                                                self._tiles(len(x), grad_y.shape[3], grad_y.dtype, 1))
@@ -305,7 +309,7 @@ class KernelRows(ConvMethod):
         a = self.row_offsets[i]
         return q[:, a:a + out_h].reshape(len(q), -1, q.shape[3])
 
-    def forward(self, x, out):
+    def forward(self, x, out, keep):
         q, out_h = self._rows(x, 0), out.shape[1]
         y = out.reshape(len(out), -1, out.shape[3])
         product = workers.scratch(y.shape, y.dtype, 2)
@@ -313,7 +317,7 @@ class KernelRows(ConvMethod):
         for i in range(1, len(self.weights)):
             y += np.matmul(self._window(q, i, out_h), self.weights[i], out=product)
 
-    def backward(self, x, grad_y, grad_x, need_weight):
+    def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dW as (KH, KW * C, C_out)."""
         out_h = grad_y.shape[1]
         dy = grad_y.reshape(len(grad_y), -1, grad_y.shape[3])
@@ -361,37 +365,48 @@ class Direct(ConvMethod):
         # dx = correlate(dY_p, flipped) with dY_p: dY shifted down and right by the dilated kernel less the padding
         self.grad_offset = ((kh - 1) * dh - top, (kw - 1) * dw - left)
         self.grad_padded = (out_channels, height + (kh - 1) * dh, width + (kw - 1) * dw)
+        # dW can read dY from dx's padded lanes when the padding crops none of it and dY has dW's even channel count
+        self.grad_lanes_serve_both = min(self.grad_offset) >= 0 and out_channels % 2 == 0
         # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
         self.rows_per_image, self.min_rows = 1, direct_conv.LANES
         self.row_items = (max(np.prod(self.padded), np.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
                           len(self.flipped) * height * width)
 
     def _lanes(self, a, offset, shape, slot):
-        """a (N', H, W, C) lanes last in the thread's scratch ``slot``, as (C, R, Q, N') = ``shape`` + (N',), its
-        rows and columns moved by ``offset``; with the range of rows that hold a's (the others are zeros)."""
-        lanes = workers.scratch(shape + (len(a),), a.dtype, slot)
+        """a (N', H, W, C) lanes last in the thread's scratch ``slot`` (a new array for slot None), as (C, R, Q, N') =
+        ``shape`` + (N',), its rows and columns moved by ``offset``; with the range of rows that hold a's (the others
+        are zeros)."""
+        lanes_shape = shape + (len(a),)
+        lanes = np.empty(lanes_shape, a.dtype) if slot is None else workers.scratch(lanes_shape, a.dtype, slot)
         direct_conv.to_lanes(a, *offset, lanes)
         return lanes, (max(0, offset[0]), min(shape[1], offset[0] + a.shape[1]))
 
-    def forward(self, x, out):
-        lanes, rows = self._lanes(x, self.geometry.padding, self.padded, 0)
+    def forward(self, x, out, keep):
+        """Keeps x's lanes for dW where asked: laying x out again in backward took about as long as its sums
+        (LeNet's first layer, 3x32x32 images: 59 us a chunk of 21 images, its dW 150 us, on the 2-core EPYC)."""
+        lanes = self._lanes(x, self.geometry.padding, self.padded, None if keep else 0)
         y = workers.scratch((len(self.weights),) + out.shape[1:3] + (len(x),), x.dtype, 1)
-        direct_conv.correlate(lanes, rows, self.weights, *self.geometry.dilation, y)
+        direct_conv.correlate(*lanes, self.weights, *self.geometry.dilation, y)
         direct_conv.from_lanes(y, out)
+        return lanes if keep else None
 
-    def backward(self, x, grad_y, grad_x, need_weight):
+    def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dW (C_out, C, KH, KW), with the even channel count of ``weights``."""
-        grad_w = None
+        grad_w = grad_lanes = None
+        if grad_x is not None:
+            grad_lanes, grad_rows = self._lanes(grad_y, self.grad_offset, self.grad_padded, 1)
+            grad_x_lanes = workers.scratch((len(self.flipped),) + x.shape[1:3] + (len(x),), x.dtype, 2)
+            direct_conv.correlate(grad_lanes, grad_rows, self.flipped, *self.geometry.dilation, grad_x_lanes)
+            direct_conv.from_lanes(grad_x_lanes, grad_x)
         if need_weight:
             grad_w = np.zeros(self.weights.shape, grad_y.dtype)
-            grad_lanes, _ = self._lanes(grad_y, (0, 0), (len(grad_w),) + grad_y.shape[1:3], 1)
-            direct_conv.weight_gradient(*self._lanes(x, self.geometry.padding, self.padded, 0), grad_lanes,
-                                        *self.geometry.dilation, grad_w)
-        if grad_x is not None:
-            grad_x_lanes = workers.scratch((len(self.flipped),) + x.shape[1:3] + (len(x),), x.dtype, 2)
-            direct_conv.correlate(*self._lanes(grad_y, self.grad_offset, self.grad_padded, 0), self.flipped,
-                                  *self.geometry.dilation, grad_x_lanes)
-            direct_conv.from_lanes(grad_x_lanes, grad_x)
+            if grad_lanes is not None and self.grad_lanes_serve_both:
+                window = self.grad_offset + grad_y.shape[1:3]  # where dY sits in grad_lanes
+            else:
+                grad_lanes, _ = self._lanes(grad_y, (0, 0), (len(grad_w),) + grad_y.shape[1:3], 1)
+                window = (0, 0) + grad_y.shape[1:3]
+            x_lanes = kept or self._lanes(x, self.geometry.padding, self.padded, 0)
+            direct_conv.weight_gradient(*x_lanes, grad_lanes, window, *self.geometry.dilation, grad_w)
         return grad_w
 
     def weight_gradient(self, total):

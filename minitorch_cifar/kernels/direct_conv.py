@@ -99,21 +99,26 @@ def correlate(x, rows, w, dh, dw, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_SUMS)
-def weight_gradient(x, rows, grad_y, dh, dw, grad_w):
+def weight_gradient(x, rows, grad_y, window, dh, dw, grad_w):
     """grad_w (C_out, C, KH, KW) += the gradient of ``correlate``'s w, C_out even: the dot products of dY
-    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows))."""
+    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows)).
+    dY is grad_y[:, top:top + OH, left:left + OW] for ``window`` = (top, left, OH, OW): it may sit in the zeros
+    of a larger array (the padded dY that the input gradient reads)."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
-    length, step = grad_y.shape[2] * images, dw * images
+    top, left, out_h, out_w = window
+    length, step = out_w * images, dw * images
     first, stop = rows
     x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
-    dy = grad_y.reshape(out_channels, grad_y.shape[1], length)
+    dy = grad_y.reshape(out_channels, grad_y.shape[1], grad_y.shape[2] * images)
+    start = left * images  # where an output row begins in a row of dy
     g = grad_w.reshape(out_channels, channels, kh * kw)
     for co in range(0, out_channels, 2):
         for c in range(channels):
             for i in range(kh):
-                for oh in range(max(0, first - i * dh), min(dy.shape[1], stop - i * dh)):
-                    d0, d1, row = dy[co, oh], dy[co + 1, oh], x_rows[c, oh + i * dh]
+                for oh in range(max(0, first - i * dh), min(out_h, stop - i * dh)):
+                    d0, d1 = dy[co, top + oh, start:start + length], dy[co + 1, top + oh, start:start + length]
+                    row = x_rows[c, oh + i * dh]
                     t = i * kw  # tap (i, j) is g[..., t + j]
                     j = 0
                     while j + 4 <= kw:  # four taps of two output channels in one pass over dY's rows
