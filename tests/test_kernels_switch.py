@@ -239,6 +239,22 @@ def run_python(code, **environment):
                           timeout=300)
 
 
+@pytest.mark.parametrize("factor, size, build", [(1, 99, "serial"), (1, 100, "parallel"), (8, 799, "serial"),
+                                                  (8, 800, "parallel")])
+def test_sized_kernel_goes_parallel_from_its_factor_times_the_threshold(factor, size, build, monkeypatch):
+    """A kernel built with ``parallel_factor`` (ReLU's) runs its parallel build from that many times
+    PARALLEL_MIN_ELEMENTS on, counted by ``elements`` or else by the first array's size."""
+    from minitorch_cifar.kernels import sized
+    monkeypatch.setattr(sized, "PARALLEL_MIN_ELEMENTS", 100)
+    monkeypatch.setattr(sized.numba, "get_num_threads", lambda: 2)
+    kernel = sized.SizedKernel(lambda a: None, factor)
+    ran = []
+    kernel.parallel, kernel.serial = (lambda a: ran.append("parallel")), (lambda a: ran.append("serial"))
+    kernel(np.zeros(size))
+    kernel(np.zeros(1), elements=size)
+    assert ran == [build, build]
+
+
 def test_reference_mode_never_imports_numba():
     """Importing the package and a cnn3 training step (SGD with momentum, then Adam) in reference mode."""
     result = run_python(NO_NUMBA_STEP, MINITORCH_CIFAR_KERNELS="reference")

@@ -12,22 +12,25 @@ PARALLEL_MIN_ELEMENTS = 1 << 21
 
 
 class SizedKernel:
-    """Call as ``kernel(*arrays, elements=n)``: the parallel build when n >= PARALLEL_MIN_ELEMENTS and
-    numba has more than one thread, else the serial build (where numba.prange is a plain range); without
-    ``elements``, n is the size of the first array."""
+    """Call as ``kernel(*arrays, elements=n)``: the parallel build when n >= ``parallel_factor`` *
+    PARALLEL_MIN_ELEMENTS and numba has more than one thread, else the serial build (where numba.prange is a
+    plain range); without ``elements``, n is the size of the first array."""
 
-    def __init__(self, py_func, **options):
+    def __init__(self, py_func, parallel_factor=1, **options):
+        self.parallel_factor = parallel_factor
         self.parallel = numba.njit(parallel=True, cache=True, **options)(py_func)
         self.serial = numba.njit(cache=True, **options)(_renamed(py_func, "_serial"))
 
     def __call__(self, *args, elements=None):
-        big = (args[0].size if elements is None else elements) >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
+        size = args[0].size if elements is None else elements
+        big = size >= self.parallel_factor * PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
         return (self.parallel if big else self.serial)(*args)
 
 
-def sized_kernel(**options):
-    """Decorator: a ``SizedKernel`` of the function, with numba options such as fastmath."""
-    return lambda py_func: SizedKernel(py_func, **options)
+def sized_kernel(parallel_factor=1, **options):
+    """Decorator: a ``SizedKernel`` of the function, parallel from ``parallel_factor`` times PARALLEL_MIN_ELEMENTS
+    on, with numba options such as fastmath."""
+    return lambda py_func: SizedKernel(py_func, parallel_factor, **options)
 
 
 def _renamed(func, suffix):
