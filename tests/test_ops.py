@@ -5,6 +5,7 @@ kinks (relu, abs at 0) and from the edges of a function's domain (log, sqrt near
 """
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -264,6 +265,34 @@ def test_split_matmul_equals_one_product_and_takes_transposed_views(monkeypatch)
         np.testing.assert_allclose(workers.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)
 
 
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chunk_results_fold_in_index_order_whatever_finishes_first(threads, monkeypatch):
+    """run_chunks with ``fold`` folds the results in index order, each as soon as those before it are in (the
+    convolution's weight-gradient sum), however long each chunk takes; a chunk's error reaches the caller."""
+    monkeypatch.setattr(workers, "num_threads", lambda: threads)
+    delays = np.random.default_rng(threads).uniform(0, 0.003, 12)
+    held = []
+
+    def work(index):
+        time.sleep(delays[index])
+        return [index]
+
+    def fold(total, result):
+        held.append(len(total))
+        return total + result
+
+    assert workers.run_chunks(12, work, fold=fold) == list(range(12))
+    assert held == list(range(1, 12))  # each fold extends the total by the next index, in order
+
+    def failing(index):
+        if index == 5:
+            raise ValueError("chunk 5")
+        return [index]
+
+    with pytest.raises(ValueError, match="chunk 5"):
+        workers.run_chunks(12, failing, fold=fold)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,

@@ -11,6 +11,7 @@ byte b is element 8 b + k in that order.
 import numba
 import numpy as np
 
+from . import big_arrays
 from .sized import sized_kernel
 
 
@@ -76,7 +77,7 @@ def _flat(a):
 
 def relu_forward(x):
     """(max(x, 0) in x's memory layout, the PositiveBits of it)."""
-    out = np.empty_like(x)  # dense, with non-negative strides, whatever x's layout
+    out = big_arrays.empty_like(x)  # dense, with non-negative strides, whatever x's layout
     flat_x, flat_out = _flat(x), _flat(out)
     if flat_x is None:  # x has gaps: NumPy writes the output, and the kernel reads it back (ReLU of it is itself)
         np.maximum(x, 0, out=out)
@@ -88,7 +89,7 @@ def relu_forward(x):
 
 def relu_backward(grad, positive):
     """grad where the forward's output was positive (``positive``: its PositiveBits), else 0."""
-    grad_in = np.empty_like(grad)
+    grad_in = big_arrays.empty_like(grad)
     flat_grad, flat_in = _flat(grad), _flat(grad_in)
     if grad.strides != positive.strides or flat_grad is None or flat_in is None:
         return grad * positive.mask()

@@ -8,6 +8,7 @@ matrix), where the innermost loop runs over channels.
 import numba
 import numpy as np
 
+from . import big_arrays
 from .sized import sized_kernel
 
 _ROWS_PER_BLOCK = 256  # channels-last sums add per block of rows, in an order that does not depend on the thread count
@@ -108,11 +109,11 @@ def channel_affine(x, shift, scale, offset, grad=None, grad_scale=None):
                                         for v in (shift, scale, offset, grad_scale))
     grad = None if grad is None else _as_layout(grad, channels_last)
     if channels_last:
-        out = np.empty(_channels_innermost(x).shape, x.dtype)
+        out = big_arrays.empty(_channels_innermost(x).shape, x.dtype)
         _affine_channels_last(_as_layout(x, True), shift, scale, offset, grad, grad_scale, out.reshape(-1, x.shape[1]),
                               elements=x.size)
         return _from_channels_innermost(out)
-    out = np.empty(x.shape, x.dtype)
+    out = big_arrays.empty(x.shape, x.dtype)
     _affine_channels_first(_as_layout(x, False), shift, scale, offset, grad, grad_scale, _as_layout(out, False),
                            elements=x.size)
     return out

@@ -17,7 +17,7 @@ import abc
 import numpy as np
 
 from .. import backend
-from . import direct_conv, im2col_fast, winograd, workers
+from . import big_arrays, direct_conv, im2col_fast, winograd, workers
 from .im2col import ConvGeometry, kernels_of, patch_columns, weight_matrices
 
 CHUNK_BYTES = 2 << 20  # scratch bytes per chunk: about what a core's cache holds
@@ -74,7 +74,8 @@ class ConvMethod(abc.ABC):
         xp = backend.get_array_module(x)
         self.chunks = chunks(xp, len(x), self, x.itemsize)
         self.threads = min(workers.num_threads(), max(1, self.products(len(x)) // MIN_PRODUCTS_PER_THREAD))
-        out = xp.empty((len(x),) + self.geometry.output + (self.weight_shape[0],), x.dtype)
+        out_shape = (len(x),) + self.geometry.output + (self.weight_shape[0],)
+        out = big_arrays.empty(out_shape, x.dtype) if xp is np else xp.empty(out_shape, x.dtype)
         # added one output row (OW pixels) at a time: NumPy's loop over the bias alone runs 4x slower at 6 channels
         row_bias = None if bias is None else xp.tile(bias, self.geometry.output[1])
 
@@ -98,7 +99,7 @@ class ConvMethod(abc.ABC):
         """(dx, dW, db) of the whole batch, in the chunks of run_forward; None for each that ``needs`` does not ask."""
         xp = backend.get_array_module(grad_y)
         need_x, need_weight, need_bias = needs
-        grad_x = xp.empty_like(x) if need_x else None
+        grad_x = None if not need_x else big_arrays.empty_like(x) if xp is np else xp.empty_like(x)
 
         def chunk(index):
             start, stop = self.chunks[index]
@@ -107,11 +108,10 @@ class ConvMethod(abc.ABC):
                                   self.kept[index])
             return share, im2col_fast.column_sums(grad_y_chunk.reshape(-1, grad_y.shape[3])) if need_bias else None
 
-        total_weight = total_bias = None
-        # summed in chunk order: deterministic
-        for share, bias_share in _run_chunks(xp, len(self.chunks), chunk, self.threads):
-            total_weight = _plus(total_weight, share)
-            total_bias = _plus(total_bias, bias_share)
+        def add(total, shares):  # in chunk order: deterministic
+            return _plus(total[0], shares[0]), _plus(total[1], shares[1])
+
+        total_weight, total_bias = _run_chunks(xp, len(self.chunks), chunk, self.threads, add)
         return grad_x, self.weight_gradient(total_weight) if need_weight else None, total_bias
 
 
@@ -137,11 +137,10 @@ def chunks(xp, images, method, itemsize):
     return [(images * i // count, images * (i + 1) // count) for i in range(count)]
 
 
-def _run_chunks(xp, count, work, threads):
-    """``work(index)`` for each chunk, results in chunk order: on up to ``threads`` threads on the CPU, one after
-    the other on the GPU (its kernels queue on one stream anyway, and a new thread would start on GPU 0, not on
-    the caller's)."""
-    return workers.run_chunks(count, work, threads) if xp is np else [work(index) for index in range(count)]
+def _run_chunks(xp, count, work, threads, fold=None):
+    """``workers.run_chunks``: on up to ``threads`` threads on the CPU, one after the other on the GPU (its kernels
+    queue on one stream anyway, and a new thread would start on GPU 0, not on the caller's)."""
+    return workers.run_chunks(count, work, threads if xp is np else 1, fold)
 
 
 def _scratch(xp, shape, dtype):
@@ -252,7 +251,8 @@ class Winograd(ConvMethod):
         grad_u_t = None
         if need_weight:
             v = winograd.input_tiles(self.transform, x, self.padding, self.grid, v)
-            grad_u_t = np.matmul(grad_m.transpose(0, 2, 1), v)
+            grad_u_t = big_arrays.empty((len(v), grad_m.shape[2], v.shape[2]), v.dtype)
+            np.matmul(grad_m.transpose(0, 2, 1), v, out=grad_u_t)
         if grad_x is not None:
             np.matmul(grad_m, self.u_t, out=v)  # dV, into V's buffer
             winograd.input_tiles_adjoint(self.transform, v, self.padding, self.grid, grad_x)

@@ -8,6 +8,7 @@ input's layout, as PyTorch's do.
 import numba
 import numpy as np
 
+from . import big_arrays
 from .pooling import is_channels_last
 from .sized import sized_kernel
 
@@ -15,10 +16,7 @@ from .sized import sized_kernel
 # ----------------------------------------------------------------------------- layouts
 def _empty(shape, dtype, channels_last):
     """A new (N, C, H, W) array, C-contiguous or as a view of NHWC memory."""
-    if not channels_last:
-        return np.empty(shape, dtype)
-    n, c, h, w = shape
-    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    return big_arrays.empty(shape, dtype, (0, 2, 3, 1) if channels_last else None)
 
 
 def _nhwc(x):

@@ -28,6 +28,8 @@ import threading
 import numba
 import numpy as np
 
+from . import big_arrays
+
 _local = threading.local()
 
 
@@ -104,16 +106,27 @@ def _keep_chunk_threads_off_callers_cpu():
             _kept_off[thread] = cpu
 
 
-def run_chunks(count, work, threads=None):
+_PENDING = object()  # a result not computed yet
+
+
+def run_chunks(count, work, threads=None, fold=None):
     """Call ``work(index)`` for every index in range(count) on up to ``threads`` (default: num_threads())
     threads, each taking the next index as soon as it is free (a thread slowed down by other work on the machine
-    takes fewer). Returns the results in index order, so that sums over them do not depend on timing."""
+    takes fewer). Returns the results in index order, so that sums over them do not depend on timing; or, with
+    ``fold``, fold(...fold(fold(results[0], results[1]), results[2])..., results[count - 1]), each result folded in
+    as soon as those before it are, so that few results are held at once (the convolution's per-chunk weight
+    gradients: resnet9 held 128 of 1.1 MiB for one layer)."""
     threads = min(num_threads() if threads is None else threads, count)
-    results = [None] * count
     if threads <= 1 or _openblas() is None:
-        for i in range(count):
-            results[i] = work(i)
-        return results
+        if fold is None:
+            return [work(i) for i in range(count)]
+        total = work(0)
+        for i in range(1, count):
+            total = fold(total, work(i))
+        return total
+    results = [_PENDING] * count
+    folded = {"next": 0, "total": None}  # results[:next] are folded into total (and dropped)
+    lock = threading.Lock()
     indices = itertools.count()  # next() on it is atomic under the GIL
 
     def take():
@@ -121,6 +134,12 @@ def run_chunks(count, work, threads=None):
             if i >= count:
                 return
             results[i] = work(i)
+            if fold is not None:
+                with lock:
+                    while folded["next"] < count and results[folded["next"]] is not _PENDING:
+                        j = folded["next"]
+                        folded["total"] = results[j] if j == 0 else fold(folded["total"], results[j])
+                        results[j], folded["next"] = None, j + 1
 
     with _openblas().limit(limits=1):
         _keep_chunk_threads_off_callers_cpu()
@@ -131,7 +150,7 @@ def run_chunks(count, work, threads=None):
             concurrent.futures.wait(others)
         for f in others:
             f.result()  # raises what a worker raised
-    return results
+    return results if fold is None else folded["total"]
 
 
 SPLIT_MATMUL_MIN_PRODUCTS = 1 << 23  # below ~8M multiply-adds a second thread costs more than it saves
@@ -149,7 +168,7 @@ def matmul(a, b):
     threads = min(num_threads(), max(m, n))
     if threads <= 1 or _openblas() is None:
         return a @ b
-    out = np.empty((m, n), np.result_type(a, b))
+    out = big_arrays.empty((m, n), np.result_type(a, b))
     if m >= n:
         cuts = [m * i // threads for i in range(threads + 1)]
         run_chunks(threads, lambda i: np.matmul(a[cuts[i]:cuts[i + 1]], b, out=out[cuts[i]:cuts[i + 1]]))

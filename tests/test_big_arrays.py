@@ -1,0 +1,85 @@
+"""kernels.big_arrays: big arrays reuse the memory of arrays that nothing uses any more, and never that of one in use."""
+import numpy as np
+import pytest
+
+import minitorch_cifar as mt
+from minitorch_cifar.kernels import big_arrays
+from minitorch_cifar.models import resnet10
+
+
+@pytest.fixture
+def every_array_big(monkeypatch):
+    """Every array is big (a fresh cache, let go of afterwards)."""
+    monkeypatch.setattr(big_arrays, "MIN_BYTES", 0)
+    monkeypatch.setattr(big_arrays, "_buffers", {})
+
+
+def address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_memory_is_reused_only_once_no_view_holds_it(every_array_big):
+    a = big_arrays.empty((4, 5), np.float32)
+    view = a.T[1:]
+    first = address(a)
+    del a
+    b = big_arrays.empty((20,), np.float32)  # same byte size: the view still holds the first buffer
+    assert address(b) != first and not np.shares_memory(b, view)
+    del view
+    c = big_arrays.empty((2, 10), np.int32)
+    assert address(c) == first and c.shape == (2, 10) and c.dtype == np.int32
+
+
+def test_other_sizes_get_their_own_memory(every_array_big):
+    a = big_arrays.empty((4, 5), np.float32)
+    first = address(a)
+    del a
+    assert address(big_arrays.empty((4, 5), np.float64)) != first
+
+
+@pytest.mark.parametrize("big", [True, False])
+def test_empty_like_keeps_the_order_of_the_axes_in_memory(big, monkeypatch):
+    monkeypatch.setattr(big_arrays, "MIN_BYTES", 0 if big else 1 << 40)
+    channels_last = np.zeros((2, 3, 4, 5), np.float32).transpose(0, 3, 1, 2)
+    for a in (channels_last, np.zeros((3, 4)), np.zeros((3, 4)).T, np.zeros((3, 4))[:, ::2]):
+        like = big_arrays.empty_like(a)
+        assert like.shape == a.shape and like.dtype == a.dtype
+        assert np.argsort([-s for s in like.strides]).tolist() == np.argsort([-abs(s) for s in a.strides]).tolist()
+        assert like.flags.c_contiguous or like.transpose(np.argsort([-s for s in like.strides])).flags.c_contiguous
+
+
+def test_empty_in_a_given_order_of_axes(every_array_big):
+    a = big_arrays.empty((2, 3, 4, 5), np.float32, order=(0, 2, 3, 1))  # (N, C, H, W) channels last
+    assert a.shape == (2, 3, 4, 5) and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_release_keeps_the_buffers_in_use(every_array_big):
+    kept = big_arrays.empty((8,), np.float64)
+    freed = big_arrays.empty((8,), np.float64)
+    del freed
+    big_arrays.release()
+    assert len(big_arrays._buffers[64]) == 1
+    kept[:] = 1
+    assert address(big_arrays.empty((8,), np.float64)) != address(kept)
+
+
+def test_training_steps_in_reused_memory_are_unchanged(monkeypatch):
+    """Two SGD steps of resnet10 on small images (convolutions, BatchNorm, ReLU, pooling, residual additions) give the
+    same weights, bit for bit, with every array in reused memory as with none."""
+    results = []
+    for min_bytes in (1 << 40, 0):
+        monkeypatch.setattr(big_arrays, "MIN_BYTES", min_bytes)
+        monkeypatch.setattr(big_arrays, "_buffers", {})
+        mt.manual_seed(0)
+        model = resnet10()
+        optimizer = mt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            x = mt.tensor(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
+            y = mt.tensor(rng.integers(0, 10, 4))
+            optimizer.zero_grad()
+            mt.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        results.append([p.detach().numpy().copy() for p in model.parameters()])
+    for before, after in zip(*results):
+        np.testing.assert_array_equal(before, after)
