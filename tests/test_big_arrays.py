@@ -12,6 +12,7 @@ def every_array_big(monkeypatch):
     """Every array is big (a fresh cache, let go of afterwards)."""
     monkeypatch.setattr(big_arrays, "MIN_BYTES", 0)
     monkeypatch.setattr(big_arrays, "_buffers", {})
+    monkeypatch.setattr(big_arrays, "_most_in_use", 0)
 
 
 def address(a):
@@ -53,6 +54,26 @@ def test_empty_in_a_given_order_of_axes(every_array_big):
     assert a.shape == (2, 3, 4, 5) and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
+def test_buffers_never_hold_more_than_arrays_used_at_once(every_array_big):
+    """A new buffer first lets free ones of other sizes go while all of them would take more memory than arrays
+    have used at one time: arrays of 800, 800, 1,200 and 400 bytes (2,000 in use at most)."""
+    a, b = big_arrays.empty((100,), np.float64), big_arrays.empty((100,), np.float64)
+    del b
+    c = big_arrays.empty((150,), np.float64)  # a and c use 2,000: b's free buffer goes
+    assert [len(big_arrays._buffers[n]) for n in (800, 1200)] == [1, 1]
+    del a
+    d = big_arrays.empty((50,), np.float64)  # 800 (free) + 1,200 + 400 > 2,000: a's buffer goes
+    assert [len(big_arrays._buffers[n]) for n in (800, 1200, 400)] == [0, 1, 1]
+    assert not np.shares_memory(c, d)
+
+
+def test_small_arrays_own_their_memory(monkeypatch):
+    """Below MIN_BYTES, arrays are NumPy's own (autograd keeps a gradient that owns its memory without a copy)."""
+    monkeypatch.setattr(big_arrays, "MIN_BYTES", 1 << 40)
+    assert big_arrays.empty((3, 4), np.float32).base is None
+    assert big_arrays.empty_like(np.zeros((3, 4))).base is None
+
+
 def test_release_keeps_the_buffers_in_use(every_array_big):
     kept = big_arrays.empty((8,), np.float64)
     freed = big_arrays.empty((8,), np.float64)
@@ -70,6 +91,7 @@ def test_training_steps_in_reused_memory_are_unchanged(monkeypatch):
     for min_bytes in (1 << 40, 0):
         monkeypatch.setattr(big_arrays, "MIN_BYTES", min_bytes)
         monkeypatch.setattr(big_arrays, "_buffers", {})
+        monkeypatch.setattr(big_arrays, "_most_in_use", 0)
         mt.manual_seed(0)
         model = resnet10()
         optimizer = mt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

@@ -8,13 +8,15 @@ find). A ResNet step at batch 128 makes many such arrays: its 128 x 64 x 32 x 32
 gradients are exactly 32 MiB. On the 2-core EPYC, resnet10's step spent 52-69 ms of its ~260 in the kernel and
 resnet9's 125 of ~750, nearly all of it in the convolution, BatchNorm, ReLU and pooling ops creating arrays.
 
-NumPy's allocator cannot be replaced from Python, so those ops take their big outputs from here: a list of
-buffers per byte size, a buffer being free again when nothing but the list refers to it (every view of an array
-keeps its buffer referenced). Each size keeps as many buffers as were alive at once, so memory freed in one part
-of a step is not lent to another size, which raises the peak: from MIN_BYTES = 16 MiB on, the kernel time fell to
-13 ms (resnet10) and 23 ms (resnet9), the steps to 228-242 and 635-707 ms, and their peaks rose by 10 and about 90
-MiB (245 and ~600 MiB, PyTorch's ~280 and ~605); from 4 MiB on, mlp_final's peak doubled (13 to 25 MiB) for no
-gain in speed. ``release`` lets the free buffers go.
+NumPy's allocator cannot be replaced from Python, so those ops take their big outputs (MIN_BYTES = 16 MiB and
+more) from here: a list of buffers per byte size, a buffer being free again when nothing but the list refers to
+it (every view of an array keeps its buffer referenced). A buffer kept for one size is memory that another size
+cannot use, so before making a new one the cache lets free ones go until all of them take no more than the arrays
+have used at one time: it never holds more than a step's own peak. Measured on that machine, 2 threads: resnet10's
+kernel time fell from 52-69 to about 12 ms a step and resnet9's from 125 to about 64, the steps from about 260 to
+220 ms and 750 to 680; the peaks stayed within noise (230 and 504 MiB). From 4 MiB on it gained no more, and
+arrays it served as gradients are views that autograd copies into .grad (mlp_final's peak: 13 to 25 MiB).
+``release`` lets all free buffers go.
 """
 import sys
 import threading
@@ -25,6 +27,7 @@ MIN_BYTES = 16 << 20  # see the module docstring
 
 _buffers = {}  # byte size -> the byte buffers of that size, in use or free
 _lock = threading.Lock()  # two threads must not take the same free buffer
+_most_in_use = 0  # the most bytes of buffers that arrays have used at one time
 
 
 def _references(buffers, index):
@@ -43,7 +46,10 @@ def empty(shape, dtype, order=None):
     """np.empty(shape, dtype); from MIN_BYTES on, in reused memory. ``order``: the axes from outermost to
     innermost in memory (default: C order), so that, say, an (N, C, H, W) array can be channels last."""
     dtype = np.dtype(dtype)
-    order = range(len(shape)) if order is None else order
+    if order is None:
+        if int(np.prod(shape)) * dtype.itemsize < MIN_BYTES:
+            return np.empty(shape, dtype)  # an array that owns its memory, as NumPy's (autograd keeps such a gradient)
+        order = range(len(shape))
     in_memory = [shape[axis] for axis in order]
     nbytes = int(np.prod(in_memory)) * dtype.itemsize
     if nbytes < MIN_BYTES:
@@ -53,6 +59,7 @@ def empty(shape, dtype, order=None):
             buffers = _buffers.setdefault(nbytes, [])
             free = _free_indices(buffers)
             if not free:
+                _make_room(nbytes)
                 buffers.append(np.empty(nbytes, np.uint8))
             memory = buffers[free[0] if free else -1].view(dtype).reshape(in_memory)
     return memory.transpose(np.argsort(order))
@@ -67,6 +74,24 @@ def empty_like(a):
 
 def _free_indices(buffers):
     return [i for i in range(len(buffers)) if _references(buffers, i) == _FREE]
+
+
+def _make_room(nbytes):
+    """Before a new buffer of ``nbytes``: let go of free buffers, the biggest first, until all the buffers together
+    take no more memory than arrays have used at one time (this one included), so that holding on to free
+    memory does not raise the process's peak."""
+    global _most_in_use
+    free = sorted(((size, buffers, i) for size, buffers in _buffers.items() for i in _free_indices(buffers)),
+                  key=lambda entry: -entry[0])
+    held = sum(size * len(buffers) for size, buffers in _buffers.items())
+    _most_in_use = max(_most_in_use, held - sum(size for size, _, _ in free) + nbytes)
+    for size, buffers, i in free:
+        if held + nbytes <= _most_in_use:
+            break
+        buffers[i] = None
+        held -= size
+    for buffers in _buffers.values():
+        buffers[:] = [b for b in buffers if b is not None]
 
 
 def release():
