@@ -97,11 +97,20 @@ def transform_weight(f, weight):
     return workers.matmul(f.kronecker(weight.dtype), taps).reshape((f.positions,) + weight.shape[:2])
 
 
-def weight_gradient(f, grad_u_t):
-    """dg = G^T dU G, i.e. (G kron G)^T dU: the gradient of the (C_out, C_in, 3, 3) kernels from that of U^T
-    (a^2, C_out, C_in), as one matrix product."""
-    grad_u = grad_u_t.reshape(f.positions, -1).T  # (C_out * C_in, a^2)
-    return workers.matmul(grad_u, f.kronecker(grad_u_t.dtype)).reshape(grad_u_t.shape[1:] + (3, 3))
+def weight_gradient(f, grad_u_t, out=None):
+    """dg = G^T dU G, i.e. (G kron G)^T dU: the gradient of the kernels from that of U^T (a^2, C_out, C_in), as one
+    matrix product, taps first: (9, C_out, C_in) (written into ``out`` where given; ``kernels_last`` makes it
+    (C_out, C_in, 3, 3)). Single-threaded: it runs inside a chunk of the convolution, on a block of output channels
+    (``conv_methods.Winograd``); taps first, its product has the long rows (9 x a^2 by a^2 x C_out * C_in)."""
+    if out is None:
+        out = np.empty((9,) + grad_u_t.shape[1:], grad_u_t.dtype)
+    np.matmul(f.kronecker(grad_u_t.dtype).T, grad_u_t.reshape(f.positions, -1), out=out.reshape(9, -1))
+    return out
+
+
+def kernels_last(grad_taps):
+    """(9, C_out, C_in) taps first as contiguous (C_out, C_in, 3, 3)."""
+    return np.ascontiguousarray(grad_taps.transpose(1, 2, 0)).reshape(grad_taps.shape[1:] + (3, 3))
 
 
 # Each 2-D transform is two 1-D ones: down the columns of a row of tiles (on whole rows of the image, as flat
