@@ -12,10 +12,12 @@ NumPy's allocator cannot be replaced from Python, so those ops take their big ou
 more) from here: a list of buffers per byte size, a buffer being free again when nothing but the list refers to
 it (every view of an array keeps its buffer referenced). A buffer kept for one size is memory that another size
 cannot use, so before making a new one the cache lets free ones go until all of them take no more than the arrays
-have used at one time: it never holds more than a step's own peak. Measured on that machine, 2 threads: resnet10's
-kernel time fell from 52-69 to about 12 ms a step and resnet9's from 125 to about 64, the steps from about 260 to
-220 ms and 750 to 680; the peaks stayed within noise (230 and 504 MiB). From 4 MiB on it gained no more, and
-arrays it served as gradients are views that autograd copies into .grad (mlp_final's peak: 13 to 25 MiB).
+have used at one time: it never holds more than a step's own peak. Measured on that machine, 2 threads, several
+runs each: resnet10's kernel time went from 52-69 to 12-40 ms a step (its step from about 260 to 220-270 ms, by how
+busy the host was), resnet9's from 86-138 to 64-143, as the bound makes it let go of and remake more buffers there
+(without the bound: 14-23 ms, but a peak about 90 MiB higher, at PyTorch's). The peaks stayed within noise. From 4
+MiB on it gained no more, and arrays it served as gradients are views that autograd copies into .grad (mlp_final's
+peak: 13 to 25 MiB).
 ``release`` lets all free buffers go.
 """
 import sys
