@@ -1,4 +1,4 @@
-"""kernels.big_arrays: big arrays reuse the memory of arrays that nothing uses any more, and never that of one in use."""
+"""kernels.big_arrays: big arrays reuse the memory of arrays nothing uses any more, and never that of one in use."""
 import numpy as np
 import pytest
 
