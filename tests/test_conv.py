@@ -306,6 +306,18 @@ def test_forced_method_gradients_and_pytorch_parity(name, config, monkeypatch, r
 DIRECT_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS["direct"][1](c)]
 
 
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_an_empty_batch_gives_zero_weight_and_bias_gradients(name, monkeypatch):
+    """A batch of no images: an empty output, and zero dW and db, as PyTorch gives."""
+    force(monkeypatch, name)
+    x = mt.tensor(np.zeros((0, 16, 8, 8)), requires_grad=True)
+    weight, bias = mt.tensor(np.ones((16, 16, 3, 3)), requires_grad=True), mt.tensor(np.ones(16), requires_grad=True)
+    y = F.conv2d(x, weight, bias, padding=1)
+    y.sum().backward()
+    assert y.shape == (0, 16, 8, 8) and x.grad.shape == (0, 16, 8, 8)
+    assert not weight.grad.numpy().any() and not bias.grad.numpy().any()
+
+
 @pytest.mark.parametrize("weight_needs_grad", [True, False])
 def test_direct_keeps_lanes_only_for_a_weight_gradient(weight_needs_grad, monkeypatch, rng):
     """The op asks the method to keep x's lanes when its weight needs a gradient, and not otherwise."""

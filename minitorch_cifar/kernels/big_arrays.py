@@ -48,14 +48,11 @@ def empty(shape, dtype, order=None):
     """np.empty(shape, dtype); from MIN_BYTES on, in reused memory. ``order``: the axes from outermost to
     innermost in memory (default: C order), so that, say, an (N, C, H, W) array can be channels last."""
     dtype = np.dtype(dtype)
-    if order is None:
-        if int(np.prod(shape)) * dtype.itemsize < MIN_BYTES:
-            return np.empty(shape, dtype)  # an array that owns its memory, as NumPy's (autograd keeps such a gradient)
-        order = range(len(shape))
+    order = tuple(range(len(shape))) if order is None else tuple(order)
     in_memory = [shape[axis] for axis in order]
     nbytes = int(np.prod(in_memory)) * dtype.itemsize
     if nbytes < MIN_BYTES:
-        memory = np.empty(in_memory, dtype)
+        memory = np.empty(in_memory, dtype)  # owns its memory, as NumPy's (autograd keeps such a gradient uncopied)
     else:
         with _lock:
             buffers = _buffers.setdefault(nbytes, [])
@@ -64,7 +61,7 @@ def empty(shape, dtype, order=None):
                 _make_room(nbytes)
                 buffers.append(np.empty(nbytes, np.uint8))
             memory = buffers[free[0] if free else -1].view(dtype).reshape(in_memory)
-    return memory.transpose(np.argsort(order))
+    return memory if order == tuple(range(len(order))) else memory.transpose(np.argsort(order))
 
 
 def empty_like(a):

@@ -112,6 +112,9 @@ class ConvMethod(abc.ABC):
         def add(total, shares):  # in chunk order: deterministic
             return _plus(total[0], shares[0]), _plus(total[1], shares[1])
 
+        if not self.chunks:  # an empty batch: zero gradients, as PyTorch's
+            zeros = xp.zeros(self.weight_shape, grad_y.dtype), xp.zeros(self.weight_shape[0], grad_y.dtype)
+            return grad_x, zeros[0] if need_weight else None, zeros[1] if need_bias else None
         total_weight, total_bias = _run_chunks(xp, len(self.chunks), chunk, self.threads, add)
         return grad_x, self.weight_gradient(total_weight) if need_weight else None, total_bias
 

@@ -120,9 +120,9 @@ def run_chunks(count, work, threads=None, fold=None):
     if threads <= 1 or _openblas() is None:
         if fold is None:
             return [work(i) for i in range(count)]
-        total = work(0)
-        for i in range(1, count):
-            total = fold(total, work(i))
+        total = None
+        for i in range(count):
+            total = work(i) if i == 0 else fold(total, work(i))
         return total
     results = [_PENDING] * count
     folded = {"next": 0, "total": None}  # results[:next] are folded into total (and dropped)

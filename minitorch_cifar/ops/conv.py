@@ -133,7 +133,7 @@ class Conv2d(Function):
             self.algorithm = self.method.algorithm
             # (N, H, W, C): a view where the method reads any memory layout (saves a copy of an NCHW input)
             self.x = x.transpose(0, 2, 3, 1) if self.method.reads_any_layout else channels_last(x)
-            out = self.method.run_forward(self.x, bias, keep=len(self.needs_grad) > 1 and self.needs_grad[1])
+            out = self.method.run_forward(self.x, bias, keep=self.needs_grad[1])  # [1]: the weight's
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad):
