@@ -11,6 +11,7 @@ The modules stack without a cycle: autograd <- ops (each op a Function) <- tenso
 call the ops). Tensor registers its class here, so that ``apply`` can wrap results without an import.
 """
 import contextlib
+import functools
 import weakref
 
 import numpy as np
@@ -72,14 +73,27 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-_inplace_changes = 0  # in-place changes of any tensor so far: an op recorded since the last one needs no version check
+_inplace_changes = 0  # in-place changes of any tensor so far: an op recorded since the last one needs no check
+_changed = {}  # id(tensor) -> (weak reference, number of its last in-place change), in the order of those changes
 
 
 def count_inplace_change(tensor):
-    """Count an in-place change of ``tensor``'s values in its ``_version``, for the check of saved tensors."""
+    """Count an in-place change of ``tensor``'s values in its ``_version``, and note it as the latest change, for
+    backward's check of the arrays an op saved (``_check_saved``)."""
     global _inplace_changes
     tensor._version += 1
     _inplace_changes += 1
+    key = id(tensor)
+    ref, _ = _changed.pop(key, (None, 0))
+    if ref is None or ref() is not tensor:
+        ref = weakref.ref(tensor, functools.partial(_forget_changed, key))
+    _changed[key] = ref, _inplace_changes  # last in the dict: the latest change
+
+
+def _forget_changed(key, ref):
+    """A tensor changed in place is gone: its entry goes (unless its id serves a newer tensor already)."""
+    if _changed.get(key, (None,))[0] is ref:
+        del _changed[key]
 
 
 _Tensor = None  # the class ops take and return: tensor.py registers Tensor, since it imports this module
@@ -107,7 +121,7 @@ class Function:
 
     retained = None  # the output tensor, when retain_grad() asked to keep its gradient
     saves_arrays = True  # False for an op whose forward keeps no input or output array: nothing to check in place
-    versions = ()  # (weak reference, version) of each tensor a recorded op saw, for _check_versions
+    changes_seen = None  # how many in-place changes there had been when a recorded op that saves arrays ran
     released = False  # True once backward (without retain_graph) dropped what forward saved
     gpu = None  # the id of the GPU that holds the inputs (and runs forward and backward); None on the CPU
 
@@ -143,9 +157,7 @@ class Function:
                       for t, needed in zip(inputs, needs_grad)]
         fn.out_dtype, fn.out_shape = result.dtype, result.shape  # what a gradient of the output must fit
         fn.gpu = gpu  # where backward runs
-        if cls.saves_arrays:  # what the in-place check (_check_versions) compares with in backward
-            fn.versions = [(weakref.ref(t), t._version) for t in inputs if isinstance(t, Tensor)]
-            fn.versions.append((weakref.ref(out), 0))
+        if cls.saves_arrays:  # for the in-place check (_check_saved) in backward
             fn.changes_seen = _inplace_changes
         out._creator = fn
         return out
@@ -171,16 +183,19 @@ def _constant(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
-def _check_versions(fn):
-    """PyTorch's check that no array an op kept for its backward (as an attribute) was modified in place since: in-place
-    ops bump their tensor's ``_version``, and a tensor that changed is looked for among ``fn``'s attributes."""
-    for ref, version in fn.versions:
+def _check_saved(fn):
+    """PyTorch's check that no array an op kept for its backward (as an attribute) was modified in place since its
+    forward: the tensors changed in place after it are looked for, latest first, among ``fn``'s attributes."""
+    for ref, change in reversed(list(_changed.values())):
+        if change <= fn.changes_seen:
+            return
         t = ref()
-        if t is not None and t._version != version and any(v is t.array for v in vars(fn).values()):
+        if t is not None and any(v is t.array for v in vars(fn).values()):
             raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                f"inplace operation: a tensor of shape {t.shape} that {type(fn).__name__} saved for "
-                               f"backward is at version {t._version}; expected version {version} instead. Hint: do "
-                               f"that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor first")
+                               f"backward was changed in place after it (it is at version {t._version} now). Hint: "
+                               f"do that operation out of place (y = y * 2, not y.mul_(2)), or clone() the tensor "
+                               f"first")
 
 
 def _consumers(root):
@@ -226,25 +241,30 @@ def backward(root, grad, retain_graph=False):
         """fn's backward, its gradients passed on; what fn saved goes before they are summed, and its own gradient
         and those it returned on return (not after the next function's backward)."""
         g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
-        if fn.versions and fn.changes_seen != _inplace_changes:
-            _check_versions(fn)
+        if fn.changes_seen is not None and fn.changes_seen != _inplace_changes:
+            _check_saved(fn)
         if fn.retained is not None and g is not None:
             fn.retained._accumulate_grad(g, owned=False)
-        input_grads = _checked(fn, fn.backward(g)) if g is not None else [None] * len(fn.parents)
-        del g
         parents = fn.parents
+        input_grads = _one_per_input(fn, fn.backward(g), len(parents)) if g is not None else (None,) * len(parents)
+        del g
         if not retain_graph:
             fn.release()
-        for parent, ig in zip(parents, input_grads):
+        leaves = []  # given their gradients once all of fn's are checked
+        for index, parent in enumerate(parents):
+            ig = input_grads[index]
             if isinstance(parent, Function):
                 key = id(parent)
                 if ig is not None:
+                    ig = _fitted(fn, index, ig, parent.out_shape, parent.out_dtype)
                     grads[key] = ig if key not in grads else grads[key] + ig
                 waiting[key] -= 1
                 if not waiting[key]:
                     ready.append(parent)
-            elif ig is not None:
-                to_leaf(parent, ig)
+            elif ig is not None and parent is not None:
+                leaves.append((parent, _fitted(fn, index, ig, parent.array.shape, parent.array.dtype)))
+        for leaf, ig in leaves:
+            to_leaf(leaf, ig)
 
     gpu = caller_gpu = None  # the GPU made current last, and the one current when backward was called
     try:
@@ -259,32 +279,25 @@ def backward(root, grad, retain_graph=False):
             backend.use_gpu(caller_gpu)
 
 
-def _checked(fn, grads):
-    """What ``fn.backward`` returned, as one gradient per input, each checked against its input (shape, and a
-    float/complex dtype) and cast to its dtype; None for an input that takes none."""
-    if not isinstance(grads, tuple):
+def _one_per_input(fn, grads, count):
+    """What ``fn.backward`` returned, as a tuple with one gradient (or None) per input: trailing Nones beyond them are
+    fine, as in PyTorch."""
+    if type(grads) is not tuple:
         grads = (grads,)
-    if len(grads) != len(fn.parents):
-        count = len(fn.parents)
-        if len(grads) < count or any(g is not None for g in grads[count:]):  # trailing Nones are fine, as in PyTorch
-            raise InvalidGradientError(f"Function {type(fn).__name__} returned an incorrect number of gradients "
-                                       f"(expected {count}, one per input of forward, got {len(grads)})")
-    checked = []
-    for index, (parent, g) in enumerate(zip(fn.parents, grads)):
-        if g is None or parent is None:
-            checked.append(None)
-            continue
-        if isinstance(parent, Function):
-            shape, dtype = parent.out_shape, parent.out_dtype
-        else:
-            shape, dtype = parent.array.shape, parent.array.dtype
-        if getattr(g, "dtype", None) is dtype and g.shape == shape:  # the common case: nothing to check further
-            checked.append(g)
-            continue
-        if getattr(g, "shape", None) != shape or g.dtype.kind != dtype.kind:
-            raise InvalidGradientError(_invalid_gradient(fn, index, g, shape, dtype))
-        checked.append(g if g.dtype == dtype else g.astype(dtype, copy=False))
-    return checked
+    if len(grads) < count or any(g is not None for g in grads[count:]):
+        raise InvalidGradientError(f"Function {type(fn).__name__} returned an incorrect number of gradients "
+                                   f"(expected {count}, one per input of forward, got {len(grads)})")
+    return grads
+
+
+def _fitted(fn, index, grad, shape, dtype):
+    """``grad`` as the gradient of input ``index`` of ``fn``, which must have that input's shape and a float/complex
+    dtype: cast to the input's dtype."""
+    if getattr(grad, "dtype", None) is dtype and grad.shape == shape:  # the common case: nothing to check further
+        return grad
+    if getattr(grad, "shape", None) != shape or grad.dtype.kind != dtype.kind:
+        raise InvalidGradientError(_invalid_gradient(fn, index, grad, shape, dtype))
+    return grad if grad.dtype == dtype else grad.astype(dtype, copy=False)
 
 
 def _invalid_gradient(fn, index, grad, shape, dtype):

@@ -364,6 +364,31 @@ def test_modifying_a_tensor_saved_for_backward_raises_torchs_error():
         assert np.array_equal(np.asarray(x.grad.tolist()), [2.0, 2.0, 2.0])
 
 
+def test_the_in_place_check_follows_shared_arrays_and_only_changes_after_the_save():
+    for lib in (mt, torch):
+        x = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        y = x.sigmoid()
+        alias = y.detach()
+        alias.mul_(2)  # the same array under another tensor: PyTorch shares the version counter
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+        before = lib.ones(3)
+        before.add_(1)  # changed before the op saved it: fine
+        other = lib.ones(3)
+        z = x * before
+        other.add_(1)  # changed after, but not saved by the op: fine
+        z.sum().backward()
+        assert np.array_equal(np.asarray(x.grad.tolist()), [2.0, 2.0, 2.0])
+
+
+def test_tensors_changed_in_place_are_forgotten_once_gone():
+    from minitorch_cifar import autograd
+    kept = len(autograd._changed)
+    for _ in range(50):
+        mt.ones(3).add_(1)
+    assert len(autograd._changed) == kept
+
+
 # ---------------------------------------------------------------------- schedulers and DataParallel
 def test_a_user_scheduler_subclass_gives_torchs_learning_rates():
     """The LR range test's scheduler of the write-ups, subclassing the legacy _LRScheduler, in both frameworks."""
