@@ -1,7 +1,7 @@
 """Time each fast convolution method on the stride-1 layers of the CIFAR-10 models, against PyTorch's conv.
 
 For every distinct stride-1 layer of the chosen models (input and output channels, spatial size, kernel size and
-padding), one forward + backward (input and weight gradients) at batch 128 in float32 of each method that takes
+padding), one forward + backward (input and weight gradients) at batch 128 (or --batch) in float32 of each method that takes
 the layer (Winograd F(2x2,3x3) and F(4x4,3x3) on 3x3 kernels; kernel rows, direct and im2col on any), each forced
 whatever ``choose_method`` would pick, the weight transform included, and of PyTorch's conv2d on the same arrays,
 all in one process, back to back; printed are the best-of times, each method's ratio to PyTorch's and the method
@@ -10,7 +10,7 @@ convolution, on ReLU-like activations and PyTorch's default weight init: the lar
 the largest magnitude of each.
 
     python benchmarks/bench_conv_methods.py [--models lenet cnn2 cnn3 alexnet resnet10 resnet9] [--threads 1 2]
-                                            [--repeat 5] [--accuracy]
+                                            [--repeat 5] [--batch 128] [--accuracy]
 """
 import argparse
 
@@ -55,15 +55,15 @@ def methods_for(layer):
     return [name for name, method in METHODS.items() if layer[4] == 3 or method not in WINOGRAD]
 
 
-def arrays(layer, dtype, seed=0):
+def arrays(layer, dtype, batch=BATCH, seed=0):
     """Channels-last x (ReLU-like), the kernels (PyTorch's default init) and dY for the layer."""
     c_in, c_out, h, w, k, _ = layer
     out_h, out_w = geometry(layer).output
     rng = np.random.default_rng(seed)
-    x = np.maximum(rng.standard_normal((BATCH, h, w, c_in)), 0).astype(dtype)
+    x = np.maximum(rng.standard_normal((batch, h, w, c_in)), 0).astype(dtype)
     bound = 1 / np.sqrt(k * k * c_in)
     weight = rng.uniform(-bound, bound, (c_out, c_in, k, k)).astype(dtype)
-    grad_y = rng.standard_normal((BATCH, out_h, out_w, c_out)).astype(dtype)
+    grad_y = rng.standard_normal((batch, out_h, out_w, c_out)).astype(dtype)
     return x, weight, grad_y
 
 
@@ -100,10 +100,10 @@ def accuracy(layer):
             for name, result in results.items()}
 
 
-def timings(layer, repeat):
+def timings(layer, repeat, batch):
     """Milliseconds of forward + backward of each method that takes the layer and of PyTorch's conv2d (NCHW, as in
     the models), PyTorch's last."""
-    x, weight, grad_y = arrays(layer, np.float32)
+    x, weight, grad_y = arrays(layer, np.float32, batch)
     steps = [lambda method=METHODS[name]: ours(method, x, weight, grad_y, geometry(layer))
              for name in methods_for(layer)]
     tx = torch.tensor(x.transpose(0, 3, 1, 2).copy(), requires_grad=True)
@@ -126,6 +126,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=["lenet", "cnn2", "cnn3", "alexnet", "resnet10", "resnet9"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeat", type=int, default=5, help="timings per method; the best is printed")
+    parser.add_argument("--batch", type=int, default=BATCH, help="images per forward + backward (timings)")
     parser.add_argument("--accuracy", action="store_true", help="float32 errors against float64, no timings")
     args = parser.parse_args()
     layers = layers_of(args.models)
@@ -139,17 +140,17 @@ def main():
                 for name in list(METHODS) + ["torch"]))
         return
     for threads in args.threads:
-        print(set_threads(threads))
+        print(set_threads(threads) + f"; batch {args.batch}")
         print(f"{'layer':<26}{'models':<24}" + "".join(f"{name + ' ms':>10}" for name in METHODS) +
               f"{'torch ms':>10}  ratios to torch" + " " * 18 + "chosen")
         for layer, models in layers.items():
-            times = dict(zip(methods_for(layer) + ["torch"], timings(layer, args.repeat)))
-            x = np.zeros((1,) + layer[2:4] + layer[:1], np.float32)
+            times = dict(zip(methods_for(layer) + ["torch"], timings(layer, args.repeat, args.batch)))
+            x = np.zeros((args.batch,) + layer[2:4] + layer[:1], np.float32)
             weight = np.zeros(layer[1::-1] + layer[4:5] * 2, np.float32)
             chosen = conv_op.choose_method(x, weight, geometry(layer)).algorithm
             print(f"{name_of(layer):<26}{','.join(models):<24}" +
-                  "".join(f"{times[name]:10.1f}" if name in times else f"{'-':>10}" for name in METHODS) +
-                  f"{times['torch']:10.1f}  " +
+                  "".join(f"{times[name]:10.2f}" if name in times else f"{'-':>10}" for name in METHODS) +
+                  f"{times['torch']:10.2f}  " +
                   " ".join(f"{times[name] / times['torch']:5.2f}" if name in times else f"{'-':>5}"
                            for name in METHODS) + f"   {chosen}", flush=True)
 

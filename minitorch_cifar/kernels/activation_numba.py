@@ -8,6 +8,8 @@ the ops that use it are done (a max-pool after the ReLU keeps only its indices).
 memory order (``ravel(order='K')``), so channels-last activations are no slower than NCHW ones; bit k of
 byte b is element 8 b + k in that order.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -64,7 +66,7 @@ class PositiveBits:
 
     def mask(self):
         """The bits as a read-only boolean array of the original shape and memory layout."""
-        flags = np.unpackbits(self.bits, count=int(np.prod(self.shape)), bitorder="little").view(bool)
+        flags = np.unpackbits(self.bits, count=math.prod(self.shape), bitorder="little").view(bool)
         element_strides = [s // self.itemsize for s in self.strides]  # dense, non-negative: offset = memory position
         return np.lib.stride_tricks.as_strided(flags, self.shape, element_strides, writeable=False)
 

@@ -20,6 +20,7 @@ MiB on it gained no more, and arrays it served as gradients are views that autog
 peak: 13 to 25 MiB).
 ``release`` lets all free buffers go.
 """
+import math
 import sys
 import threading
 
@@ -48,9 +49,8 @@ def empty(shape, dtype, order=None):
     """np.empty(shape, dtype); from MIN_BYTES on, in reused memory. ``order``: the axes from outermost to
     innermost in memory (default: C order), so that, say, an (N, C, H, W) array can be channels last."""
     dtype = np.dtype(dtype)
-    order = tuple(range(len(shape))) if order is None else tuple(order)
-    in_memory = [shape[axis] for axis in order]
-    nbytes = int(np.prod(in_memory)) * dtype.itemsize
+    in_memory = shape if order is None else [shape[axis] for axis in order]
+    nbytes = math.prod(in_memory) * dtype.itemsize
     if nbytes < MIN_BYTES:
         memory = np.empty(in_memory, dtype)  # owns its memory, as NumPy's (autograd keeps such a gradient uncopied)
     else:
@@ -61,7 +61,7 @@ def empty(shape, dtype, order=None):
                 _make_room(nbytes)
                 buffers.append(np.empty(nbytes, np.uint8))
             memory = buffers[free[0] if free else -1].view(dtype).reshape(in_memory)
-    return memory if order == tuple(range(len(order))) else memory.transpose(np.argsort(order))
+    return memory if order is None else memory.transpose(sorted(range(len(order)), key=order.__getitem__))
 
 
 def empty_like(a):

@@ -13,6 +13,7 @@ whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the p
 keeping them. On the GPU the chunks are far larger (``GPU_CHUNK_BYTES``) and run one after the other.
 """
 import abc
+import math
 
 import numpy as np
 
@@ -73,8 +74,8 @@ class ConvMethod(abc.ABC):
         """The convolution (N, OH, OW, C_out) of the whole batch x (N, H, W, C), plus the bias (unless None);
         ``keep``: run_backward will follow, asking for dW (a method may keep arrays for it)."""
         xp = backend.get_array_module(x)
-        self.chunks = chunks(xp, len(x), self, x.itemsize)
         self.threads = min(workers.num_threads(), max(1, self.products(len(x)) // MIN_PRODUCTS_PER_THREAD))
+        self.chunks = chunks(xp, len(x), self, x.itemsize, self.threads)
         out_shape = (len(x),) + self.geometry.output + (self.weight_shape[0],)
         out = big_arrays.empty(out_shape, x.dtype) if xp is np else xp.empty(out_shape, x.dtype)
         # added one output row (OW pixels) at a time: NumPy's loop over the bias alone runs 4x slower at 6 channels
@@ -127,16 +128,16 @@ def _plus(total, more):
     return total
 
 
-def chunks(xp, images, method, itemsize):
+def chunks(xp, images, method, itemsize, threads=1):
     """(start, stop) image ranges, evenly split, of about CHUNK_BYTES of scratch each (GPU_CHUNK_BYTES for CuPy),
-    but at least ``method.min_rows`` rows and one image; on the CPU a multiple of the thread count of them."""
+    but at least ``method.min_rows`` rows and one image; on the CPU a multiple of ``threads`` of them (the threads
+    they will run on: a chunk cut only for a thread that does not run makes the others' products thinner)."""
     on_cpu = xp is np
     budget = CHUNK_BYTES if on_cpu else GPU_CHUNK_BYTES
     rows = max(budget // (method.row_items * itemsize), method.min_rows)
     per_chunk = max(1, rows // method.rows_per_image)
     count = -(-images // per_chunk)
     if on_cpu:
-        threads = workers.num_threads()
         count = min(images, threads * -(-count // threads))
     return [(images * i // count, images * (i + 1) // count) for i in range(count)]
 
@@ -389,7 +390,7 @@ class Direct(ConvMethod):
         self.grad_lanes_serve_both = min(self.grad_offset) >= 0 and out_channels % 2 == 0
         # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
         self.rows_per_image, self.min_rows = 1, direct_conv.LANES
-        self.row_items = (max(np.prod(self.padded), np.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
+        self.row_items = (max(math.prod(self.padded), math.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
                           len(self.flipped) * height * width)
 
     def _lanes(self, a, offset, shape, slot):

@@ -22,6 +22,7 @@ import concurrent.futures
 import ctypes
 import functools
 import itertools
+import math
 import os
 import threading
 
@@ -193,5 +194,5 @@ def scratch(shape, dtype, slot=0):
     """A scratch array of ``shape`` and ``dtype`` in the calling thread's buffer ``slot`` (overwritten by the
     next call for that slot)."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     return workspace(nbytes, slot)[:nbytes].view(dtype).reshape(shape)
