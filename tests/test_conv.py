@@ -12,7 +12,7 @@ import pytest
 
 import minitorch_cifar as mt
 from minitorch_cifar import backend, nn
-from minitorch_cifar.kernels import conv_methods, im2col, im2col_fast, winograd
+from minitorch_cifar.kernels import conv_methods, im2col, im2col_fast, winograd, workers
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.ops import conv as conv_op
 from minitorch_cifar.testing import gradcheck
@@ -349,6 +349,22 @@ def test_direct_with_many_images_per_chunk_matches_the_reference(config, dtype, 
     for a, b in zip(ours, expected):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * np.abs(b).max())
+
+
+def test_a_convolution_too_small_for_two_threads_runs_as_one_chunk(monkeypatch):
+    """Chunks come in a multiple of the threads that run: LeNet's second layer at batch 4 (1.4M multiply-adds) runs
+    on one thread, as one chunk of all 4 images in its lanes, not two of 2; at batch 128, on two threads, an even
+    number of chunks."""
+    monkeypatch.setattr(workers, "num_threads", lambda: 2)
+    config = ((4, 6, 14, 14), 16, 5, 1, 0, 1, 1, False)
+    geometry = geometry_of(config)
+    for batch, threads in [(4, 1), (128, 2)]:
+        x = np.zeros((batch, 14, 14, 6), np.float32)
+        method = conv_methods.Direct(np.zeros(weight_shape(config), np.float32), geometry, x.shape)
+        method.run_forward(x, None)
+        assert method.threads == threads and len(method.chunks) % threads == 0
+        assert len(method.chunks) == 1 if threads == 1 else len(method.chunks) >= 2
+
 
 # ----------------------------------------------------------------------------- the reference kernels' path
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
