@@ -14,7 +14,8 @@ pytestmark = pytest.mark.usefixtures("kernels")  # each test runs with the fast 
 
 # (input H, W), kernel, stride, padding, dilation, ceil_mode
 SLIDING = [
-    ((8, 8), 2, 2, 0, 1, False),
+    ((8, 8), 2, 2, 0, 1, False),   # MaxPool2d(2): the numba kernels' halving windows
+    ((7, 9), 2, 2, 0, 1, False),   # the same on odd sizes: the last row and column are left out
     ((7, 9), 3, 2, 1, 1, False),   # the ResNet stem on odd sizes
     ((7, 9), 3, 2, 1, 1, True),
     ((5, 5), 2, 2, 1, 1, True),    # ceil_mode: the last window would start in the right padding
