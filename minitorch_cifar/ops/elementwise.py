@@ -23,7 +23,8 @@ class Add(Function):
     saves_arrays = False
 
     def forward(self, a, b):
-        self.shapes = _shape(a), _shape(b)
+        if True in self.needs_grad:  # what backward needs; skipped where none will run
+            self.shapes = _shape(a), _shape(b)
         return a + b
 
     def backward(self, grad):
@@ -36,7 +37,8 @@ class Sub(Function):
     saves_arrays = False
 
     def forward(self, a, b):
-        self.shapes = _shape(a), _shape(b)
+        if True in self.needs_grad:  # what backward needs; skipped where none will run
+            self.shapes = _shape(a), _shape(b)
         return a - b
 
     def backward(self, grad):
