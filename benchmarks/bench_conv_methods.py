@@ -1,10 +1,10 @@
 """Time each fast convolution method on the stride-1 layers of the CIFAR-10 models, against PyTorch's conv.
 
 For every distinct stride-1 layer of the chosen models (input and output channels, spatial size, kernel size and
-padding), one forward + backward (input and weight gradients) at batch 128 (or --batch) in float32 of each method that takes
-the layer (Winograd F(2x2,3x3) and F(4x4,3x3) on 3x3 kernels; kernel rows, direct and im2col on any), each forced
-whatever ``choose_method`` would pick, the weight transform included, and of PyTorch's conv2d on the same arrays,
-all in one process, back to back; printed are the best-of times, each method's ratio to PyTorch's and the method
+padding), one forward + backward (input and weight gradients) at batch 128 (or --batch) in float32 of each method
+that takes the layer (Winograd F(2x2,3x3) and F(4x4,3x3) on 3x3 kernels; kernel rows, direct and im2col on any),
+each forced whatever ``choose_method`` would pick, the weight transform included, and of PyTorch's conv2d on the
+same arrays, all in one process, back to back; printed are the best-of times, each method's ratio to PyTorch's and the method
 ``choose_method`` picks. With --accuracy, each method's float32 error (and PyTorch's) against the float64
 convolution, on ReLU-like activations and PyTorch's default weight init: the largest error of y, dx and dW over
 the largest magnitude of each.

@@ -16,6 +16,7 @@ import numpy as np
 from .. import backend
 from . import numba_kernels, switch
 
+
 class Windows(collections.namedtuple("Windows", "h_start h_stop h_step w_start w_stop w_step")):
     """Output row i reads input rows h_start[i] <= h < h_stop[i] in steps of h_step, and likewise for columns."""
 
