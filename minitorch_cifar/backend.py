@@ -4,6 +4,7 @@ Every other module asks this one for the array module (``xp``) of its inputs, so
 code runs on both. CuPy is imported lazily, on the first request for a CUDA device or array.
 """
 import contextlib
+import itertools
 import sys
 
 import numpy as np
@@ -282,9 +283,28 @@ def matmul(a, b):
 
 
 def scatter_add(target, index, values):
-    """``target[index] += values`` where repeated indices accumulate (np.add.at / cupyx.scatter_add)."""
+    """``target[index] += values`` where repeated indices accumulate, each element's values added in the order they
+    come: np.add.at on the CPU, ``add_at_in_order`` on the GPU (cupyx.scatter_add adds with atomics, in an order
+    that changes from run to run)."""
     if is_cupy_array(target):
-        import cupyx
-        cupyx.scatter_add(target, index, values)
+        add_at_in_order(cupy(), target, index, values)
     else:
         np.add.at(target, index, values)
+
+
+def add_at_in_order(xp, target, index, values):
+    """np.add.at(target, index, values) for a C-contiguous ``target``, in whole-array operations of ``xp``, with the
+    same sums in the same order: round k adds each element's k-th value, and as no element takes two values in one
+    round, an indexed addition does it. As many rounds as the most repeated element takes values."""
+    positions = xp.arange(target.size).reshape(target.shape)[index]  # where each value goes, as a flat index
+    values = xp.broadcast_to(values, positions.shape).reshape(-1)
+    positions = positions.reshape(-1)
+    order = xp.argsort(positions, kind="stable")  # by element, each element's values in their order
+    positions, values = positions[order], values[order]
+    rank = xp.arange(len(positions)) - xp.searchsorted(positions, positions)  # k: the element's k-th value
+    order = xp.argsort(rank, kind="stable")  # the values of round 0, then of round 1...
+    positions, values = positions[order], values[order]
+    flat, start = target.reshape(-1), 0
+    for stop in itertools.accumulate(xp.bincount(rank).tolist()):  # each round's values are positions[start:stop]
+        flat[positions[start:stop]] += values[start:stop]
+        start = stop

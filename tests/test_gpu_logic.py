@@ -158,6 +158,41 @@ def test_dropout_on_a_gpu_draws_from_that_gpus_generator(cupy, monkeypatch):
     np.testing.assert_array_equal(y.numpy(), (uniform >= 0.5) * np.float32(2))
 
 
+_REPEATED = {"ints": np.random.default_rng(5).integers(0, 5, 300), "zeros": np.zeros(200, np.int64),
+             "slice and ints": (slice(None), np.random.default_rng(6).integers(0, 6, (40, 3))),
+             "pairs": (np.random.default_rng(7).integers(0, 5, 90), np.random.default_rng(8).integers(0, 6, 90)),
+             "none": np.array([], np.int64)}
+
+
+@pytest.mark.parametrize("index", _REPEATED.values(), ids=_REPEATED.keys())
+def test_add_at_in_order_is_np_add_at_to_the_bit(index):
+    """The GPU's scatter-add, run with NumPy: each element's values summed in the order they come, as np.add.at sums
+    them (float32, many repeats: another order would round differently)."""
+    rng = np.random.default_rng(9)
+    target = rng.standard_normal((5, 6)).astype(np.float32)
+    values = rng.standard_normal(target[index].shape).astype(np.float32)
+    expected = target.copy()
+    np.add.at(expected, index, values)
+    backend.add_at_in_order(np, target, index, values)
+    assert target.tobytes() == expected.tobytes()
+
+
+def test_indexing_backward_on_a_gpu_sums_repeated_indices_as_the_cpu_does(cupy, monkeypatch):
+    """x[idx] with repeated indices: its backward on the GPU gives the CPU's gradient to the bit (no atomic adds)."""
+    calls = []
+    in_order = backend.add_at_in_order
+    monkeypatch.setattr(backend, "add_at_in_order", lambda xp, *args: calls.append(xp) or in_order(xp, *args))
+    rng = np.random.default_rng(10)
+    values, index = rng.standard_normal((5, 6)).astype(np.float32), rng.integers(0, 5, (70, 2))
+    upstream = rng.standard_normal((70, 2, 6)).astype(np.float32)
+    grads = []
+    for place in [np.asarray, on_gpu]:
+        x = mt.Tensor._wrap(place(values)).requires_grad_()
+        x[index].backward(place(upstream))
+        grads.append(np.asarray(x.grad.array))
+    assert calls == [cupy] and isinstance(x.grad.array, cupy.ndarray) and grads[0].tobytes() == grads[1].tobytes()
+
+
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 def test_pad_adds_its_borders_gradient_back_in_a_fixed_order_and_uploads_its_sources_once(cupy, monkeypatch, mode):
     """No scatter-add (on the GPU it sums repeated indices in any order): each source element's gradient is the sum

@@ -63,7 +63,7 @@ class GetItem(Function):
         xp = backend.get_array_module(grad)
         full = xp.zeros(self.shape, dtype=grad.dtype)
         if _is_advanced(self.index):
-            # a repeated index collects every gradient it gave; on the GPU in any order (atomic adds: README)
+            # a repeated index collects every gradient it gave, in the order they come (on the GPU too)
             backend.scatter_add(full, self.index, grad)
         else:
             full[self.index] = grad
