@@ -386,8 +386,10 @@ class Direct(ConvMethod):
         # dx = correlate(dY_p, flipped) with dY_p: dY shifted down and right by the dilated kernel less the padding
         self.grad_offset = ((kh - 1) * dh - top, (kw - 1) * dw - left)
         self.grad_padded = (out_channels, height + (kh - 1) * dh, width + (kw - 1) * dw)
-        # dW can read dY from dx's padded lanes when the padding crops none of it and dY has dW's even channel count
-        self.grad_lanes_serve_both = min(self.grad_offset) >= 0 and out_channels % 2 == 0
+        # dW can read dY from dx's padded lanes when the padding crops none of it, dY has dW's even channel count and
+        # its rows are as long as X's ("same" padding)
+        self.grad_lanes_serve_both = (min(self.grad_offset) >= 0 and out_channels % 2 == 0 and
+                                      self.grad_padded[2] == self.padded[2])
         # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
         self.rows_per_image, self.min_rows = 1, direct_conv.LANES
         self.row_items = (max(math.prod(self.padded), math.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
@@ -421,13 +423,15 @@ class Direct(ConvMethod):
             direct_conv.from_lanes(grad_x_lanes, grad_x)
         if need_weight:
             grad_w = np.zeros(self.weights.shape, grad_y.dtype)
+            width = self.padded[2]  # dW reads dY in rows as long as X's, zeros after each
             if grad_lanes is not None and self.grad_lanes_serve_both:
-                window = self.grad_offset + grad_y.shape[1:3]  # where dY sits in grad_lanes
+                top, left = self.grad_offset  # where dY sits in grad_lanes
             else:
-                grad_lanes, _ = self._lanes(grad_y, (0, 0), (len(grad_w),) + grad_y.shape[1:3], 1)
-                window = (0, 0) + grad_y.shape[1:3]
+                grad_lanes, _ = self._lanes(grad_y, (0, 0), (len(grad_w), grad_y.shape[1], width), 1)
+                top = left = 0
             x_lanes = kept or self._lanes(x, self.geometry.padding, self.padded, 0)
-            direct_conv.weight_gradient(*x_lanes, grad_lanes, window, *self.geometry.dilation, grad_w)
+            direct_conv.weight_gradient(*x_lanes, grad_lanes, top * width + left, *grad_y.shape[1:3],
+                                        *self.geometry.dilation, grad_w)
         return grad_w
 
     def weight_gradient(self, total):

@@ -10,8 +10,9 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
 a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
 copied. The kernel takes two output channels and four taps of a kernel row at a time, so each slice it loads
 serves eight multiply-adds. The weight gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot
-product of dY[co, oh, :] with that slice, and the input gradient is a correlation of dY, padded by the dilated
-kernel less the padding, with the kernels flipped and their channel axes swapped.
+product of dY[co, oh, :] with that slice: with dY's rows laid out as long as X's (zeros after OW), one dot product
+along both flat arrays. The input gradient is a correlation of dY, padded by the dilated kernel less the padding,
+with the kernels flipped and their channel axes swapped.
 
 The sums are reassociated (vectorised), so their float rounding differs from the matrix products' but not in
 size. Serial and releasing the GIL: ``kernels.conv_methods.Direct`` runs them on chunks in threads.
@@ -99,53 +100,62 @@ def correlate(x, rows, w, dh, dw, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_SUMS)
-def weight_gradient(x, rows, grad_y, window, dh, dw, grad_w):
-    """grad_w (C_out, C, KH, KW) += the gradient of ``correlate``'s w, C_out even: the dot products of dY
-    (C_out, OH, OW, nb) with the slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows)).
-    dY is grad_y[:, top:top + OH, left:left + OW] for ``window`` = (top, left, OH, OW): it may sit in the zeros
-    of a larger array (the padded dY that the input gradient reads)."""
+def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
+    """grad_w (C_out, C, KH, KW) += the gradient of ``correlate``'s w, C_out even: the dot products of dY with the
+    slices of x (C, R, Q, nb) that each tap read (none outside x's rows range(*rows)). grad_y (C_out, R', Q, nb) has
+    x's row length: dY[co, oh, ow, n] is element start * nb + (oh * Q + ow) * nb + n of its channel, and the Q - OW
+    columns after each dY row are zeros. Then a tap's sum over (oh, ow, n) is one dot product along both arrays'
+    flat rows (the zeros cancel what it reads past OW), with one horizontal sum of the vector lanes at its end where
+    a dot product per row had OH of them. On the 2-core EPYC, LeNet at batch 4 (4 lanes): its layers' forward and
+    backward 0.29 -> 0.23 and 0.28 -> 0.19 ms, its training step 0.89 -> 0.73 ms; at batch 128 the step is unchanged,
+    though the 6 -> 16 layer's dW, whose dY rows are 10 of 14 long, went 0.38 -> 0.51 ms."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
-    top, left, out_h, out_w = window
-    length, step = out_w * images, dw * images
+    row = x.shape[2] * images  # one row of x and of dY, flat
     first, stop = rows
-    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
-    dy = grad_y.reshape(out_channels, grad_y.shape[1], grad_y.shape[2] * images)
-    start = left * images  # where an output row begins in a row of dy
+    x_flat = x.reshape(channels, -1)
+    dy = grad_y.reshape(out_channels, -1)
     g = grad_w.reshape(out_channels, channels, kh * kw)
-    for co in range(0, out_channels, 2):
-        for c in range(channels):
-            for i in range(kh):
-                for oh in range(max(0, first - i * dh), min(out_h, stop - i * dh)):
-                    d0, d1 = dy[co, top + oh, start:start + length], dy[co + 1, top + oh, start:start + length]
-                    row = x_rows[c, oh + i * dh]
-                    t = i * kw  # tap (i, j) is g[..., t + j]
-                    j = 0
-                    while j + 4 <= kw:  # four taps of two output channels in one pass over dY's rows
-                        s0, s1, s2, s3 = g[co, c, t + j], g[co, c, t + j + 1], g[co, c, t + j + 2], g[co, c, t + j + 3]
-                        r0, r1 = g[co + 1, c, t + j], g[co + 1, c, t + j + 1]
-                        r2, r3 = g[co + 1, c, t + j + 2], g[co + 1, c, t + j + 3]
-                        x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
-                        x2 = row[(j + 2) * step:(j + 2) * step + length]
-                        x3 = row[(j + 3) * step:(j + 3) * step + length]
-                        for p in range(length):
-                            e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
-                            s0 += e0 * v0
-                            s1 += e0 * v1
-                            s2 += e0 * v2
-                            s3 += e0 * v3
-                            r0 += e1 * v0
-                            r1 += e1 * v1
-                            r2 += e1 * v2
-                            r3 += e1 * v3
-                        g[co, c, t + j:t + j + 4] = s0, s1, s2, s3
-                        g[co + 1, c, t + j:t + j + 4] = r0, r1, r2, r3
-                        j += 4
-                    for j in range(j, kw):
-                        s0, r0 = g[co, c, t + j], g[co + 1, c, t + j]
-                        x0 = row[j * step:j * step + length]
-                        for p in range(length):
-                            v0 = x0[p]
-                            s0 += d0[p] * v0
-                            r0 += d1[p] * v0
-                        g[co, c, t + j], g[co + 1, c, t + j] = s0, r0
+    for i in range(kh):
+        low, high = max(0, first - i * dh), min(out_h, stop - i * dh)  # the dY rows whose tap row i lies in x's rows
+        if low >= high:
+            continue
+        begin = start * images + low * row  # the first dY value, flat
+        length = (high - 1 - low) * row + out_w * images  # up to the last dY row's last value
+        x_begin = (low + i * dh) * row
+        for co in range(0, out_channels, 2):
+            d0, d1 = dy[co, begin:begin + length], dy[co + 1, begin:begin + length]
+            for c in range(channels):
+                x_row = x_flat[c]
+                t = i * kw  # tap (i, j) is g[..., t + j]
+                j = 0
+                while j + 4 <= kw:  # four taps of two output channels in one pass over dY
+                    s0, s1, s2, s3 = g[co, c, t + j], g[co, c, t + j + 1], g[co, c, t + j + 2], g[co, c, t + j + 3]
+                    r0, r1 = g[co + 1, c, t + j], g[co + 1, c, t + j + 1]
+                    r2, r3 = g[co + 1, c, t + j + 2], g[co + 1, c, t + j + 3]
+                    a = x_begin + j * dw * images
+                    step = dw * images
+                    x0, x1 = x_row[a:a + length], x_row[a + step:a + step + length]
+                    x2, x3 = x_row[a + 2 * step:a + 2 * step + length], x_row[a + 3 * step:a + 3 * step + length]
+                    for p in range(length):
+                        e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
+                        s0 += e0 * v0
+                        s1 += e0 * v1
+                        s2 += e0 * v2
+                        s3 += e0 * v3
+                        r0 += e1 * v0
+                        r1 += e1 * v1
+                        r2 += e1 * v2
+                        r3 += e1 * v3
+                    g[co, c, t + j:t + j + 4] = s0, s1, s2, s3
+                    g[co + 1, c, t + j:t + j + 4] = r0, r1, r2, r3
+                    j += 4
+                for j in range(j, kw):
+                    s0, r0 = g[co, c, t + j], g[co + 1, c, t + j]
+                    a = x_begin + j * dw * images
+                    x0 = x_row[a:a + length]
+                    for p in range(length):
+                        v0 = x0[p]
+                        s0 += d0[p] * v0
+                        r0 += d1[p] * v0
+                    g[co, c, t + j], g[co + 1, c, t + j] = s0, r0
