@@ -30,16 +30,10 @@ def _planes(x):
 
 
 def _bhwk(x, channels_last):
-    """(N, C, H, W) as the (B, H, W, K) arrays that the average and scatter kernels take: (N, H, W, C)
+    """(N, C, H, W) as the (B, H, W, K) arrays that the average kernels and max-pool's backward take: (N, H, W, C)
     for channels last, (N*C, H, W, 1) planes otherwise. Always decided by the forward input's layout:
     a 1x1 output, for one, is C-contiguous in both."""
     return _nhwc(x) if channels_last else _planes(x)[..., None]
-
-
-def _pixel_rows(x, channels_last):
-    """The (B, H*W, K) form of ``_bhwk``, whose pixels the scatter kernel indexes by h*W + w."""
-    b = _bhwk(x, channels_last)
-    return b.reshape(b.shape[0], -1, b.shape[3])
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -93,10 +87,8 @@ def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, 
 
 # MaxPool2d(2) (``Windows.halving``), channels last: the window's four taps written out, so that the loop over
 # channels keeps each maximum in registers and vectorises, where the kernel above keeps it in ``out`` across its
-# window loops; backward zeroes a pair of rows and writes their winners while they are in cache, where the general
-# path zeroes the whole gradient first. On the 2-core EPYC, batch 128, forward and backward: LeNet's first pool (6 x
-# 28 x 28) 1.14 and 0.14 ms with the general kernels, 0.22 and 0.11 with these; 64 x 16 x 16 0.20 and 0.27 against
-# 0.09 and 0.16; ResNet-9's first (128 x 32 x 32, on two threads) 3.8 and 5.9 against 2.3 and 2.7.
+# window loops. On the 2-core EPYC, batch 128: LeNet's first pool (6 x 28 x 28) 1.14 ms with the kernel above, 0.22
+# with this one; 64 x 16 x 16 0.20 and 0.09; ResNet-9's first (128 x 32 x 32, on two threads) 3.8 and 2.3.
 @numba.njit(inline="always")
 def _scan(v, at, best, arg):
     """One tap of the row-by-row scan: a larger value or a NaN takes over."""
@@ -120,28 +112,25 @@ def _max_forward_halving_nhwc(x, out, indices):
 
 
 @sized_kernel()
-def _max_backward_halving_nhwc(grad, indices, grad_input):
-    """grad_input (N, H, W, C): each window's gradient where its maximum came from, 0 elsewhere (also on the last
-    row or column that an odd size leaves out); a pair of rows zeroed just before their winners are written."""
-    width = grad_input.shape[2]
-    out_h, out_w = grad.shape[1], grad.shape[2]
-    for n in numba.prange(grad.shape[0]):
-        pixels = grad_input[n].reshape(-1, grad_input.shape[3])  # (H*W, C): the rows of a window's flat indices
-        for oh in range(out_h):
-            pixels[2 * oh * width:(2 * oh + 2) * width] = 0
-            for ow in range(out_w):
-                for c in range(grad.shape[3]):
-                    pixels[indices[n, oh, ow, c], c] = grad[n, oh, ow, c]
-        pixels[2 * out_h * width:] = 0
-
-
-@sized_kernel()
-def _scatter_by_index(grad, indices, grad_input):
-    """grad_input[b, indices[b, j, k], k] += grad[b, j, k]: the max-pool gradient to each window's winner."""
+def _max_backward(grad, indices, h_stop, grad_input):
+    """grad_input[b, h, w, k] = the sum of the gradients of the windows whose maximum came from (h, w), on (B, H, W, K)
+    arrays as the average kernels take them. The windows go down the rows in order, so each row is zeroed just before
+    the first window that reaches it (and one that none reaches, at the end): no pass over the whole array first, and
+    a row is still in cache when its windows' gradients arrive. On the 2-core EPYC, batch 128, against zeroing the
+    whole array, then adding: ResNet-9's first pool (128 x 32 x 32, 2x2) 5.9 -> 2.8 ms, the ResNet stem's (64 x 32 x
+    32, 3x3 stride 2) 2.9 -> 1.1."""
+    width, kinds = grad_input.shape[2], grad_input.shape[3]
     for b in numba.prange(grad.shape[0]):
-        for j in range(grad.shape[1]):
-            for k in range(grad.shape[2]):
-                grad_input[b, indices[b, j, k], k] += grad[b, j, k]
+        pixels = grad_input[b].reshape(-1, kinds)  # (H*W, K): the rows of the windows' flat indices
+        zeroed = 0  # the rows above this one are zeros or hold gradients
+        for oh in range(grad.shape[1]):
+            if h_stop[oh] > zeroed:
+                pixels[zeroed * width:h_stop[oh] * width] = 0
+                zeroed = h_stop[oh]
+            for ow in range(grad.shape[2]):
+                for k in range(kinds):
+                    pixels[indices[b, oh, ow, k], k] += grad[b, oh, ow, k]
+        pixels[zeroed * width:] = 0
 
 
 # Average: one kernel serves both layouts, on (B, H, W, K) arrays: (N, H, W, C) for channels last,
@@ -194,13 +183,8 @@ def max_pool_backward(grad, indices, windows, input_shape, channels_last):
     """Route each output's gradient to the input element its window's maximum came from; the result
     is channels last if the forward input was."""
     grad_input = _empty(input_shape, grad.dtype, channels_last)
-    if channels_last and windows.halving:
-        _max_backward_halving_nhwc(_nhwc(grad), _nhwc(indices), _nhwc(grad_input), elements=grad_input.size)
-        return grad_input
-    flat_input = _pixel_rows(grad_input, channels_last)  # a view: grad_input is new, in this layout
-    flat_input[...] = 0
-    _scatter_by_index(_pixel_rows(grad, channels_last), _pixel_rows(indices, channels_last), flat_input,
-                      elements=grad_input.size)
+    _max_backward(_bhwk(grad, channels_last), _bhwk(indices, channels_last), windows.h_stop,
+                  _bhwk(grad_input, channels_last), elements=grad_input.size)
     return grad_input
 
 
