@@ -2,19 +2,20 @@
 
 A step is forward, cross-entropy, backward and an SGD momentum update, at batch 128 in float32, on
 the same weights (copied from PyTorch's model through state_dict) and the same random batch. Both
-frameworks use the same number of threads. The steps of the two alternate, after warm-up steps,
-and the median of each is printed with the ratio ours / PyTorch (below 1.0: we are faster), the
+frameworks use the same number of threads. The steps of the two alternate, after warm-up steps, --steps of
+each or, for a fast model, as many as last about --seconds, and the median of each is printed with the ratio ours / PyTorch (below 1.0: we are faster), the
 achieved GFLOP/s (a step counted as 3x the forward's multiply-adds x 2) beside the machine's
 SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see peak_memory). On a GPU both run
 in float32 with TF32 off (``--tf32``: on in both, where our side has the switch) and PyTorch with cuDNN's
 autotuner.
 
-    python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--threads 2]
+    python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--seconds 1] [--threads 2]
                                       [--breakdown [MODEL]] [--memory] [--device cuda [--tf32]]
 """
 import argparse
 import collections
 import gc
+import math
 import os
 import subprocess
 import sys
@@ -75,17 +76,26 @@ class Pair:
             torch.cuda.synchronize()
 
 
-def time_pair(pair, steps, warmup):
+def time_pair(pair, steps, warmup, seconds=0.0):
     """Per-step seconds, ours and PyTorch's (lists), their steps alternating, each after a short pause so that
-    neither framework's idle threads are still busy when the other's step starts."""
+    neither framework's idle threads are still busy when the other's step starts. At least ``steps`` of each, and
+    for a model whose step is short, as many as last about ``seconds``: the median of 10 LeNet steps (70 ms) moved
+    by 20-40% between runs on a shared 2-core machine."""
     ours, theirs = [], []
-    for i in range(warmup + steps):
-        for step, times in ((pair.step_ours, ours), (pair.step_theirs, theirs)):
-            time.sleep(SETTLE_S)
-            start = time.perf_counter()
-            step()
-            if i >= warmup:
+
+    def alternate(count):
+        for _ in range(count):
+            for step, times in ((pair.step_ours, ours), (pair.step_theirs, theirs)):
+                time.sleep(SETTLE_S)
+                start = time.perf_counter()
+                step()
                 times.append(time.perf_counter() - start)
+
+    alternate(max(warmup, 1))
+    longest = max(ours[-1], theirs[-1])
+    ours.clear()
+    theirs.clear()
+    alternate(max(steps, math.ceil(seconds / longest)))
     return ours, theirs
 
 
@@ -304,7 +314,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["cnn2", "cnn3", "alexnet", "resnet10"],
                         choices=models.list_models())
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per framework and model")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per framework and model, at least")
+    parser.add_argument("--seconds", type=float, default=1.0,
+                        help="a fast model takes more steps, until each framework's last about this long (0: --steps)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--device", default="cpu", help="cpu, or cuda to compare with PyTorch on the GPU")
@@ -334,13 +346,14 @@ def main():
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
           f"batch {BATCH}, float32{settings}; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} "
           f"GFLOP/s; load average {os.getloadavg()[0]:.2f}")
-    print("median (best) ms per training step of --steps; ratio = ours / PyTorch of the medians; GF/s of the medians")
+    print("median (best) ms per training step of --steps or more (--seconds); ratio = ours / PyTorch of the medians; "
+          "GF/s of the medians")
     header = f"{'model':<10} {'ours ms':>14} {'torch ms':>14} {'ratio':>6} {'ours GF/s':>10} {'torch GF/s':>11}"
     print(header + ("   peak MiB ours / torch" if args.memory else ""))
     ratios, pairs = {}, {}
     for name in args.models:
         pair = pairs[name] = Pair(name, device)
-        ours_times, theirs_times = time_pair(pair, args.steps, args.warmup)
+        ours_times, theirs_times = time_pair(pair, args.steps, args.warmup, args.seconds)
         ours, theirs = float(np.median(ours_times)), float(np.median(theirs_times))
         ratios[name] = ours / theirs
         work = 3 * forward_flops(pair.ours, BATCH, device) / 1e9

@@ -100,13 +100,14 @@ HAVE_DATA=0
 echo "data: $MINITORCH_CIFAR_DATA" | tee -a "$OUT/device_check.log"
 
 # ---------------------------------------------------------------------------------------------------- the stages
-CHECK_OPS=() TEST_FILES=(tests) BENCH=(--models cnn2 cnn3 alexnet resnet10 resnet9 --steps 10 --warmup 3)
+CHECK_OPS=() TEST_FILES=(tests) BENCH=(--models cnn2 cnn3 alexnet resnet10 resnet9 --steps 10 --warmup 3 --seconds 0)
 RECIPE=(--quick) OURS=("$PYTHON" examples/08_resnet9.py)
 [ "$QUICK" = 1 ] || RECIPE=()
-[ "$QUICK" = 1 ] && BENCH=(--models cnn2 resnet9 --steps 3 --warmup 1)
-[ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ] && BENCH=(--models cnn2 --steps 2 --warmup 1)
+[ "$QUICK" = 1 ] && BENCH=(--models cnn2 resnet9 --steps 3 --warmup 1 --seconds 0)
+[ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ] && BENCH=(--models cnn2 --steps 2 --warmup 1 --seconds 0)
 if [ "$TINY" = 1 ]; then  # seconds per stage: the harness itself under test
-    CHECK_OPS=(--ops relu SGD Cutout) TEST_FILES=(tests/test_tensor.py) BENCH=(--models softmax --steps 1 --warmup 0)
+    CHECK_OPS=(--ops relu SGD Cutout) TEST_FILES=(tests/test_tensor.py)
+    BENCH=(--models softmax --steps 1 --warmup 0 --seconds 0)
     RECIPE=(--epochs 1 --batch-size 8 --train-subset 16 --test-subset 16)
     OURS=("$PYTHON" -m minitorch_cifar train --model resnet9 --drop-last --optimizer sgd --lr 0.4 --momentum 0.9
           --nesterov --weight-decay 5e-4 --scheduler piecewise --augment --padding-mode reflect --cutout 8
