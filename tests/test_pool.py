@@ -105,6 +105,18 @@ def test_channels_last_input_keeps_its_layout(rng, kernel_build):
     assert pooling.is_channels_last(pooling.max_pool_backward(np.ones_like(out), indices, windows, x.shape, True))
 
 
+def test_halving_windows_are_exactly_2x2_side_by_side():
+    """Windows.halving picks the numba kernel of MaxPool2d(2): 2x2 windows from (2i, 2j), odd sizes included (the
+    last row and column are left out), and adaptive bins that fall the same way; not a partial last window."""
+    assert windows_of(((8, 8), 2, 2, 0, 1, False))[0].halving
+    assert windows_of(((7, 9), 2, 2, 0, 1, False))[0].halving
+    assert pooling.adaptive_windows((8, 6), (4, 3)).halving
+    assert not windows_of(((7, 9), 2, 2, 0, 1, True))[0].halving       # ceil_mode: a last window of one row
+    assert not windows_of(((8, 8), 3, 2, 1, 1, False))[0].halving      # the ResNet stem's
+    assert not windows_of(((8, 8), 2, 1, 0, 1, False))[0].halving      # stride 1: overlapping
+    assert not windows_of(((8, 8), 2, 2, 0, 2, False))[0].halving      # dilated
+
+
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("config", SLIDING)
 def test_max_pool_gradcheck(config, rng):
