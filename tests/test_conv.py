@@ -31,6 +31,7 @@ CONFIGS = [
     ((1, 3, 6, 7), 2, 3, 1, 3, 1, 1, True),          # padding wider than the kernel's reach
     ((2, 2, 7, 8), 3, 3, 1, "same", 2, 1, False),
     ((1, 2, 8, 9), 3, 5, 1, "same", 1, 1, True),
+    ((2, 3, 9, 7), 4, 5, 1, 1, 1, 1, True),          # 5x5 on odd sizes: Winograd F(2x2,5x5)'s last tiles stick out
     ((2, 2, 11, 10), 2, 5, 2, 2, 2, 1, False),
     ((2, 3, 9, 9), 2, 7, 1, 3, 1, 1, True),
     ((1, 4, 10, 11), 4, 7, 2, 3, 1, 2, True),
@@ -91,25 +92,26 @@ def many_chunks(monkeypatch):
     monkeypatch.setattr(conv_methods, "GPU_CHUNK_BYTES", 1)
 
 
-def winograd_serves(config):
-    return pair(config[2]) == (3, 3) and config[3] == 1 and config[5] == 1 and config[6] == 1
+def winograd_serves(config, size=3):
+    return pair(config[2]) == (size, size) and config[3] == 1 and config[5] == 1 and config[6] == 1
 
 
-# Each fast method and the configurations it serves: Winograd 3x3, stride 1, no dilation or groups; kernel rows
+# Each fast method and the configurations it serves: Winograd 3x3 (or 5x5), stride 1, no dilation or groups; kernel rows
 # vertical stride 1 and no groups; direct stride 1 and no groups; im2col all of them. Forced in turn, whatever the
 # chooser would take.
 METHODS = {
     "im2col": (conv_methods.Im2col, lambda c: True),
     "Winograd F(2x2,3x3)": (conv_methods.Winograd, winograd_serves),
     "Winograd F(4x4,3x3)": (conv_methods.Winograd4, winograd_serves),
+    "Winograd F(2x2,5x5)": (conv_methods.Winograd25, lambda c: winograd_serves(c, 5)),
     "kernel rows": (conv_methods.KernelRows, lambda c: pair(c[3])[0] == 1 and c[6] == 1),
     "direct": (conv_methods.Direct, lambda c: pair(c[3]) == (1, 1) and c[6] == 1),
 }
 FORCED = [pytest.param(name, config, id=f"{name.replace(' ', '')}-{i}")
           for name, (_, serves) in METHODS.items() for config, i in zip(CONFIGS, IDS) if serves(config)]
-WINOGRAD = [pytest.param(f, id=f"F{f.m}") for f in (winograd.F2, winograd.F4)]  # both tile sizes
-WINOGRAD_CONFIGS = [pytest.param(f, c, id=f"F{f.m}-{i}") for f in (winograd.F2, winograd.F4)
-                    for c, i in zip(CONFIGS, IDS) if winograd_serves(c)]
+WINOGRAD = [pytest.param(f, id=f"F{f.m}-{f.r}") for f in (winograd.F2, winograd.F4, winograd.F25)]
+WINOGRAD_CONFIGS = [pytest.param(f, c, id=f"F{f.m}-{f.r}-{i}") for f in (winograd.F2, winograd.F4, winograd.F25)
+                    for c, i in zip(CONFIGS, IDS) if winograd_serves(c, f.r)]
 
 
 def force(monkeypatch, name):
@@ -243,7 +245,7 @@ def test_winograd_transforms_and_adjoints_match_reference(f, config, rng):
 
 @pytest.mark.parametrize("f", WINOGRAD)
 def test_winograd_weight_transform_and_its_adjoint_match_reference(f, rng):
-    w = rng.standard_normal((5, 4, 3, 3))
+    w = rng.standard_normal((5, 4, f.r, f.r))
     u_t = winograd.transform_weight(f, w)
     np.testing.assert_allclose(u_t, winograd.reference_transform_weight(f, w), rtol=1e-12, atol=1e-12)
     du = rng.standard_normal(u_t.shape)
@@ -256,11 +258,11 @@ def test_winograd_weight_transform_and_its_adjoint_match_reference(f, rng):
 def test_winograd_reference_computes_the_convolution(f, rng):
     """A^T [(G g G^T) * (B^T d B)] A summed over input channels, in the references alone, is PyTorch's convolution:
     the matrices of the docstring are right (an odd size, so the last tiles stick out)."""
-    x, w = rng.standard_normal((2, 9, 11, 4)), rng.standard_normal((5, 4, 3, 3))
-    grid = winograd.tile_grid(f, (9, 11))
+    x, w = rng.standard_normal((2, 9, 11, 4)), rng.standard_normal((5, 4, f.r, f.r))
+    grid, pad = winograd.tile_grid(f, (9, 11)), f.r // 2
     u = winograd.reference_transform_weight(f, w).transpose(0, 2, 1)
-    m = winograd.reference_input_tiles(f, x, (1, 1), grid) @ u
-    expected = torch.nn.functional.conv2d(torch.tensor(x.transpose(0, 3, 1, 2)), torch.tensor(w), padding=1)
+    m = winograd.reference_input_tiles(f, x, (pad, pad), grid) @ u
+    expected = torch.nn.functional.conv2d(torch.tensor(x.transpose(0, 3, 1, 2)), torch.tensor(w), padding=pad)
     np.testing.assert_allclose(winograd.reference_output_tiles(f, m, grid, (9, 11)),
                                expected.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
 
@@ -310,9 +312,11 @@ DIRECT_CONFIGS = [pytest.param(c, id=i) for c, i in zip(CONFIGS, IDS) if METHODS
 def test_an_empty_batch_gives_zero_weight_and_bias_gradients(name, monkeypatch):
     """A batch of no images: an empty output, and zero dW and db, as PyTorch gives."""
     force(monkeypatch, name)
+    size = 5 if "5x5" in name else 3
     x = mt.tensor(np.zeros((0, 16, 8, 8)), requires_grad=True)
-    weight, bias = mt.tensor(np.ones((16, 16, 3, 3)), requires_grad=True), mt.tensor(np.ones(16), requires_grad=True)
-    y = F.conv2d(x, weight, bias, padding=1)
+    weight = mt.tensor(np.ones((16, 16, size, size)), requires_grad=True)
+    bias = mt.tensor(np.ones(16), requires_grad=True)
+    y = F.conv2d(x, weight, bias, padding=size // 2)
     y.sum().backward()
     assert y.shape == (0, 16, 8, 8) and x.grad.shape == (0, 16, 8, 8)
     assert not weight.grad.numpy().any() and not bias.grad.numpy().any()
@@ -402,10 +406,13 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (8, 32, (5, 1), (1, 2), 1, "kernel rows"),
     (15, 32, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
     (3, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
-    (17, 4, 5, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
+    (17, 4, 7, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
     (16, 32, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
-    (16, 64, 5, 1, 1, "kernel rows"),          # AlexNet's second layer
-    (17, 64, 5, 1, 1, "im2col"),               # above KERNEL_ROWS_MAX_CHANNELS
+    (16, 64, 5, 1, 1, "Winograd F(2x2,5x5)"),  # AlexNet's second layer
+    (15, 64, 5, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
+    (17, 4, 5, 1, 1, "Winograd F(2x2,5x5)"),
+    (16, 64, 5, 2, 1, "im2col"),               # strided 5x5: no Winograd, no kernel rows
+    (17, 64, 7, 1, 1, "im2col"),               # above KERNEL_ROWS_MAX_CHANNELS
     (64, 64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
     (64, 128, 1, 2, 1, "im2col"),              # a ResNet's 1x1 downsample
     (3, 4, 3, 2, 1, "im2col"),                 # vertical stride 2
@@ -444,7 +451,7 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 @pytest.mark.parametrize("model, algorithms", [
     ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
-    ("alexnet", ["direct", "kernel rows"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("alexnet", ["direct", "Winograd F(2x2,5x5)"] + ["Winograd F(4x4,3x3)"] * 3),
     ("lenet", ["direct"] * 2),
     ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
      (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),

@@ -1,12 +1,14 @@
-"""The fast convolution: three methods behind one interface (``ConvMethod``), run in chunks of the batch on threads.
+"""The fast convolution: the methods behind one interface (``ConvMethod``), run in chunks of the batch on threads.
 
 ``ops.conv`` holds the convolution to read first (``reference_conv2d``: im2col and one matrix product per
 group) and ``choose_method``, which says which of these runs where and why:
 
 - ``Im2col``: the same products, with the fast im2col/col2im (``im2col_fast``) writing into reused buffers;
-- ``Winograd`` and ``Winograd4``: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 layers, 2.25x and 4x fewer
-  multiplications (``kernels.winograd``);
-- ``KernelRows``: a first layer's few input channels, one kernel row's patches at a time.
+- ``Winograd``, ``Winograd4`` and ``Winograd25``: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 layers, 2.25x and
+  4x fewer multiplications, and F(2x2, 5x5) for 5x5 ones, 2.8x fewer (``kernels.winograd``);
+- ``KernelRows``: a first layer's few input channels, one kernel row's patches at a time;
+- ``Direct``: few channels in and out, stride 1, the sums as written, vectorised across images
+  (``kernels.direct_conv``).
 
 On the CPU the batch is cut into chunks of images whose work space fits in cache, and each chunk's
 whole pipeline runs on one thread (``kernels.workers``); backward rebuilds the patches instead of
@@ -229,7 +231,7 @@ class Winograd(ConvMethod):
     def run_forward(self, x, bias, keep=False):
         self.u_t = winograd.transform_weight(self.transform, self.weight)  # U^T: (a^2, C_out, C_in)
         out = super().run_forward(x, bias, keep)
-        del self.u_t  # a^2 / 9 times the kernels' memory: backward transforms them again rather than keep U^T
+        del self.u_t  # a^2 / r^2 times the kernels' memory: backward transforms them again rather than keep U^T
         return out
 
     def run_backward(self, x, grad_y, needs):
@@ -249,7 +251,7 @@ class Winograd(ConvMethod):
         winograd.output_tiles(self.transform, m, self.grid, out)
 
     def backward(self, x, grad_y, grad_x, need_weight, kept):
-        """The share is dW taps first, (9, C_out, C_in)."""
+        """The share is dW taps first, (r^2, C_out, C_in)."""
         grad_m = winograd.output_tiles_adjoint(self.transform, grad_y, self.grid,
                                                self._tiles(len(x), grad_y.shape[3], grad_y.dtype, 1))
         v = self._tiles(len(x), x.shape[3], x.dtype, 0)
@@ -264,10 +266,10 @@ class Winograd(ConvMethod):
 
     def _weight_share(self, grad_m, v):
         """The chunk's dW: dU^T = dM^T V for a block of output channels at a time, each block turned into its
-        kernels' gradient at once, so that a chunk never holds all of dU^T (a^2 / 9 times the kernels: 9.4 MiB
+        kernels' gradient at once, so that a chunk never holds all of dU^T (a^2 / r^2 times the kernels: 9.4 MiB
         for the AlexNet-style net's 256 -> 256 layer, one per chunk, against 2.4 for dW)."""
         positions, out_channels, in_channels = len(v), grad_m.shape[2], v.shape[2]
-        grad_w = np.empty((9, out_channels, in_channels), v.dtype)  # taps first (winograd.weight_gradient)
+        grad_w = np.empty((self.transform.taps, out_channels, in_channels), v.dtype)  # taps first
         # about CHUNK_BYTES of dU^T a block, in whole vectors' worth of channels: products of 64 output channels
         # ran 8% slower than the whole (a^2 x 256 x 256 from 256 tiles, one thread on the 2-core EPYC), of 56 15%
         channel_bytes = positions * in_channels * v.itemsize  # dU^T's bytes per output channel
@@ -288,6 +290,13 @@ class Winograd4(Winograd):
     and about a decimal digit less float32 accuracy (``ops.conv.choose_method`` says where it runs)."""
     algorithm = "Winograd F(4x4,3x3)"
     transform = winograd.F4
+
+
+class Winograd25(Winograd):
+    """F(2x2, 5x5): the same steps on 6x6 input tiles for a 5x5 kernel, 36 multiplications where the direct
+    convolution spends 100 (``ops.conv.choose_method`` says where it runs)."""
+    algorithm = "Winograd F(2x2,5x5)"
+    transform = winograd.F25
 
 
 class KernelRows(ConvMethod):

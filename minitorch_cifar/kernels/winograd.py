@@ -1,11 +1,12 @@
-"""Winograd's minimal filtering F(m x m, 3x3): a 3x3 stride-1 convolution with fewer multiplications.
+"""Winograd's minimal filtering F(m x m, r x r): an r x r stride-1 convolution with fewer multiplications.
 
-Each m x m block of output pixels (a tile) is computed from the a x a input patch d under it (a = m + 2) and
-the 3x3 kernel g as (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
+Each m x m block of output pixels (a tile) is computed from the a x a input patch d under it (a = m + r - 1) and
+the r x r kernel g as (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise, a x a)
 
-with B^T (a x a), G (a x 3) and A^T (m x a) built from a - 1 interpolation points and infinity. Two sizes:
+with B^T (a x a), G (a x r) and A^T (m x a) built from a - 1 interpolation points and infinity. Three algorithms,
+two for 3x3 kernels and one for 5x5:
 
 F(2x2, 3x3), points 0, 1, -1, a = 4: 16 multiplications per output tile and channel pair where the direct
 convolution spends 4 * 9 = 36 (2.25x fewer); every entry is 0, +-1 or 1/2, so the transforms are exact.
@@ -29,6 +30,17 @@ are exact in float32, G's thirds and fifteenths are rounded once (in G kron G, `
               [0  1 -2 -1  2  0]         [ 1/30 -1/15  2/15 ]
               [0  2 -3 -4  3  2]         [ 0     0     1/2  ]
 
+F(2x2, 5x5), a = 6: 36 multiplications where the direct convolution spends 4 * 25 = 100 (2.8x fewer), on the same
+points as F(4x4, 3x3) and so with the same B^T (unscaled here: its halves are exact in float32), and about its
+float32 error (the matrices come from the Cook-Toom construction, as Lavin's wincnn builds them).
+
+        B^T = [1 -3/2 -2    3/2  1    0]     G = [  1      0      0      0      0   ]     A^T = [1 1  1  1   1 0]
+              [0 -1    1/2  5/2  1    0]         [  1/3    1/3    1/3    1/3    1/3 ]           [0 1 -1 1/2 -2 1]
+              [0  1   -5/2  1/2  1    0]         [ -1/3    1/3   -1/3    1/3   -1/3 ]
+              [0 -2   -1    2    1    0]         [-16/15  -8/15  -4/15  -2/15  -1/15]
+              [0  1/2 -1   -1/2  1    0]         [  1/15  -2/15   4/15  -8/15  16/15]
+              [0  1   -3/2 -2    3/2  1]         [  0      0      0      0      1   ]
+
 Summed over input channels, the elementwise product at each of the a^2 positions xi is a matrix product,
 M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of shape
 (C_in, C_out) (stored transposed): a^2 products of C_in x C_out per tile, one batched matmul.
@@ -38,11 +50,13 @@ dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (ti
 Arrays are channels last: x (N, H, W, C), V (a^2, tiles, C) with tile t = (n * TH + th) * TW + tw covering
 output rows m th ... m th + m - 1 (columns likewise) and input rows m th - ph ... m th - ph + a - 1.
 The numba tile kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel threads)
-and take the transform matrices as arguments: one set of kernels serves both sizes. The weights' transforms are
+and take the transform matrices as arguments: one set of kernels serves all three. The weights' transforms are
 one matrix product each. The plain-NumPy
 ``reference_*`` functions at the end spell out each transform and its adjoint on whole arrays of tiles: read
 them first; the tests check the kernels against them.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -50,21 +64,24 @@ from . import workers
 
 
 class Algorithm:
-    """One F(m x m, 3x3): its name, output tile size m, input tile size a = m + 2 and matrices B^T, G, A^T."""
+    """One F(m x m, r x r): its name, output tile size m, kernel size r, input tile size a = m + r - 1 and matrices
+    B^T, G, A^T."""
 
     def __init__(self, name, bt, g, at):
         self.name = name
         self.bt, self.g, self.at = (np.array(matrix, np.float64) for matrix in (bt, g, at))
         self.m, self.alpha = self.at.shape
+        self.r = self.g.shape[1]
+        self.taps = self.r ** 2  # a kernel's weights
         self.positions = self.alpha ** 2  # the products per tile
         self._tile_matrices = {}
 
     def kronecker(self, dtype):
-        """G kron G (a^2, 9): row a * i + j, column 3 * k + l holds G[i, k] G[j, l]; in float64, rounded once."""
+        """G kron G (a^2, r^2): row a * i + j, column r * k + l holds G[i, k] G[j, l]; in float64, rounded once."""
         return np.kron(self.g, self.g).astype(dtype)
 
     def tile_matrices(self, dtype):
-        """B^T and A^T in the arrays' dtype (small integers: exact in float32)."""
+        """B^T and A^T in the arrays' dtype (small integers and halves: exact in float32)."""
         dtype = np.dtype(dtype)
         if dtype not in self._tile_matrices:
             self._tile_matrices[dtype] = self.bt.astype(dtype), self.at.astype(dtype)
@@ -83,6 +100,14 @@ F4 = Algorithm("F(4x4,3x3)", bt=[[2, -3, -4, 3, 2, 0], [0, -2, 1, 5, 2, 0], [0, 
                   [1 / 30, -1 / 15, 2 / 15], [0, 0, 1 / 2]],
                at=[[1, 1, 1, 8, 1, 0], [0, 1, -1, 4, -2, 0], [0, 1, 1, 2, 4, 0], [0, 1, -1, 1, -8, 1]])
 
+F25 = Algorithm("F(2x2,5x5)",
+                bt=[[1, -3 / 2, -2, 3 / 2, 1, 0], [0, -1, 1 / 2, 5 / 2, 1, 0], [0, 1, -5 / 2, 1 / 2, 1, 0],
+                    [0, -2, -1, 2, 1, 0], [0, 1 / 2, -1, -1 / 2, 1, 0], [0, 1, -3 / 2, -2, 3 / 2, 1]],
+                g=[[1, 0, 0, 0, 0], [1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3, 1 / 3, -1 / 3],
+                   [-16 / 15, -8 / 15, -4 / 15, -2 / 15, -1 / 15], [1 / 15, -2 / 15, 4 / 15, -8 / 15, 16 / 15],
+                   [0, 0, 0, 0, 1]],
+                at=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 1]])
+
 
 def tile_grid(f, output_hw):
     """Tiles down and across: each covers m x m output pixels (the last ones may stick out)."""
@@ -90,27 +115,28 @@ def tile_grid(f, output_hw):
 
 
 def transform_weight(f, weight):
-    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, 3, 3) kernel g, xi = a * i + j. Kept
+    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, r, r) kernel g, xi = a * i + j. Kept
     transposed, which the tile products read in memory order (they take it as U_xi = U^T_xi^T). With g flattened
-    to 9 taps, U is (G kron G) g: one matrix product of (a^2, 9) by all the kernels at once."""
-    taps = weight.reshape(-1, 9).T  # (9, C_out * C_in)
+    to r^2 taps, U is (G kron G) g: one matrix product of (a^2, r^2) by all the kernels at once."""
+    taps = weight.reshape(-1, f.taps).T  # (r^2, C_out * C_in)
     return workers.matmul(f.kronecker(weight.dtype), taps).reshape((f.positions,) + weight.shape[:2])
 
 
 def weight_gradient(f, grad_u_t, out=None):
     """dg = G^T dU G, i.e. (G kron G)^T dU: the gradient of the kernels from that of U^T (a^2, C_out, C_in), as one
-    matrix product, taps first: (9, C_out, C_in) (written into ``out`` where given; ``kernels_last`` makes it
-    (C_out, C_in, 3, 3)). Single-threaded: it runs inside a chunk of the convolution, on a block of output channels
-    (``conv_methods.Winograd``); taps first, its product has the long rows (9 x a^2 by a^2 x C_out * C_in)."""
+    matrix product, taps first: (r^2, C_out, C_in) (written into ``out`` where given; ``kernels_last`` makes it
+    (C_out, C_in, r, r)). Single-threaded: it runs inside a chunk of the convolution, on a block of output channels
+    (``conv_methods.Winograd``); taps first, its product has the long rows (r^2 x a^2 by a^2 x C_out * C_in)."""
     if out is None:
-        out = np.empty((9,) + grad_u_t.shape[1:], grad_u_t.dtype)
-    np.matmul(f.kronecker(grad_u_t.dtype).T, grad_u_t.reshape(f.positions, -1), out=out.reshape(9, -1))
+        out = np.empty((f.taps,) + grad_u_t.shape[1:], grad_u_t.dtype)
+    np.matmul(f.kronecker(grad_u_t.dtype).T, grad_u_t.reshape(f.positions, -1), out=out.reshape(f.taps, -1))
     return out
 
 
 def kernels_last(grad_taps):
-    """(9, C_out, C_in) taps first as contiguous (C_out, C_in, 3, 3)."""
-    return np.ascontiguousarray(grad_taps.transpose(1, 2, 0)).reshape(grad_taps.shape[1:] + (3, 3))
+    """(r^2, C_out, C_in) taps first as contiguous (C_out, C_in, r, r)."""
+    r = math.isqrt(len(grad_taps))
+    return np.ascontiguousarray(grad_taps.transpose(1, 2, 0)).reshape(grad_taps.shape[1:] + (r, r))
 
 
 # Each 2-D transform is two 1-D ones: down the columns of a row of tiles (on whole rows of the image, as flat
@@ -135,14 +161,14 @@ def _padded_columns(width, pw, padded_width, channels):
 
 
 @numba.njit(cache=True, nogil=True)
-def _input_tiles(bt, x, ph, pw, tiles_h, tiles_w, v):
-    """V = B^T d B for every tile of x (N, H, W, C); v is (a^2, N * TH * TW, C)."""
+def _input_tiles(bt, m, x, ph, pw, tiles_h, tiles_w, v):
+    """V = B^T d B for every tile of x (N, H, W, C), tiles m apart; v is (a^2, N * TH * TW, C)."""
     alpha = bt.shape[0]
-    m = alpha - 2
     images, height, width, channels = x.shape
     flat_x = x.reshape(images, height, width * channels)
-    start, length = _padded_columns(width, pw, m * tiles_w + 2, channels)
-    e = np.zeros((alpha, (m * tiles_w + 2) * channels), x.dtype)  # B^T d down every column; 0 in the padding
+    padded_width = m * tiles_w + alpha - m
+    start, length = _padded_columns(width, pw, padded_width, channels)
+    e = np.zeros((alpha, padded_width * channels), x.dtype)  # B^T d down every column; 0 in the padding
     for n in range(images):
         for th in range(tiles_h):
             ih = m * th - ph
@@ -168,14 +194,14 @@ def _input_tiles(bt, x, ph, pw, tiles_h, tiles_w, v):
 
 
 @numba.njit(cache=True, nogil=True)
-def _input_tiles_adjoint(bt, v, ph, pw, tiles_h, tiles_w, x):
-    """x (N, H, W, C) = the sum over tiles of B dV B^T, each added into the input under its tile."""
+def _input_tiles_adjoint(bt, m, v, ph, pw, tiles_h, tiles_w, x):
+    """x (N, H, W, C) = the sum over tiles (m apart) of B dV B^T, each added into the input under its tile."""
     alpha = bt.shape[0]
-    m = alpha - 2
     images, height, width, channels = x.shape
     flat_x = x.reshape(images, height, width * channels)
-    start, length = _padded_columns(width, pw, m * tiles_w + 2, channels)
-    f = np.empty((alpha, (m * tiles_w + 2) * channels), x.dtype)
+    padded_width = m * tiles_w + alpha - m
+    start, length = _padded_columns(width, pw, padded_width, channels)
+    f = np.empty((alpha, padded_width * channels), x.dtype)
     x[...] = 0
     for n in range(images):
         for th in range(tiles_h):
@@ -262,13 +288,13 @@ def _output_tiles_adjoint(at, y, tiles_h, tiles_w, mt):
 # ----------------------------------------------------------------------------- entry points
 def input_tiles(f, x, padding, grid, out):
     """V (a^2, tiles, C) of channels-last x (N, H, W, C), with (top, left) zero padding."""
-    _input_tiles(f.tile_matrices(x.dtype)[0], x, padding[0], padding[1], grid[0], grid[1], out)
+    _input_tiles(f.tile_matrices(x.dtype)[0], f.m, x, padding[0], padding[1], grid[0], grid[1], out)
     return out
 
 
 def input_tiles_adjoint(f, v, padding, grid, out):
     """The adjoint of input_tiles: dx (N, H, W, C), written into ``out``."""
-    _input_tiles_adjoint(f.tile_matrices(v.dtype)[0], v, padding[0], padding[1], grid[0], grid[1], out)
+    _input_tiles_adjoint(f.tile_matrices(v.dtype)[0], f.m, v, padding[0], padding[1], grid[0], grid[1], out)
     return out
 
 
@@ -287,13 +313,13 @@ def output_tiles_adjoint(f, y, grid, out):
 # ----------------------------------------------------------------------------- NumPy reference (read these first)
 # Each transform and its adjoint as plain array code on whole tiles: the tests check the kernels above against them.
 def _padding(f, input_shape, padding, grid):
-    """The shape (N, m TH + 2, m TW + 2, C) of the input zero-padded for the tiles, the part of it that holds the
-    input, and the part of the input it holds (the rows and columns no tile reaches are left out)."""
+    """The shape (N, m TH + r - 1, m TW + r - 1, C) of the input zero-padded for the tiles, the part of it that
+    holds the input, and the part of the input it holds (the rows and columns no tile reaches are left out)."""
     n, h, w, c = input_shape
-    (th, tw), (top, left) = grid, padding
-    rows, cols = min(h, f.m * th + 2 - top), min(w, f.m * tw + 2 - left)
-    return ((n, f.m * th + 2, f.m * tw + 2, c), (slice(None), slice(top, top + rows), slice(left, left + cols)),
-            (slice(None), slice(0, rows), slice(0, cols)))
+    (th, tw), (top, left), overlap = grid, padding, f.r - 1
+    rows, cols = min(h, f.m * th + overlap - top), min(w, f.m * tw + overlap - left)
+    inside = (slice(None), slice(top, top + rows), slice(left, left + cols))
+    return (n, f.m * th + overlap, f.m * tw + overlap, c), inside, (slice(None), slice(0, rows), slice(0, cols))
 
 
 def _patches(f, x, padding, grid):
@@ -335,13 +361,13 @@ def reference_input_tiles_adjoint(f, v, padding, grid, input_shape):
 
 
 def reference_transform_weight(f, weight):
-    """U^T (a^2, C_out, C_in): U = G g G^T of every (3, 3) kernel g."""
+    """U^T (a^2, C_out, C_in): U = G g G^T of every (r, r) kernel g."""
     u = np.einsum("ai,ocij,bj->aboc", f.g, weight, f.g)
     return u.reshape((f.positions,) + weight.shape[:2]).astype(weight.dtype)
 
 
 def reference_weight_gradient(f, grad_u_t):
-    """dg = G^T dU G of every kernel, (C_out, C_in, 3, 3), from dU^T (a^2, C_out, C_in)."""
+    """dg = G^T dU G of every kernel, (C_out, C_in, r, r), from dU^T (a^2, C_out, C_in)."""
     grad_u = grad_u_t.reshape((f.alpha, f.alpha) + grad_u_t.shape[1:])
     return np.einsum("ai,aboc,bj->ocij", f.g, grad_u, f.g).astype(grad_u_t.dtype)
 

@@ -15,10 +15,10 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(4x4, 3x3) or F(2x2, 3x3), direct, kernel rows or im2col, in chunks of the batch on threads. On a GPU both
-multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs them. Either way the output
-is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and pooling keep that
-layout, so the next convolution reads its patches contiguously.
+Winograd F(4x4, 3x3), F(2x2, 3x3) or F(2x2, 5x5), direct, kernel rows or im2col, in chunks of the batch on
+threads. On a GPU both multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs
+them. Either way the output is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and
+pooling keep that layout, so the next convolution reads its patches contiguously.
 """
 from .. import backend
 from ..autograd import Function
@@ -108,6 +108,13 @@ def choose_method(x, weight, geometry):
         if (geometry.stride == (1, 1) and geometry.kernel != (1, 1) and
                 weight.shape[0] <= DIRECT_MAX_OUT_CHANNELS and channels <= DIRECT_MAX_OUT_CHANNELS):
             return conv_methods.Direct(weight, geometry, x.shape)
+        # Winograd F(2x2, 5x5): 2x2 outputs from a 6x6 tile with 36 multiplications per channel pair where the
+        # direct convolution spends 100, at F(4x4, 3x3)'s float32 error (the same 6x6 tile transforms). On the
+        # AlexNet-style net's 5x5 16 -> 64 at 16x16, batch 128: forward and both gradients 22.5 and 40 ms on 2 and 1
+        # threads where kernel rows took 28 and 54; 64 -> 64 at 8x8 15 where they took 32 (bench_conv_methods.py).
+        if (geometry.kernel == (5, 5) and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and
+                channels >= WINOGRAD_MIN_CHANNELS):
+            return conv_methods.Winograd25(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
         # Still the faster at 16 channels: 28 and 54 ms to im2col's 32 and 62 on AlexNet's 5x5 16->64 (2 and 1
@@ -120,8 +127,8 @@ def choose_method(x, weight, geometry):
 
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
-    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)", "direct" or "kernel
-    rows")."""
+    ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)", "Winograd
+    F(2x2,5x5)", "direct" or "kernel rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
         self.weight, self.geometry = weight, geometry
