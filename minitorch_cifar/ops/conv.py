@@ -118,7 +118,7 @@ def choose_method(x, weight, geometry):
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
         # Still the faster at 16 channels: 28 and 54 ms to im2col's 32 and 62 on AlexNet's 5x5 16->64 (2 and 1
-        # threads, bench_conv_methods.py).
+        # threads, bench_conv_methods.py), which Winograd F(2x2, 5x5) now takes.
         if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
             return conv_methods.KernelRows(weight, geometry, x.shape)
     # Everything else, and every layer on the GPU (a CUDA kernel builds P, cuBLAS multiplies): im2col.
