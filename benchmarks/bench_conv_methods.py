@@ -2,12 +2,12 @@
 
 For every distinct stride-1 layer of the chosen models (input and output channels, spatial size, kernel size and
 padding), one forward + backward (input and weight gradients) at batch 128 (or --batch) in float32 of each method
-that takes the layer (Winograd F(2x2,3x3) and F(4x4,3x3) on 3x3 kernels, F(2x2,5x5) on 5x5; kernel rows, direct
-and im2col on any), each forced whatever ``choose_method`` would pick, the weight transform included, and of
-PyTorch's conv2d on the same arrays, all in one process, back to back; printed are the best-of times, each method's
-ratio to PyTorch's and the method ``choose_method`` picks ("F(2,5)": F(2x2,5x5)). With --accuracy, each method's
-float32 error (and PyTorch's) against the float64 convolution, on ReLU-like activations and PyTorch's default weight
-init: the largest error of y, dx and dW over the largest magnitude of each.
+that takes the layer (Winograd F(2x2,3x3) and F(4x4,3x3) on 3x3 kernels, F(2x2,5x5) and F(4x4,5x5) on 5x5; kernel
+rows, direct and im2col on any), each forced whatever ``choose_method`` would pick, the weight transform included,
+and of PyTorch's conv2d on the same arrays, all in one process, back to back; printed are the best-of times, each
+method's ratio to PyTorch's and the method ``choose_method`` picks ("F(2,5)": F(2x2,5x5), "F(4,5)": F(4x4,5x5)).
+With --accuracy, each method's float32 error (and PyTorch's) against the float64 convolution, on ReLU-like
+activations and PyTorch's default weight init: the largest error of y, dx and dW over the largest magnitude of each.
 
     python benchmarks/bench_conv_methods.py [--models lenet cnn2 cnn3 alexnet resnet10 resnet9] [--threads 1 2]
                                             [--repeat 5] [--batch 128] [--accuracy]
@@ -25,7 +25,8 @@ from common import best_of, set_threads
 
 BATCH = 128
 METHODS = {"F(2x2)": conv_methods.Winograd, "F(4x4)": conv_methods.Winograd4, "F(2,5)": conv_methods.Winograd25,
-           "rows": conv_methods.KernelRows, "direct": conv_methods.Direct, "im2col": conv_methods.Im2col}
+           "F(4,5)": conv_methods.Winograd45, "rows": conv_methods.KernelRows, "direct": conv_methods.Direct,
+           "im2col": conv_methods.Im2col}
 
 
 def layers_of(names):

@@ -31,7 +31,7 @@ CONFIGS = [
     ((1, 3, 6, 7), 2, 3, 1, 3, 1, 1, True),          # padding wider than the kernel's reach
     ((2, 2, 7, 8), 3, 3, 1, "same", 2, 1, False),
     ((1, 2, 8, 9), 3, 5, 1, "same", 1, 1, True),
-    ((2, 3, 9, 7), 4, 5, 1, 1, 1, 1, True),          # 5x5 on odd sizes: Winograd F(2x2,5x5)'s last tiles stick out
+    ((2, 3, 9, 7), 4, 5, 1, 1, 1, 1, True),          # 5x5 on odd sizes: Winograd's last tiles stick out
     ((2, 2, 11, 10), 2, 5, 2, 2, 2, 1, False),
     ((2, 3, 9, 9), 2, 7, 1, 3, 1, 1, True),
     ((1, 4, 10, 11), 4, 7, 2, 3, 1, 2, True),
@@ -104,13 +104,15 @@ METHODS = {
     "Winograd F(2x2,3x3)": (conv_methods.Winograd, winograd_serves),
     "Winograd F(4x4,3x3)": (conv_methods.Winograd4, winograd_serves),
     "Winograd F(2x2,5x5)": (conv_methods.Winograd25, lambda c: winograd_serves(c, 5)),
+    "Winograd F(4x4,5x5)": (conv_methods.Winograd45, lambda c: winograd_serves(c, 5)),
     "kernel rows": (conv_methods.KernelRows, lambda c: pair(c[3])[0] == 1 and c[6] == 1),
     "direct": (conv_methods.Direct, lambda c: pair(c[3]) == (1, 1) and c[6] == 1),
 }
 FORCED = [pytest.param(name, config, id=f"{name.replace(' ', '')}-{i}")
           for name, (_, serves) in METHODS.items() for config, i in zip(CONFIGS, IDS) if serves(config)]
-WINOGRAD = [pytest.param(f, id=f"F{f.m}-{f.r}") for f in (winograd.F2, winograd.F4, winograd.F25)]
-WINOGRAD_CONFIGS = [pytest.param(f, c, id=f"F{f.m}-{f.r}-{i}") for f in (winograd.F2, winograd.F4, winograd.F25)
+ALGORITHMS = (winograd.F2, winograd.F4, winograd.F25, winograd.F45)
+WINOGRAD = [pytest.param(f, id=f"F{f.m}-{f.r}") for f in ALGORITHMS]
+WINOGRAD_CONFIGS = [pytest.param(f, c, id=f"F{f.m}-{f.r}-{i}") for f in ALGORITHMS
                     for c, i in zip(CONFIGS, IDS) if winograd_serves(c, f.r)]
 
 
@@ -408,9 +410,11 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (3, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
     (17, 4, 7, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
     (16, 32, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
-    (16, 64, 5, 1, 1, "Winograd F(2x2,5x5)"),  # AlexNet's second layer
+    (16, 64, 5, 1, 1, "Winograd F(4x4,5x5)"),  # AlexNet's second layer
     (15, 64, 5, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
-    (17, 4, 5, 1, 1, "Winograd F(2x2,5x5)"),
+    (17, 4, 5, 1, 1, "Winograd F(4x4,5x5)"),
+    (64, 64, 5, 1, 1, "Winograd F(4x4,5x5)"),  # up to WINOGRAD45_MAX_CHANNELS
+    (65, 64, 5, 1, 1, "Winograd F(2x2,5x5)"),  # above: the more accurate 2x2 tiles
     (16, 64, 5, 2, 1, "im2col"),               # strided 5x5: no Winograd, no kernel rows
     (17, 64, 7, 1, 1, "im2col"),               # above KERNEL_ROWS_MAX_CHANNELS
     (64, 64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
@@ -451,7 +455,7 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 @pytest.mark.parametrize("model, algorithms", [
     ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
-    ("alexnet", ["direct", "Winograd F(2x2,5x5)"] + ["Winograd F(4x4,3x3)"] * 3),
+    ("alexnet", ["direct", "Winograd F(4x4,5x5)"] + ["Winograd F(4x4,3x3)"] * 3),
     ("lenet", ["direct"] * 2),
     ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
      (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
@@ -506,12 +510,14 @@ def test_gradients_do_not_depend_on_which_thread_ran_which_chunk(in_channels, ma
         np.testing.assert_array_equal(gw, grads[0][1])
 
 
-@pytest.mark.parametrize("in_channels", [8, 32])  # direct, and Winograd on the CPU
-def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, device, many_chunks):
-    check_against_torch([(4, in_channels, 16, 15), (32, in_channels, 3, 3), (32,)],
-                        lambda x, w, b: F.conv2d(x, w, b, padding=1),
-                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1), device=device,
-                        dtype=np.float32, rtol=1e-4, atol=1e-4)
+# direct, Winograd F(4x4,3x3) and F(4x4,5x5) on the CPU. The 5x5 layer sums 800 products of values up to 2: its
+# outputs and gradients reach about 145, and F(4x4,5x5)'s float32 error is about 5e-6 of that (PyTorch's 1e-6).
+@pytest.mark.parametrize("in_channels, size, atol", [(8, 3, 1e-4), (32, 3, 1e-4), (32, 5, 1.5e-3)])
+def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, size, atol, device, many_chunks):
+    check_against_torch([(4, in_channels, 16, 15), (32, in_channels, size, size), (32,)],
+                        lambda x, w, b: F.conv2d(x, w, b, padding=size // 2),
+                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=size // 2), device=device,
+                        dtype=np.float32, rtol=1e-4, atol=atol)
 
 
 @pytest.mark.parametrize("layout", ["channels_last", "strided"])

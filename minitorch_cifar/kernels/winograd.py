@@ -5,8 +5,8 @@ the r x r kernel g as (Lavin & Gray, "Fast Algorithms for Convolutional Neural N
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A          (* elementwise, a x a)
 
-with B^T (a x a), G (a x r) and A^T (m x a) built from a - 1 interpolation points and infinity. Three algorithms,
-two for 3x3 kernels and one for 5x5:
+with B^T (a x a), G (a x r) and A^T (m x a) built from a - 1 interpolation points and infinity. Four algorithms,
+two for 3x3 kernels and two for 5x5:
 
 F(2x2, 3x3), points 0, 1, -1, a = 4: 16 multiplications per output tile and channel pair where the direct
 convolution spends 4 * 9 = 36 (2.25x fewer); every entry is 0, +-1 or 1/2, so the transforms are exact.
@@ -41,6 +41,21 @@ float32 error (the matrices come from the Cook-Toom construction, as Lavin's win
               [0  1/2 -1   -1/2  1    0]         [  1/15  -2/15   4/15  -8/15  16/15]
               [0  1   -3/2 -2    3/2  1]         [  0      0      0      0      1   ]
 
+F(4x4, 5x5), a = 8: 64 multiplications where the direct convolution spends 16 * 25 = 400 (6.25x fewer), on the
+points 0, 1, -1, 2, -2, 1/2, -1/2 (the same construction; every entry of B^T and A^T is exact in float32, G's
+ninths and 45ths are rounded once). Its float32 error is about 3x F(4x4, 3x3)'s and grows with the input channels
+(``ops.conv.choose_method`` says where it runs). B^T, unscaled (A^T's rows are the points' powers 0 to 3, and 1
+under infinity in the last):
+
+        B^T = [-1  0     21/4  0     -21/4  0     1  0]     G = [ -1      0      0      0      0   ]
+              [ 0  1     1    -17/4  -17/4  1     1  0]         [ -2/9   -2/9   -2/9   -2/9   -2/9 ]
+              [ 0 -1     1     17/4  -17/4 -1     1  0]         [ -2/9    2/9   -2/9    2/9   -2/9 ]
+              [ 0  1/2   1/4  -5/2   -5/4   2     1  0]         [  1/90   1/45   2/45   4/45   8/45]
+              [ 0 -1/2   1/4   5/2   -5/4  -2     1  0]         [  1/90  -1/45   2/45  -4/45   8/45]
+              [ 0  2     4    -5/2   -5     1/2   1  0]         [ 32/45  16/45   8/45   4/45   2/45]
+              [ 0 -2     4     5/2   -5    -1/2   1  0]         [ 32/45 -16/45   8/45  -4/45   2/45]
+              [ 0 -1     0     21/4   0    -21/4  0  1]         [  0      0      0      0      1   ]
+
 Summed over input channels, the elementwise product at each of the a^2 positions xi is a matrix product,
 M_xi = V_xi U_xi, with V_xi = (B^T d B)_xi of shape (tiles, C_in) and U_xi = (G g G^T)_xi of shape
 (C_in, C_out) (stored transposed): a^2 products of C_in x C_out per tile, one batched matmul.
@@ -50,7 +65,7 @@ dV_xi = dM_xi U_xi^T, and dd = B dV B^T added into the input under each tile (ti
 Arrays are channels last: x (N, H, W, C), V (a^2, tiles, C) with tile t = (n * TH + th) * TW + tw covering
 output rows m th ... m th + m - 1 (columns likewise) and input rows m th - ph ... m th - ph + a - 1.
 The numba tile kernels are serial (``kernels.conv_methods`` runs them on chunks of images in parallel threads)
-and take the transform matrices as arguments: one set of kernels serves all three. The weights' transforms are
+and take the transform matrices as arguments: one set of kernels serves all four. The weights' transforms are
 one matrix product each. The plain-NumPy
 ``reference_*`` functions at the end spell out each transform and its adjoint on whole arrays of tiles: read
 them first; the tests check the kernels against them.
@@ -107,6 +122,17 @@ F25 = Algorithm("F(2x2,5x5)",
                    [-16 / 15, -8 / 15, -4 / 15, -2 / 15, -1 / 15], [1 / 15, -2 / 15, 4 / 15, -8 / 15, 16 / 15],
                    [0, 0, 0, 0, 1]],
                 at=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 1]])
+F45 = Algorithm("F(4x4,5x5)",
+                bt=[[-1, 0, 21 / 4, 0, -21 / 4, 0, 1, 0], [0, 1, 1, -17 / 4, -17 / 4, 1, 1, 0],
+                    [0, -1, 1, 17 / 4, -17 / 4, -1, 1, 0], [0, 1 / 2, 1 / 4, -5 / 2, -5 / 4, 2, 1, 0],
+                    [0, -1 / 2, 1 / 4, 5 / 2, -5 / 4, -2, 1, 0], [0, 2, 4, -5 / 2, -5, 1 / 2, 1, 0],
+                    [0, -2, 4, 5 / 2, -5, -1 / 2, 1, 0], [0, -1, 0, 21 / 4, 0, -21 / 4, 0, 1]],
+                g=[[-1, 0, 0, 0, 0], [-2 / 9] * 5, [-2 / 9, 2 / 9, -2 / 9, 2 / 9, -2 / 9],
+                   [1 / 90, 1 / 45, 2 / 45, 4 / 45, 8 / 45], [1 / 90, -1 / 45, 2 / 45, -4 / 45, 8 / 45],
+                   [32 / 45, 16 / 45, 8 / 45, 4 / 45, 2 / 45], [32 / 45, -16 / 45, 8 / 45, -4 / 45, 2 / 45],
+                   [0, 0, 0, 0, 1]],
+                at=[[1, 1, 1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1 / 2, -1 / 2, 0], [0, 1, 1, 4, 4, 1 / 4, 1 / 4, 0],
+                    [0, 1, -1, 8, -8, 1 / 8, -1 / 8, 1]])
 
 
 def tile_grid(f, output_hw):

@@ -15,10 +15,10 @@ adjoint of im2col, which adds each patch entry back where it was copied from:
 
 That is what runs with the reference kernels (``kernels.switch``). The fast kernels (the default)
 compute the same with the method ``choose_method`` picks for the layer (``kernels.conv_methods``):
-Winograd F(4x4, 3x3), F(2x2, 3x3) or F(2x2, 5x5), direct, kernel rows or im2col, in chunks of the batch on
-threads. On a GPU both multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32`` governs
-them. Either way the output is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops, BatchNorm and
-pooling keep that layout, so the next convolution reads its patches contiguously.
+Winograd F(4x4, 3x3), F(2x2, 3x3), F(4x4, 5x5) or F(2x2, 5x5), direct, kernel rows or im2col, in chunks of
+the batch on threads. On a GPU both multiply through ``backend.cuda_matmul``, so ``backends.cuda.matmul.allow_tf32``
+governs them. Either way the output is an (N, C_out, OH, OW) view of channels-last memory: elementwise ops,
+BatchNorm and pooling keep that layout, so the next convolution reads its patches contiguously.
 """
 from .. import backend
 from ..autograd import Function
@@ -28,6 +28,7 @@ from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
 WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
+WINOGRAD45_MAX_CHANNELS = 64  # up to this many input channels, F(4x4, 5x5) instead of F(2x2, 5x5)
 KERNEL_ROWS_MAX_CHANNELS = 16  # up to this many input channels, kernel rows beat one patch matrix
 DIRECT_MAX_OUT_CHANNELS = 16  # up to this many output (and input) channels, the direct convolution beats both
 
@@ -108,17 +109,23 @@ def choose_method(x, weight, geometry):
         if (geometry.stride == (1, 1) and geometry.kernel != (1, 1) and
                 weight.shape[0] <= DIRECT_MAX_OUT_CHANNELS and channels <= DIRECT_MAX_OUT_CHANNELS):
             return conv_methods.Direct(weight, geometry, x.shape)
-        # Winograd F(2x2, 5x5): 2x2 outputs from a 6x6 tile with 36 multiplications per channel pair where the
-        # direct convolution spends 100, at F(4x4, 3x3)'s float32 error (the same 6x6 tile transforms). On the
-        # AlexNet-style net's 5x5 16 -> 64 at 16x16, batch 128: forward and both gradients 22.5 and 40 ms on 2 and 1
-        # threads where kernel rows took 28 and 54; 64 -> 64 at 8x8 15 where they took 32 (bench_conv_methods.py).
+        # 5x5 kernels: Winograd F(4x4, 5x5) computes 4x4 blocks of outputs from 8x8 tiles with 64 multiplications
+        # per channel pair where the direct convolution spends 400, F(2x2, 5x5) 2x2 blocks from 6x6 tiles with 36
+        # where it spends 100. Forward and both gradients at batch 128, 2 threads (bench_conv_methods.py): 12.5 ms to
+        # 22 on the AlexNet-style net's 16 -> 64 at 16x16 (PyTorch 11.4), 9.1 to 15.9 on 64 -> 64 at 8x8, 81 to
+        # 167 on 256 -> 256 at 8x8; kernel rows, the best before them, took 28 on the first. F(4x4, 5x5)'s float32
+        # error grows with the input channels it sums: 3-8e-6 of the largest output or gradient up to 64 of them
+        # (F(4x4, 3x3) 1-4e-6, PyTorch's up to 2.7e-6 in dW), 8e-6 to 1.2e-5 at 256 and 512, where F(2x2, 5x5)
+        # stays at 1-3e-6 (``bench_conv_methods.py --accuracy``): above WINOGRAD45_MAX_CHANNELS, the 2x2 tiles run.
         if (geometry.kernel == (5, 5) and geometry.stride == (1, 1) and geometry.dilation == (1, 1) and
                 channels >= WINOGRAD_MIN_CHANNELS):
+            if channels <= WINOGRAD45_MAX_CHANNELS:
+                return conv_methods.Winograd45(weight, geometry, x.shape)
             return conv_methods.Winograd25(weight, geometry, x.shape)
         # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
         # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
         # Still the faster at 16 channels: 28 and 54 ms to im2col's 32 and 62 on AlexNet's 5x5 16->64 (2 and 1
-        # threads, bench_conv_methods.py), which Winograd F(2x2, 5x5) now takes.
+        # threads, bench_conv_methods.py), which Winograd F(4x4, 5x5) now takes.
         if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
             return conv_methods.KernelRows(weight, geometry, x.shape)
     # Everything else, and every layer on the GPU (a CUDA kernel builds P, cuBLAS multiplies): im2col.
@@ -128,7 +135,7 @@ def choose_method(x, weight, geometry):
 class Conv2d(Function):
     """The convolution op: ``reference_conv2d`` with the reference kernels, else the method ``choose_method`` picks.
     ``algorithm`` names the one that ran ("im2col", "Winograd F(4x4,3x3)", "Winograd F(2x2,3x3)", "Winograd
-    F(2x2,5x5)", "direct" or "kernel rows")."""
+    F(4x4,5x5)", "Winograd F(2x2,5x5)", "direct" or "kernel rows")."""
 
     def forward(self, x, weight, bias=None, geometry=None):
         self.weight, self.geometry = weight, geometry
