@@ -8,11 +8,11 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
     Y[co, oh, :] = sum over c, i, j of  w[co, c, i, j] * X[c, oh + i * dh, j * dw : j * dw + OW, :]
 
 a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
-copied. The kernel takes two output channels and four taps of a kernel row at a time, so each slice it loads
-serves eight multiply-adds. The weight gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot
-product of dY[co, oh, :] with that slice: with dY's rows laid out as long as X's (zeros after OW), one dot product
-along both flat arrays. The input gradient is a correlation of dY, padded by the dilated kernel less the padding,
-with the kernels flipped and their channel axes swapped.
+copied. The kernel takes two output channels and four taps at a time, from any channels and kernel rows, so
+each slice it loads serves eight multiply-adds. The weight gradient is the same sum turned around,
+dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with that slice: with dY's rows laid out as
+long as X's (zeros after OW), one dot product along both flat arrays. The input gradient is a correlation of dY,
+padded by the dilated kernel less the padding, with the kernels flipped and their channel axes swapped.
 
 The sums are reassociated (vectorised), so their float rounding differs from the matrix products' but not in
 size. Serial and releasing the GIL: ``kernels.conv_methods.Direct`` runs them on chunks in threads.
@@ -60,43 +60,53 @@ def from_lanes(y, out):
 def correlate(x, rows, w, dh, dw, out):
     """out (C_out, OH, OW, nb) = the stride-1 correlation of x (C, R, Q, nb) with w (C_out, C, KH, KW), C_out
     even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw, zero
-    outside its rows range(*rows) (those taps are skipped)."""
+    outside its rows range(*rows) (those taps are skipped). An output row's taps, (c, i, j) for each row i that
+    lies in range, are listed first and then taken four at a time, whichever channel and kernel row each comes
+    from: a kernel row of 5 or 7 taps left one or three to a pass of its own, which loads and stores the output
+    row for two multiply-adds a value (LeNet's 6 -> 16 layer, 32 lanes: 86 GF/s one thread, 107 with 4x4 kernels)."""
     out_channels, channels, kh, kw = w.shape
     images = x.shape[3]
     length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
+    row_size = x.shape[2] * images
+    plane = x.shape[1] * row_size  # one channel of x
     first, stop = rows
-    x_rows = x.reshape(channels, x.shape[1], x.shape[2] * images)
+    x_flat = x.reshape(-1)
+    taps = w.reshape(out_channels, channels * kh * kw)
     y = out.reshape(out_channels, out.shape[1], length)
-    for co in range(0, out_channels, 2):
-        for oh in range(y.shape[1]):
+    starts = np.empty(channels * kh * kw, np.int64)  # where each listed tap's slice of x begins
+    listed = np.empty(channels * kh * kw, np.int64)  # and which of w's taps it is
+    for oh in range(y.shape[1]):
+        n = 0
+        for c in range(channels):
+            for i in range(kh):
+                if first <= oh + i * dh < stop:
+                    for j in range(kw):
+                        starts[n] = c * plane + (oh + i * dh) * row_size + j * step
+                        listed[n] = (c * kh + i) * kw + j
+                        n += 1
+        for co in range(0, out_channels, 2):
             y0, y1 = y[co, oh], y[co + 1, oh]
             y0[:] = 0
             y1[:] = 0
-            for c in range(channels):
-                for i in range(kh):
-                    if not first <= oh + i * dh < stop:
-                        continue
-                    row = x_rows[c, oh + i * dh]
-                    j = 0
-                    while j + 4 <= kw:  # four taps: Y0 += a . x_j..j+3, Y1 += b . x_j..j+3
-                        a0, a1, a2, a3 = w[co, c, i, j], w[co, c, i, j + 1], w[co, c, i, j + 2], w[co, c, i, j + 3]
-                        b0, b1 = w[co + 1, c, i, j], w[co + 1, c, i, j + 1]
-                        b2, b3 = w[co + 1, c, i, j + 2], w[co + 1, c, i, j + 3]
-                        x0, x1 = row[j * step:j * step + length], row[(j + 1) * step:(j + 1) * step + length]
-                        x2 = row[(j + 2) * step:(j + 2) * step + length]
-                        x3 = row[(j + 3) * step:(j + 3) * step + length]
-                        for p in range(length):  # loaded once: y0 might alias x as far as LLVM knows
-                            v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
-                            y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                            y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-                        j += 4
-                    for j in range(j, kw):  # the taps left over, one at a time
-                        a0, b0 = w[co, c, i, j], w[co + 1, c, i, j]
-                        x0 = row[j * step:j * step + length]
-                        for p in range(length):
-                            v0 = x0[p]
-                            y0[p] += a0 * v0
-                            y1[p] += b0 * v0
+            t = 0
+            while t + 4 <= n:  # four taps: Y0 += a . x_t..t+3, Y1 += b . x_t..t+3
+                k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
+                a0, a1, a2, a3 = taps[co, k0], taps[co, k1], taps[co, k2], taps[co, k3]
+                b0, b1, b2, b3 = taps[co + 1, k0], taps[co + 1, k1], taps[co + 1, k2], taps[co + 1, k3]
+                x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
+                x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
+                for p in range(length):  # loaded once: y0 might alias x as far as LLVM knows
+                    v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
+                    y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                    y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+                t += 4
+            for t in range(t, n):  # the taps left over, one at a time
+                a0, b0 = taps[co, listed[t]], taps[co + 1, listed[t]]
+                x0 = x_flat[starts[t]:starts[t] + length]
+                for p in range(length):
+                    v0 = x0[p]
+                    y0[p] += a0 * v0
+                    y1[p] += b0 * v0
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_SUMS)
@@ -107,55 +117,64 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
     columns after each dY row are zeros. Then a tap's sum over (oh, ow, n) is one dot product along both arrays'
     flat rows (the zeros cancel what it reads past OW), with one horizontal sum of the vector lanes at its end where
     a dot product per row had OH of them. On the 2-core EPYC, LeNet at batch 4 (4 lanes): its layers' forward and
-    backward 0.29 -> 0.23 and 0.28 -> 0.19 ms, its training step 0.89 -> 0.73 ms; at batch 128 the step is unchanged,
-    though the 6 -> 16 layer's dW, whose dY rows are 10 of 14 long, went 0.38 -> 0.51 ms."""
+    backward 0.29 -> 0.23 and 0.28 -> 0.19 ms, its training step 0.89 -> 0.73 ms. The kernel rows whose taps read
+    the same dY rows (all of them without padding) list their taps together, taken four at a time as in
+    ``correlate``, so that few are left to a pass of their own."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
     row = x.shape[2] * images  # one row of x and of dY, flat
+    plane = x.shape[1] * row  # one channel of x
     first, stop = rows
-    x_flat = x.reshape(channels, -1)
+    x_flat = x.reshape(-1)
     dy = grad_y.reshape(out_channels, -1)
-    g = grad_w.reshape(out_channels, channels, kh * kw)
-    for i in range(kh):
+    g = grad_w.reshape(out_channels, channels * kh * kw)
+    starts = np.empty(channels * kh * kw, np.int64)  # where each listed tap's slice of x begins
+    listed = np.empty(channels * kh * kw, np.int64)  # and which of w's taps it is
+    i = 0
+    while i < kh:
         low, high = max(0, first - i * dh), min(out_h, stop - i * dh)  # the dY rows whose tap row i lies in x's rows
-        if low >= high:
-            continue
+        rows_end = i + 1  # the kernel rows i ... rows_end - 1 read the same dY rows
+        while rows_end < kh and (max(0, first - rows_end * dh), min(out_h, stop - rows_end * dh)) == (low, high):
+            rows_end += 1
+        n = 0
+        if low < high:
+            for c in range(channels):
+                for r in range(i, rows_end):
+                    for j in range(kw):
+                        starts[n] = c * plane + (low + r * dh) * row + j * dw * images
+                        listed[n] = (c * kh + r) * kw + j
+                        n += 1
         begin = start * images + low * row  # the first dY value, flat
         length = (high - 1 - low) * row + out_w * images  # up to the last dY row's last value
-        x_begin = (low + i * dh) * row
         for co in range(0, out_channels, 2):
             d0, d1 = dy[co, begin:begin + length], dy[co + 1, begin:begin + length]
-            for c in range(channels):
-                x_row = x_flat[c]
-                t = i * kw  # tap (i, j) is g[..., t + j]
-                j = 0
-                while j + 4 <= kw:  # four taps of two output channels in one pass over dY
-                    s0, s1, s2, s3 = g[co, c, t + j], g[co, c, t + j + 1], g[co, c, t + j + 2], g[co, c, t + j + 3]
-                    r0, r1 = g[co + 1, c, t + j], g[co + 1, c, t + j + 1]
-                    r2, r3 = g[co + 1, c, t + j + 2], g[co + 1, c, t + j + 3]
-                    a = x_begin + j * dw * images
-                    step = dw * images
-                    x0, x1 = x_row[a:a + length], x_row[a + step:a + step + length]
-                    x2, x3 = x_row[a + 2 * step:a + 2 * step + length], x_row[a + 3 * step:a + 3 * step + length]
-                    for p in range(length):
-                        e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
-                        s0 += e0 * v0
-                        s1 += e0 * v1
-                        s2 += e0 * v2
-                        s3 += e0 * v3
-                        r0 += e1 * v0
-                        r1 += e1 * v1
-                        r2 += e1 * v2
-                        r3 += e1 * v3
-                    g[co, c, t + j:t + j + 4] = s0, s1, s2, s3
-                    g[co + 1, c, t + j:t + j + 4] = r0, r1, r2, r3
-                    j += 4
-                for j in range(j, kw):
-                    s0, r0 = g[co, c, t + j], g[co + 1, c, t + j]
-                    a = x_begin + j * dw * images
-                    x0 = x_row[a:a + length]
-                    for p in range(length):
-                        v0 = x0[p]
-                        s0 += d0[p] * v0
-                        r0 += d1[p] * v0
-                    g[co, c, t + j], g[co + 1, c, t + j] = s0, r0
+            t = 0
+            while t + 4 <= n:  # four taps of two output channels in one pass over dY
+                k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
+                s0, s1, s2, s3 = g[co, k0], g[co, k1], g[co, k2], g[co, k3]
+                r0, r1, r2, r3 = g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3]
+                x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
+                x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
+                for p in range(length):
+                    e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
+                    s0 += e0 * v0
+                    s1 += e0 * v1
+                    s2 += e0 * v2
+                    s3 += e0 * v3
+                    r0 += e1 * v0
+                    r1 += e1 * v1
+                    r2 += e1 * v2
+                    r3 += e1 * v3
+                g[co, k0], g[co, k1], g[co, k2], g[co, k3] = s0, s1, s2, s3
+                g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3] = r0, r1, r2, r3
+                t += 4
+            for t in range(t, n):
+                k0 = listed[t]
+                s0, r0 = g[co, k0], g[co + 1, k0]
+                x0 = x_flat[starts[t]:starts[t] + length]
+                for p in range(length):
+                    v0 = x0[p]
+                    s0 += d0[p] * v0
+                    r0 += d1[p] * v0
+                g[co, k0], g[co + 1, k0] = s0, r0
+        i = rows_end
