@@ -116,8 +116,8 @@ LINALG = [
 ]
 
 # Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (few channels, stride 1), Winograd
-# (3x3, stride 1, 16+ channels: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from 8x8) and im2col (the rest,
-# and every conv on the GPU, through im2col/col2im kernels).
+# (stride 1, 16+ channels; 3x3: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from 8x8; 5x5: F(4x4,5x5) up to 64
+# channels, F(2x2,5x5) above) and im2col (the rest, and every conv on the GPU, through im2col/col2im kernels).
 CONVOLUTIONS = [
     op("conv2d pad 1", [x(2, 3, 5, 5), x(4, 3, 3, 3), x(4)], lambda a, w, b: F.conv2d(a, w, b, padding=1),
        tolerance=(1e-5, 1e-4)),
@@ -133,6 +133,10 @@ CONVOLUTIONS = [
     op("conv2d 16 channels", [x(2, 16, 6, 6), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
        tolerance=(1e-4, 1e-4), directions=12),
     op("conv2d 16 channels 8x8", [x(2, 16, 8, 8), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
+       tolerance=(1e-4, 1e-4), directions=12),
+    op("conv2d 5x5 16 channels", [x(2, 16, 6, 6), x(4, 16, 5, 5)], lambda a, w: F.conv2d(a, w, padding=2),
+       tolerance=(1e-4, 1e-4), directions=12),
+    op("conv2d 5x5 72 channels", [x(1, 72, 4, 4), x(2, 72, 5, 5)], lambda a, w: F.conv2d(a, w, padding=2),
        tolerance=(1e-4, 1e-4), directions=12),
 ]
 
