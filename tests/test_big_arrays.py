@@ -7,11 +7,14 @@ from minitorch_cifar.kernels import big_arrays
 from minitorch_cifar.models import resnet10
 
 
+PAGE = 4096  # regions start on page boundaries
+
+
 @pytest.fixture
 def every_array_big(monkeypatch):
-    """Every array is big (a fresh cache, let go of afterwards)."""
+    """Every array is big (fresh blocks, let go of afterwards)."""
     monkeypatch.setattr(big_arrays, "MIN_BYTES", 0)
-    monkeypatch.setattr(big_arrays, "_buffers", {})
+    monkeypatch.setattr(big_arrays, "_blocks", [])
     monkeypatch.setattr(big_arrays, "_most_in_use", 0)
 
 
@@ -19,23 +22,57 @@ def address(a):
     return a.__array_interface__["data"][0]
 
 
+def pages(count):
+    """A float32 array of ``count`` pages."""
+    return big_arrays.empty((count * PAGE // 4,), np.float32)
+
+
 def test_memory_is_reused_only_once_no_view_holds_it(every_array_big):
     a = big_arrays.empty((4, 5), np.float32)
     view = a.T[1:]
     first = address(a)
     del a
-    b = big_arrays.empty((20,), np.float32)  # same byte size: the view still holds the first buffer
+    b = big_arrays.empty((20,), np.float32)  # the view still holds the first region
     assert address(b) != first and not np.shares_memory(b, view)
     del view
     c = big_arrays.empty((2, 10), np.int32)
     assert address(c) == first and c.shape == (2, 10) and c.dtype == np.int32
 
 
-def test_other_sizes_get_their_own_memory(every_array_big):
-    a = big_arrays.empty((4, 5), np.float32)
-    first = address(a)
+def test_a_free_block_serves_smaller_arrays_side_by_side(every_array_big):
+    first = address(pages(3))  # gone at once: its block is free
+    a, b = pages(1), pages(2)
+    assert (address(a), address(b)) == (first, first + PAGE)
+    assert len(big_arrays._blocks) == 1
+    c = pages(1)  # no gap left: a new block
+    assert len(big_arrays._blocks) == 2 and not np.shares_memory(c, a) and not np.shares_memory(c, b)
+
+
+def test_arrays_in_use_never_share_memory(every_array_big):
+    """Arrays of many sizes made and dropped in turn, each filled with its own number: none overwrites another."""
+    rng = np.random.default_rng(0)
+    alive = {}
+    for step in range(200):
+        if alive and rng.random() < 0.4:
+            del alive[rng.choice(list(alive))]
+        a = big_arrays.empty((int(rng.integers(1, 3 * PAGE)),), np.float32)
+        a[:] = step
+        alive[step] = a
+        for number, array in alive.items():
+            assert (array == number).all()
+
+
+def test_blocks_never_hold_more_than_arrays_used_at_once(every_array_big):
+    """A new block first lets free ones go while all of them would take more memory than arrays have used at one
+    time: arrays of 2, 2, 3 and 4 pages (5 in use at most, then 7)."""
+    a, b = pages(2), pages(2)
+    del b
+    c = pages(3)  # a and c use 5: b's free block goes
+    assert sorted(len(block.memory) for block in big_arrays._blocks) == [2 * PAGE, 3 * PAGE]
     del a
-    assert address(big_arrays.empty((4, 5), np.float64)) != first
+    d = pages(4)  # a's free block (2) + c (3) + 4 > 7 = c and d in use: a's block goes
+    assert sorted(len(block.memory) for block in big_arrays._blocks) == [3 * PAGE, 4 * PAGE]
+    assert not np.shares_memory(c, d)
 
 
 @pytest.mark.parametrize("big", [True, False])
@@ -54,19 +91,6 @@ def test_empty_in_a_given_order_of_axes(every_array_big):
     assert a.shape == (2, 3, 4, 5) and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
-def test_buffers_never_hold_more_than_arrays_used_at_once(every_array_big):
-    """A new buffer first lets free ones of other sizes go while all of them would take more memory than arrays
-    have used at one time: arrays of 800, 800, 1,200 and 400 bytes (2,000 in use at most)."""
-    a, b = big_arrays.empty((100,), np.float64), big_arrays.empty((100,), np.float64)
-    del b
-    c = big_arrays.empty((150,), np.float64)  # a and c use 2,000: b's free buffer goes
-    assert [len(big_arrays._buffers[n]) for n in (800, 1200)] == [1, 1]
-    del a
-    d = big_arrays.empty((50,), np.float64)  # 800 (free) + 1,200 + 400 > 2,000: a's buffer goes
-    assert [len(big_arrays._buffers[n]) for n in (800, 1200, 400)] == [0, 1, 1]
-    assert not np.shares_memory(c, d)
-
-
 def test_small_arrays_own_their_memory(monkeypatch):
     """Below MIN_BYTES, arrays are NumPy's own (autograd keeps a gradient that owns its memory without a copy)."""
     monkeypatch.setattr(big_arrays, "MIN_BYTES", 1 << 40)
@@ -74,12 +98,12 @@ def test_small_arrays_own_their_memory(monkeypatch):
     assert big_arrays.empty_like(np.zeros((3, 4))).base is None
 
 
-def test_release_keeps_the_buffers_in_use(every_array_big):
+def test_release_keeps_the_blocks_in_use(every_array_big):
     kept = big_arrays.empty((8,), np.float64)
     freed = big_arrays.empty((8,), np.float64)
     del freed
     big_arrays.release()
-    assert len(big_arrays._buffers[64]) == 1
+    assert len(big_arrays._blocks) == 1
     kept[:] = 1
     assert address(big_arrays.empty((8,), np.float64)) != address(kept)
 
@@ -90,7 +114,7 @@ def test_training_steps_in_reused_memory_are_unchanged(monkeypatch):
     results = []
     for min_bytes in (1 << 40, 0):
         monkeypatch.setattr(big_arrays, "MIN_BYTES", min_bytes)
-        monkeypatch.setattr(big_arrays, "_buffers", {})
+        monkeypatch.setattr(big_arrays, "_blocks", [])
         monkeypatch.setattr(big_arrays, "_most_in_use", 0)
         mt.manual_seed(0)
         model = resnet10()

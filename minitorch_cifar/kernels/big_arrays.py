@@ -8,17 +8,21 @@ find). A ResNet step at batch 128 makes many such arrays: its 128 x 64 x 32 x 32
 gradients are exactly 32 MiB. On the 2-core EPYC, resnet10's step spent 52-69 ms of its ~260 in the kernel and
 resnet9's 125 of ~750, nearly all of it in the convolution, BatchNorm, ReLU and pooling ops creating arrays.
 
-NumPy's allocator cannot be replaced from Python, so those ops take their big outputs (MIN_BYTES = 16 MiB and
-more) from here: a list of buffers per byte size, a buffer being free again when nothing but the list refers to
-it (every view of an array keeps its buffer referenced). A buffer kept for one size is memory that another size
-cannot use, so before making a new one the cache lets free ones go until all of them take no more than the arrays
-have used at one time: it never holds more than a step's own peak. Measured on that machine, 2 threads, several
-runs each: resnet10's kernel time went from 52-69 to 12-40 ms a step (its step from about 260 to 220-270 ms, by how
-busy the host was), resnet9's from 86-138 to 64-143, as the bound makes it let go of and remake more buffers there
-(without the bound: 14-23 ms, but a peak about 90 MiB higher, at PyTorch's). The peaks stayed within noise. From 4
-MiB on it gained no more, and arrays it served as gradients are views that autograd copies into .grad (mlp_final's
-peak: 13 to 25 MiB).
-``release`` lets all free buffers go.
+NumPy's allocator cannot be replaced from Python, so those ops take their big outputs (MIN_BYTES = 4 MiB and
+more) from here: blocks of memory, each new array carved from the first gap big enough in any of them (page
+aligned), so that a block made for one size serves arrays of any other, several at a time. A carved region is
+free again when nothing refers to NumPy's memoryview of it, which the array and every view of it keep. Before a
+new block is made, free blocks are let go, the biggest first, until all of them take no more than arrays have
+used at one time: the blocks never hold more than a step's own peak.
+
+Measured on that machine, 2 threads, each model alone in its process, page faults and the kernel's (system) time
+per step over both threads. A first version kept a list of buffers per byte size, each serving that size only,
+from 16 MiB on: resnet10 0 faults; resnet9 about 8,000 and 83-105 ms, as the mix of sizes a step needs changes
+from forward to backward and the bound made it let go of buffers of one size to make those of another, step
+after step; cnn3, whose 8 and 4 MiB arrays went to malloc, 3,000-5,600 and 12-30 ms. The same list from 4 MiB on
+traded its buffers even more (resnet10 4,200 faults and 32-55 ms). Carving blocks, from 4 MiB on: no page
+faults and 3-6 ms on all three; resnet9's step 750-780 -> 680 ms, cnn3's 141-147 -> 124.
+``release`` lets all free blocks go.
 """
 import math
 import sys
@@ -26,23 +30,41 @@ import threading
 
 import numpy as np
 
-MIN_BYTES = 16 << 20  # see the module docstring
+MIN_BYTES = 4 << 20  # see the module docstring
+_ALIGN = 4096  # regions start on page boundaries
 
-_buffers = {}  # byte size -> the byte buffers of that size, in use or free
-_lock = threading.Lock()  # two threads must not take the same free buffer
-_most_in_use = 0  # the most bytes of buffers that arrays have used at one time
-
-
-def _references(buffers, index):
-    return sys.getrefcount(buffers[index])
+_lock = threading.Lock()  # two threads must not take the same free region
+_most_in_use = 0  # the most bytes of regions that arrays have used at one time
 
 
-def _references_when_free():
-    """What ``_references`` counts for a buffer that only the list holds (interpreters differ in how they count)."""
-    return _references([np.empty(1, np.uint8)], 0)
+class _Block:
+    """One buffer and the regions carved from it, by offset: [offset, bytes taken, NumPy's memoryview of it]."""
+
+    def __init__(self, nbytes):
+        self.memory = memoryview(np.empty(nbytes, np.uint8))
+        self.regions = []
+
+    def forget_free(self):
+        self.regions = [region for region in self.regions if _references(region, 2) > _FREE]
+
+    def gap(self, nbytes):
+        """(offset, index in ``regions``) of the first gap of ``nbytes`` or more, or None."""
+        start = 0
+        for index, (offset, taken, _) in enumerate(self.regions):
+            if offset - start >= nbytes:
+                return start, index
+            start = offset + taken
+        return (start, len(self.regions)) if len(self.memory) - start >= nbytes else None
 
 
-_FREE = _references_when_free()
+_blocks = []
+
+
+def _references(container, index):
+    return sys.getrefcount(container[index])
+
+
+_FREE = _references([object()], 0)  # what ``_references`` counts for an object only a list holds
 
 
 def empty(shape, dtype, order=None):
@@ -54,13 +76,12 @@ def empty(shape, dtype, order=None):
     if nbytes < MIN_BYTES:
         memory = np.empty(in_memory, dtype)  # owns its memory, as NumPy's (autograd keeps such a gradient uncopied)
     else:
+        taken = -(-nbytes // _ALIGN) * _ALIGN
         with _lock:
-            buffers = _buffers.setdefault(nbytes, [])
-            free = _free_indices(buffers)
-            if not free:
-                _make_room(nbytes)
-                buffers.append(np.empty(nbytes, np.uint8))
-            memory = buffers[free[0] if free else -1].view(dtype).reshape(in_memory)
+            block, offset, index = _place(taken)
+            region = np.frombuffer(block.memory[offset:offset + nbytes], np.uint8)
+            block.regions.insert(index, [offset, taken, region.base])  # every view of the array holds region.base
+            memory = region.view(dtype).reshape(in_memory)
     return memory if order is None else memory.transpose(sorted(range(len(order)), key=order.__getitem__))
 
 
@@ -71,31 +92,37 @@ def empty_like(a):
     return empty(a.shape, a.dtype, sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis])))
 
 
-def _free_indices(buffers):
-    return [i for i in range(len(buffers)) if _references(buffers, i) == _FREE]
+def _place(taken):
+    """(block, offset, index) where a region of ``taken`` bytes goes: the first gap that fits, else a new block."""
+    for block in _blocks:
+        block.forget_free()
+    for block in _blocks:
+        gap = block.gap(taken)
+        if gap is not None:
+            return (block,) + gap
+    _make_room(taken)
+    _blocks.append(_Block(taken))
+    return _blocks[-1], 0, 0
 
 
-def _make_room(nbytes):
-    """Before a new buffer of ``nbytes``: let go of free buffers, the biggest first, until all the buffers together
-    take no more memory than arrays have used at one time (this one included), so that holding on to free
-    memory does not raise the process's peak."""
+def _make_room(taken):
+    """Before a new block of ``taken`` bytes: let go of free blocks, the biggest first, until all the blocks together
+    take no more memory than arrays have used at one time (this one included), so that holding on to free memory
+    does not raise the process's peak."""
     global _most_in_use
-    free = sorted(((size, buffers, i) for size, buffers in _buffers.items() for i in _free_indices(buffers)),
-                  key=lambda entry: -entry[0])
-    held = sum(size * len(buffers) for size, buffers in _buffers.items())
-    _most_in_use = max(_most_in_use, held - sum(size for size, _, _ in free) + nbytes)
-    for size, buffers, i in free:
-        if held + nbytes <= _most_in_use:
+    held = sum(len(block.memory) for block in _blocks)
+    in_use = sum(region[1] for block in _blocks for region in block.regions)
+    _most_in_use = max(_most_in_use, in_use + taken)
+    for block in sorted((block for block in _blocks if not block.regions), key=lambda block: -len(block.memory)):
+        if held + taken <= _most_in_use:
             break
-        buffers[i] = None
-        held -= size
-    for buffers in _buffers.values():
-        buffers[:] = [b for b in buffers if b is not None]
+        _blocks.remove(block)
+        held -= len(block.memory)
 
 
 def release():
-    """Let go of the free buffers (those in use stay until their arrays are gone)."""
+    """Let go of the free blocks (those with a region in use stay until their arrays are gone)."""
     with _lock:
-        for buffers in _buffers.values():
-            for i in reversed(_free_indices(buffers)):
-                del buffers[i]
+        for block in _blocks:
+            block.forget_free()
+        _blocks[:] = [block for block in _blocks if block.regions]

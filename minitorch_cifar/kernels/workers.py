@@ -157,19 +157,20 @@ def run_chunks(count, work, threads=None, fold=None):
 SPLIT_MATMUL_MIN_PRODUCTS = 1 << 23  # below ~8M multiply-adds a second thread costs more than it saves
 
 
-def matmul(a, b):
+def matmul(a, b, owned=False):
     """a @ b of 2-D NumPy arrays, the result's rows (or columns, where it has more of them) split over
     num_threads() threads, each a single-threaded BLAS call: with BLAS kept on one thread (see
     configure_threads), this is how a large matrix product, such as a linear layer's, still uses every core.
     Each result element comes from one BLAS call over the whole of k, so the result does not depend on which
-    thread ran what."""
+    thread ran what. A big result is in ``big_arrays``' reused memory, unless ``owned`` asks for an array that
+    owns its memory (a weight's gradient, which autograd then keeps as its .grad without a copy)."""
     (m, k), n = a.shape, b.shape[1]
     if m * k * n < SPLIT_MATMUL_MIN_PRODUCTS:  # decided first: asking numba its thread count takes a microsecond
         return a @ b
     threads = min(num_threads(), max(m, n))
     if threads <= 1 or _openblas() is None:
         return a @ b
-    out = big_arrays.empty((m, n), np.result_type(a, b))
+    out = (np.empty if owned else big_arrays.empty)((m, n), np.result_type(a, b))
     if m >= n:
         cuts = [m * i // threads for i in range(threads + 1)]
         run_chunks(threads, lambda i: np.matmul(a[cuts[i]:cuts[i + 1]], b, out=out[cuts[i]:cuts[i + 1]]))

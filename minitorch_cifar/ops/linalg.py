@@ -53,14 +53,14 @@ class Linear(Function):
         x, w = self.x, self.weight
         rows = grad.reshape(-1, grad.shape[-1])
         grad_x = _matmul(rows, w).reshape(x.shape) if self.needs_grad[0] else None
-        grad_w = _matmul(rows.T, x.reshape(-1, x.shape[-1])) if self.needs_grad[1] else None
+        grad_w = _matmul(rows.T, x.reshape(-1, x.shape[-1]), owned=True) if self.needs_grad[1] else None
         grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_w, grad_b
 
 
-def _matmul(a, b):
+def _matmul(a, b, owned=False):
     """a @ b of 2-D arrays: the plain product in reference mode and on the GPU (``backend.matmul``), else on all
-    CPU threads where it is large (``kernels.workers.matmul``)."""
+    CPU threads where it is large (``kernels.workers.matmul``; ``owned``: the result owns its memory)."""
     if switch.reference() or backend.is_cupy_array(a):
         return backend.matmul(a, b)
-    return numba_kernels("workers").matmul(a, b)
+    return numba_kernels("workers").matmul(a, b, owned)
