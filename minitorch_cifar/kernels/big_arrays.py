@@ -20,8 +20,12 @@ per step over both threads. A first version kept a list of buffers per byte size
 from 16 MiB on: resnet10 0 faults; resnet9 about 8,000 and 83-105 ms, as the mix of sizes a step needs changes
 from forward to backward and the bound made it let go of buffers of one size to make those of another, step
 after step; cnn3, whose 8 and 4 MiB arrays went to malloc, 3,000-5,600 and 12-30 ms. The same list from 4 MiB on
-traded its buffers even more (resnet10 4,200 faults and 32-55 ms). Carving blocks, from 4 MiB on: no page
-faults and 3-6 ms on all three; resnet9's step 750-780 -> 680 ms, cnn3's 141-147 -> 124.
+traded its buffers even more (resnet10 4,200 faults and 32-55 ms). Carving blocks, from 4 MiB on: resnet9 no
+page faults and 4 ms, its step 760-780 -> 684-697 ms; cnn3 2,250 faults (its arrays under 4 MiB) and 3-8 ms, its
+step 140-155 -> 130-132; resnet10 1,000-1,500 faults and 7-11 ms. As arrays of one size fill the gaps others
+left, the peak of a step (``bench_models.py --memory``) went down too: cnn2 100 -> 68 MiB, cnn3 154 -> 118,
+resnet10 216 -> 193, resnet9 516 -> 439. A linear layer's weight gradient stays out of here (``workers.matmul``):
+autograd keeps an array that owns its memory as the weight's .grad, and copies any other.
 ``release`` lets all free blocks go.
 """
 import math
