@@ -8,7 +8,7 @@ find). A ResNet step at batch 128 makes many such arrays: its 128 x 64 x 32 x 32
 gradients are exactly 32 MiB. On the 2-core EPYC, resnet10's step spent 52-69 ms of its ~260 in the kernel and
 resnet9's 125 of ~750, nearly all of it in the convolution, BatchNorm, ReLU and pooling ops creating arrays.
 
-NumPy's allocator cannot be replaced from Python, so those ops take their big outputs (MIN_BYTES = 4 MiB and
+NumPy's allocator cannot be replaced from Python, so those ops take their big outputs (MIN_BYTES = 1 MiB and
 more) from here: blocks of memory, each new array carved from the first gap big enough in any of them (page
 aligned), so that a block made for one size serves arrays of any other, several at a time. A carved region is
 free again when nothing refers to NumPy's memoryview of it, which the array and every view of it keep. Before a
@@ -22,9 +22,11 @@ from forward to backward and the bound made it let go of buffers of one size to 
 after step; cnn3, whose 8 and 4 MiB arrays went to malloc, 3,000-5,600 and 12-30 ms. The same list from 4 MiB on
 traded its buffers even more (resnet10 4,200 faults and 32-55 ms). Carving blocks, from 4 MiB on: resnet9 no
 page faults and 4 ms, its step 760-780 -> 684-697 ms; cnn3 2,250 faults (its arrays under 4 MiB) and 3-8 ms, its
-step 140-155 -> 130-132; resnet10 1,000-1,500 faults and 7-11 ms. As arrays of one size fill the gaps others
-left, the peak of a step (``bench_models.py --memory``) went down too: cnn2 100 -> 68 MiB, cnn3 154 -> 118,
-resnet10 216 -> 193, resnet9 516 -> 439. A linear layer's weight gradient stays out of here (``workers.matmul``):
+step 140-155 -> 130-132; resnet10 1,000-1,500 faults and 5-11 ms. From 1 MiB on, those went too: cnn3 2 faults,
+0.5-2.4 ms and 130-134 ms against 137-140 from 4 MiB in alternating runs, resnet10 2 faults, its step unchanged.
+As arrays of one size fill the gaps others left, the peak of a step (``bench_models.py --memory``) went down too:
+cnn2 100 -> 68-72 MiB, cnn3 154 -> 113-118, resnet10 216 -> 190-193, resnet9 516 -> 434-439 (from 4 MiB and from
+1 MiB on: the same within 5 MiB). A linear layer's weight gradient stays out of here (``workers.matmul``):
 autograd keeps an array that owns its memory as the weight's .grad, and copies any other.
 ``release`` lets all free blocks go.
 """
@@ -34,7 +36,7 @@ import threading
 
 import numpy as np
 
-MIN_BYTES = 4 << 20  # see the module docstring
+MIN_BYTES = 1 << 20  # see the module docstring
 _ALIGN = 4096  # regions start on page boundaries
 
 _lock = threading.Lock()  # two threads must not take the same free region
