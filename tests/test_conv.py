@@ -96,9 +96,9 @@ def winograd_serves(config, size=3):
     return pair(config[2]) == (size, size) and config[3] == 1 and config[5] == 1 and config[6] == 1
 
 
-# Each fast method and the configurations it serves: Winograd 3x3 (or 5x5), stride 1, no dilation or groups; kernel rows
-# vertical stride 1 and no groups; direct stride 1 and no groups; im2col all of them. Forced in turn, whatever the
-# chooser would take.
+# Each fast method and the configurations it serves: Winograd its 3x3 or 5x5 kernels, stride 1, no dilation or
+# groups; kernel rows vertical stride 1 and no groups; direct stride 1 and no groups; im2col all of them. Forced in
+# turn, whatever the chooser would take.
 METHODS = {
     "im2col": (conv_methods.Im2col, lambda c: True),
     "Winograd F(2x2,3x3)": (conv_methods.Winograd, winograd_serves),
