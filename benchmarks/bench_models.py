@@ -3,11 +3,11 @@
 A step is forward, cross-entropy, backward and an SGD momentum update, at batch 128 in float32, on
 the same weights (copied from PyTorch's model through state_dict) and the same random batch. Both
 frameworks use the same number of threads. The steps of the two alternate, after warm-up steps, --steps of
-each or, for a fast model, as many as last about --seconds, and the median of each is printed with the ratio ours / PyTorch (below 1.0: we are faster), the
-achieved GFLOP/s (a step counted as 3x the forward's multiply-adds x 2) beside the machine's
-SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see peak_memory). On a GPU both run
-in float32 with TF32 off (``--tf32``: on in both, where our side has the switch) and PyTorch with cuDNN's
-autotuner.
+each or, for a fast model, as many as last about --seconds, and the median of each is printed with the ratio
+ours / PyTorch (below 1.0: we are faster), the achieved GFLOP/s (a step counted as 3x the forward's multiply-adds
+x 2) beside the machine's SGEMM GFLOP/s, and, with --memory, each framework's peak memory of a step (see
+peak_memory). On a GPU both run in float32 with TF32 off (``--tf32``: on in both, where our side has the switch)
+and PyTorch with cuDNN's autotuner.
 
     python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--seconds 1] [--threads 2]
                                       [--breakdown [MODEL]] [--memory] [--device cuda [--tf32]]
