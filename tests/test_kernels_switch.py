@@ -2,6 +2,7 @@
 steps), so do whole training steps of cnn3 and resnet10, reference mode never imports numba, and a bad
 setting is refused with a clear message."""
 import gc
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -268,6 +269,34 @@ def test_sized_kernel_goes_parallel_from_its_factor_times_the_threshold(factor, 
     kernel(np.zeros(size))
     kernel(np.zeros(1), elements=size)
     assert ran == [build, build]
+
+
+THREADING_LAYER = textwrap.dedent("""
+    import numba
+    import minitorch_cifar as mt
+    numba.set_num_threads(2)
+    mt.nn.BatchNorm2d(8)(mt.ones(64, 8, 64, 64))  # 2M elements: a parallel loop starts the threading layer
+    print(numba.threading_layer())
+""")
+
+
+def _installed(distribution):
+    try:
+        return bool(importlib.metadata.version(distribution))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "tbb" if _installed("tbb") else "workqueue"),
+    ({"NUMBA_THREADING_LAYER": "workqueue"}, "workqueue"),
+    ({"NUMBA_THREADING_LAYER_PRIORITY": "workqueue tbb omp"}, "workqueue")])
+def test_threading_layer_is_tbb_where_installed_unless_the_environment_chooses(environment, expected):
+    """The package's choice (``workers.configure_threads``): tbb where it loads, else workqueue, never omp's
+    spinning threads; a user's NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY wins."""
+    result = run_python(THREADING_LAYER, NUMBA_NUM_THREADS="2", **environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == expected
 
 
 def test_reference_mode_never_imports_numba():

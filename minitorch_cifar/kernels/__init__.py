@@ -7,14 +7,15 @@ first, and the one choice between it and the fast kernels (``switch``: ``MINITOR
 on first use, so reference mode never imports numba at all.
 
 Threads: importing the package in fast mode (in reference mode, loading the first numba kernels with
-``numba_kernels``) sets numba's threading layer to 'workqueue' and NumPy's OpenBLAS to one thread,
-unless NUMBA_THREADING_LAYER or OPENBLAS_NUM_THREADS say otherwise (``workers`` says why); this comes
-before any call of numba.set_num_threads, which starts numba's threads with the layer set at that
-moment. numba's parallel loops (pooling, BatchNorm, optimizers) then
-use numba.get_num_threads() threads, and so does the convolution, which runs its chunks on threads of
-its own with single-threaded BLAS; numba.set_num_threads(n) sets both. The 'workqueue' layer must not
-start parallel loops from two threads at once (numba stops the process): to train from several
-Python threads at a time, set NUMBA_THREADING_LAYER=omp (or tbb) before importing the package.
+``numba_kernels``) sets numba's threading layer to 'tbb' (or 'workqueue' where tbb is not installed)
+and NumPy's OpenBLAS to one thread, unless NUMBA_THREADING_LAYER(_PRIORITY) or OPENBLAS_NUM_THREADS say
+otherwise (``workers`` says why); this comes before any call of numba.set_num_threads, which starts
+numba's threads with the layer set at that moment. numba's parallel loops (pooling, BatchNorm,
+optimizers) then use numba.get_num_threads() threads, and so does the convolution, which runs its
+chunks on threads of its own with single-threaded BLAS; numba.set_num_threads(n) sets both. The
+'workqueue' layer must not start parallel loops from two threads at once (numba stops the process):
+without tbb, to train from several Python threads at a time, install tbb or set
+NUMBA_THREADING_LAYER=omp before importing the package.
 """
 import functools
 import importlib
