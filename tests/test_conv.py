@@ -147,8 +147,12 @@ def test_reference_im2col_matches_pytorchs_unfold(config, device):
     np.testing.assert_array_equal(backend.to_device(patches, "cpu"), expected)
 
 
+@pytest.mark.parametrize("short_run", [0, 10 ** 6], ids=["slices", "values"])
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
-def test_fast_im2col_and_col2im_match_the_reference(config, device, rng):
+def test_fast_im2col_and_col2im_match_the_reference(config, short_run, device, rng, monkeypatch):
+    """Both builds of the numba kernels: long runs copied as slices and short ones value by value (every run
+    counts as long with SHORT_RUN = 0, as short with 10 ** 6)."""
+    monkeypatch.setattr(im2col_fast, "SHORT_RUN", short_run)
     geometry = geometry_of(config)
     n, c, h, w = config[0]
     x = rng.standard_normal((n, h, w, c))

@@ -19,9 +19,17 @@ def _cuda():
 
 # ----------------------------------------------------------------------------- numba kernels
 # Both kernels walk the patch matrix row by row. Where a kernel row's taps all fall inside the input
-# (no dilation or groups between them), they read kw * C contiguous values, copied as one block.
-@numba.njit(cache=True, nogil=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
+# (no dilation or groups between them), they read kw * C contiguous values, a run copied as one slice when it
+# is long; short runs (few channels: 9 values for a 3x3 kernel on RGB) and single taps are copied value by value,
+# because each slice makes two array views, which cost more than copying a few values: 0.76 -> 0.27 ms for the
+# patches of 16 RGB images at 32x32, and 0.57 -> 0.10 ms for a dilated 3x3 on 32 channels, one thread on the
+# 2-core EPYC. Long runs stay slices, which numba copies faster than its loops. The flag is a constant of each
+# compiled entry point (``_im2col_short`` and ``_im2col_long``), so each is built without the other's branch.
+SHORT_RUN = 64  # values: a kernel row's run shorter than this is copied value by value
+
+
+@numba.njit(inline="always")
+def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols, short_runs):
     images, height, width, channels = x.shape
     per_group = channels // groups
     span = kw * per_group  # columns per kernel row of one group
@@ -39,20 +47,26 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
                         k = (group * kh + i) * span
                         if ih < 0 or ih >= height:
                             cols[r, k:k + span] = 0
-                        elif whole_row:
+                        elif whole_row and not short_runs:
                             cols[r, k:k + span] = rows_of_x[n, ih, iw0 * channels:iw0 * channels + span]
+                        elif whole_row:
+                            start = iw0 * channels
+                            for q in range(span):
+                                cols[r, k + q] = rows_of_x[n, ih, start + q]
                         else:
                             for j in range(kw):
                                 iw = iw0 + j * dw
+                                at = k + j * per_group
                                 if 0 <= iw < width:
-                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = \
-                                        x[n, ih, iw, group * per_group:(group + 1) * per_group]
+                                    for q in range(per_group):
+                                        cols[r, at + q] = x[n, ih, iw, group * per_group + q]
                                 else:
-                                    cols[r, k + j * per_group:k + (j + 1) * per_group] = 0
+                                    for q in range(per_group):
+                                        cols[r, at + q] = 0
 
 
-@numba.njit(cache=True, nogil=True)
-def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
+@numba.njit(inline="always")
+def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x, short_runs):
     images, height, width, channels = x.shape
     per_group = channels // groups
     span = kw * per_group
@@ -71,14 +85,39 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
                         k = (group * kh + i) * span
                         if ih < 0 or ih >= height:
                             continue
-                        if whole_row:
+                        if whole_row and not short_runs:
                             rows_of_x[n, ih, iw0 * channels:iw0 * channels + span] += cols[r, k:k + span]
+                        elif whole_row:
+                            start = iw0 * channels
+                            for q in range(span):
+                                rows_of_x[n, ih, start + q] += cols[r, k + q]
                         else:
                             for j in range(kw):
                                 iw = iw0 + j * dw
                                 if 0 <= iw < width:
-                                    x[n, ih, iw, group * per_group:(group + 1) * per_group] += \
-                                        cols[r, k + j * per_group:k + (j + 1) * per_group]
+                                    at = k + j * per_group
+                                    for q in range(per_group):
+                                        x[n, ih, iw, group * per_group + q] += cols[r, at + q]
+
+
+@numba.njit(cache=True, nogil=True)
+def _im2col_short(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols, True)
+
+
+@numba.njit(cache=True, nogil=True)
+def _im2col_long(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols):
+    _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, cols, False)
+
+
+@numba.njit(cache=True, nogil=True)
+def _col2im_short(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
+    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x, True)
+
+
+@numba.njit(cache=True, nogil=True)
+def _col2im_long(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x):
+    _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, x, False)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -87,6 +126,11 @@ def _column_sums(a, out):
     for r in range(a.shape[0]):
         for c in range(a.shape[1]):
             out[c] += a[r, c]
+
+
+def _short_runs(channels, geometry):
+    """Whether a kernel row's run of kw * C / groups values is short enough to copy value by value."""
+    return geometry.kernel[1] * channels // geometry.groups < SHORT_RUN
 
 
 def _arguments(geometry):
@@ -102,7 +146,8 @@ def im2col(x, geometry, out=None):
     if backend.is_cupy_array(x):
         return _cuda().im2col(x, geometry, shape, out)
     out = np.empty(shape, x.dtype) if out is None else out
-    _im2col(x, *_arguments(geometry), out)
+    kernel = _im2col_short if _short_runs(c, geometry) else _im2col_long
+    kernel(x, *_arguments(geometry), out)
     return out
 
 
@@ -112,7 +157,8 @@ def col2im(cols, geometry, input_shape, out=None):
     if backend.is_cupy_array(cols):
         return _cuda().col2im(cols, geometry, input_shape, out)
     out = np.empty(input_shape, cols.dtype) if out is None else out
-    _col2im(cols, *_arguments(geometry), out)
+    kernel = _col2im_short if _short_runs(input_shape[3], geometry) else _col2im_long
+    kernel(cols, *_arguments(geometry), out)
     return out
 
 
