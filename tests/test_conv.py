@@ -408,10 +408,11 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (3, 16, 7, 1, 1, "direct"),                # AlexNet's first layer
     (16, 16, 3, 1, 1, "Winograd F(4x4,3x3)"),  # 16 channels, 3x3: Winograd comes first
     (3, 4, 1, 1, 1, "im2col"),                 # a 1x1 convolution is one product already
-    (3, 32, 3, 1, 1, "kernel rows"),           # the first layer of the CNNs and ResNets
+    (3, 32, 3, 1, 1, "im2col"),                # the first layer of the CNNs and ResNets: RGB, one patch matrix
+    (4, 32, 3, 1, 1, "kernel rows"),           # from KERNEL_ROWS_MIN_CHANNELS on
     (8, 32, (5, 1), (1, 2), 1, "kernel rows"),
     (15, 32, 3, 1, 1, "kernel rows"),          # below WINOGRAD_MIN_CHANNELS
-    (3, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
+    (8, 17, 7, 1, 1, "kernel rows"),           # above DIRECT_MAX_OUT_CHANNELS
     (17, 4, 7, 1, 1, "im2col"),                # too many input channels for direct and kernel rows
     (16, 32, 3, 1, 1, "Winograd F(4x4,3x3)"),  # cnn3's and AlexNet's 3x3 layers
     (16, 64, 5, 1, 1, "Winograd F(4x4,5x5)"),  # AlexNet's second layer
@@ -424,7 +425,7 @@ def test_reference_kernels_import_no_fast_convolution_module():
     (64, 64, 3, 2, 1, "im2col"),               # a ResNet's strided 3x3
     (64, 128, 1, 2, 1, "im2col"),              # a ResNet's 1x1 downsample
     (3, 4, 3, 2, 1, "im2col"),                 # vertical stride 2
-    (3, 4, 3, (1, 2), 1, "kernel rows"),       # horizontal stride 2: not direct
+    (4, 4, 3, (1, 2), 1, "kernel rows"),       # horizontal stride 2: not direct
     (4, 4, 3, 1, 2, "im2col"),                 # groups
     (3, 32, (1, 3), 1, 1, "im2col"),           # one kernel row: the patch matrix is already that small
 ])
@@ -458,10 +459,10 @@ def test_on_the_gpu_every_layer_takes_im2col(monkeypatch):
 
 
 @pytest.mark.parametrize("model, algorithms", [
-    ("cnn3", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 4),
+    ("cnn3", ["im2col"] + ["Winograd F(4x4,3x3)"] * 4),
     ("alexnet", ["direct", "Winograd F(4x4,5x5)"] + ["Winograd F(4x4,3x3)"] * 3),
     ("lenet", ["direct"] * 2),
-    ("resnet10", ["kernel rows"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
+    ("resnet10", ["im2col"] + ["Winograd F(4x4,3x3)"] * 2 + ["im2col"] * 2 + ["Winograd F(4x4,3x3)"] +
      (["im2col"] * 2 + ["Winograd F(2x2,3x3)"]) * 2),
 ])
 def test_models_layers_record_their_algorithm(model, algorithms, monkeypatch):

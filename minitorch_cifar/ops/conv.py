@@ -29,7 +29,8 @@ from .arguments import pair
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
 WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
 WINOGRAD45_MAX_CHANNELS = 64  # up to this many input channels, F(4x4, 5x5) instead of F(2x2, 5x5)
-KERNEL_ROWS_MAX_CHANNELS = 16  # up to this many input channels, kernel rows beat one patch matrix
+KERNEL_ROWS_MIN_CHANNELS = 4  # from this many input channels (RGB has 3) ...
+KERNEL_ROWS_MAX_CHANNELS = 16  # ... up to this many, kernel rows beat one patch matrix
 DIRECT_MAX_OUT_CHANNELS = 16  # up to this many output (and input) channels, the direct convolution beats both
 
 
@@ -122,11 +123,15 @@ def choose_method(x, weight, geometry):
             if channels <= WINOGRAD45_MAX_CHANNELS:
                 return conv_methods.Winograd45(weight, geometry, x.shape)
             return conv_methods.Winograd25(weight, geometry, x.shape)
-        # A first layer (RGB input): P has so few columns that building it costs more than multiplying it. The
-        # patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads them.
-        # Still the faster at 16 channels: 28 and 54 ms to im2col's 32 and 62 on AlexNet's 5x5 16->64 (2 and 1
-        # threads, bench_conv_methods.py), which Winograd F(4x4, 5x5) now takes.
-        if geometry.kernel[0] > 1 and geometry.stride[0] == 1 and channels <= KERNEL_ROWS_MAX_CHANNELS:
+        # A few input channels (4 to 16): P has so few columns that building it costs more than multiplying it.
+        # The patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads
+        # them: forward and both gradients at batch 128, 2 and 1 threads (bench_conv_methods.py), 15.3 and 27.4 ms
+        # to im2col's 16.7 and 31.2 on a 3x3 8->32 at 32x32, 7.1 and 12.9 to 7.3 and 14.6 on a 3x3 12->48 at 16x16.
+        # On RGB input (3 channels) one patch matrix is the faster, its rows of 27 to 147 values copied value by
+        # value (``im2col_fast``): 8.6 and 15.7 ms to kernel rows' 9.3 and 16.6 on the CNNs' 3x3 3->32, 13.2 and
+        # 23.6 to 15.7 and 28.2 on the ResNets' 3->64, 27.6 and 51.7 to 34.3 and 64.8 on a 5x5 3->64.
+        if (geometry.kernel[0] > 1 and geometry.stride[0] == 1 and
+                KERNEL_ROWS_MIN_CHANNELS <= channels <= KERNEL_ROWS_MAX_CHANNELS):
             return conv_methods.KernelRows(weight, geometry, x.shape)
     # Everything else, and every layer on the GPU (a CUDA kernel builds P, cuBLAS multiplies): im2col.
     return conv_methods.Im2col(weight, geometry, x.shape)
