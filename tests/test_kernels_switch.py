@@ -180,8 +180,9 @@ def training_steps(model_name, make_optimizer, steps=2):
     0 and run in float64, and each reference step starts from the state (weights, buffers, optimizer state) the fast
     run had before that step. In float32 a value within rounding of a ReLU's kink or of a max-pool tie sends a
     gradient another way in one of the two runs and moves every gradient below it by about 1%: in 1 to 3 of 8
-    batches tried, for three of the four pairs of model and optimizer below. In float64 the two agree to about 1e-14 of the largest gradient on every batch
-    tried, so any difference in what the kernels compute shows. (The float32 kernels are compared op by op above.)"""
+    batches tried, for three of the four pairs of model and optimizer below. In float64 the two agree to about
+    1e-14 of the largest gradient on every batch tried, so any difference in what the kernels compute shows. (The
+    float32 kernels are compared op by op above.)"""
     models, optimizers = {}, {}
     for mode in ("fast", "reference"):
         mt.manual_seed(0)

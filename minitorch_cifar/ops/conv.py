@@ -128,8 +128,8 @@ def choose_method(x, weight, geometry):
         # them: forward and both gradients at batch 128, 2 and 1 threads (bench_conv_methods.py), 15.3 and 27.4 ms
         # to im2col's 16.7 and 31.2 on a 3x3 8->32 at 32x32, 7.1 and 12.9 to 7.3 and 14.6 on a 3x3 12->48 at 16x16.
         # On RGB input (3 channels) one patch matrix is the faster, now that im2col copies a kernel row's 9 to 21
-        # values one by one (``im2col_fast``): 8.6 and 15.7 ms to kernel rows' 9.3 and 16.6 on the CNNs' 3x3 3->32, 13.2 and
-        # 23.6 to 15.7 and 28.2 on the ResNets' 3->64, 27.6 and 51.7 to 34.3 and 64.8 on a 5x5 3->64.
+        # values one by one (``im2col_fast``): 8.6 and 15.7 ms to kernel rows' 9.3 and 16.6 on the CNNs' 3x3
+        # 3->32, 13.2 and 23.6 to 15.7 and 28.2 on the ResNets' 3->64, 27.6 and 51.7 to 34.3 and 64.8 on a 5x5 3->64.
         if (geometry.kernel[0] > 1 and geometry.stride[0] == 1 and
                 KERNEL_ROWS_MIN_CHANNELS <= channels <= KERNEL_ROWS_MAX_CHANNELS):
             return conv_methods.KernelRows(weight, geometry, x.shape)
