@@ -302,6 +302,34 @@ def test_threading_layer_is_tbb_where_installed_unless_the_environment_chooses(e
     assert result.stdout.split()[-1] == expected
 
 
+PARALLEL_LOOPS_FROM_THREADS = textwrap.dedent("""
+    import threading
+    import numba
+    import minitorch_cifar as mt
+
+    def train():
+        numba.set_num_threads(2)  # per thread, as numba keeps it
+        with mt.no_grad():
+            for _ in range(5):
+                mt.nn.BatchNorm2d(8)(mt.ones(64, 8, 64, 64))  # parallel loops
+
+    threads = [threading.Thread(target=train) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(numba.threading_layer())
+""")
+
+
+@pytest.mark.skipif(not _installed("tbb"), reason="the tbb package is not installed")
+def test_parallel_loops_may_start_from_several_threads_with_tbb():
+    """With the tbb layer, parallel loops run from three Python threads at once (workqueue stops the process)."""
+    result = run_python(PARALLEL_LOOPS_FROM_THREADS, NUMBA_NUM_THREADS="2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "tbb"
+
+
 def test_reference_mode_never_imports_numba():
     """Importing the package and a cnn3 training step (SGD with momentum, then Adam) in reference mode."""
     result = run_python(NO_NUMBA_STEP, MINITORCH_CIFAR_KERNELS="reference")
