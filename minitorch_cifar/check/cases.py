@@ -115,9 +115,10 @@ LINALG = [
     op("linear", [x(3, 4), x(5, 4), x(5)], F.linear),
 ]
 
-# Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (few channels, stride 1), Winograd
-# (stride 1, 16+ channels; 3x3: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from 8x8; 5x5: F(4x4,5x5) up to 64
-# channels, F(2x2,5x5) above) and im2col (the rest, and every conv on the GPU, through im2col/col2im kernels).
+# Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (4 to 16 channels in, more than 16
+# out, vertical stride 1), Winograd (stride 1, 16+ channels; 3x3: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from
+# 8x8; 5x5: F(4x4,5x5) up to 64 channels, F(2x2,5x5) above) and im2col (the rest, RGB input with more than 16
+# output channels, and every conv on the GPU, through im2col/col2im kernels).
 CONVOLUTIONS = [
     op("conv2d pad 1", [x(2, 3, 5, 5), x(4, 3, 3, 3), x(4)], lambda a, w, b: F.conv2d(a, w, b, padding=1),
        tolerance=(1e-5, 1e-4)),
@@ -130,6 +131,8 @@ CONVOLUTIONS = [
     op("conv2d 1x1 stride 2", [x(2, 3, 6, 6), x(4, 3, 1, 1)], lambda a, w: F.conv2d(a, w, stride=2)),
     op("conv2d rectangular", [x(2, 3, 6, 7), x(2, 3, 2, 3)],
        lambda a, w: F.conv2d(a, w, stride=(2, 1), padding=(1, 0)), tolerance=(1e-5, 1e-4)),
+    op("conv2d 4 -> 17 channels", [x(2, 4, 5, 5), x(17, 4, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
+       tolerance=(1e-5, 1e-4), directions=12),
     op("conv2d 16 channels", [x(2, 16, 6, 6), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
        tolerance=(1e-4, 1e-4), directions=12),
     op("conv2d 16 channels 8x8", [x(2, 16, 8, 8), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),

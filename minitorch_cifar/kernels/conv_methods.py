@@ -7,7 +7,7 @@ group) and ``choose_method``, which says which of these runs where and why:
 - ``Winograd``, ``Winograd4``, ``Winograd25`` and ``Winograd45``: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1
   layers, 2.25x and 4x fewer multiplications, F(2x2, 5x5) and F(4x4, 5x5) for 5x5 ones, 2.8x and 6.25x fewer
   (``kernels.winograd``);
-- ``KernelRows``: a first layer's few input channels, one kernel row's patches at a time;
+- ``KernelRows``: 4 to 16 input channels, one kernel row's patches at a time;
 - ``Direct``: few channels in and out, stride 1, the sums as written, vectorised across images
   (``kernels.direct_conv``).
 
