@@ -10,11 +10,12 @@ peak_memory). On a GPU both run in float32 with TF32 off (``--tf32``: on in both
 and PyTorch with cuDNN's autotuner.
 
     python benchmarks/bench_models.py [--models cnn2 cnn3 alexnet resnet10] [--steps 10] [--seconds 1] [--threads 2]
-                                      [--breakdown [MODEL]] [--memory] [--device cuda [--tf32]]
+                                      [--breakdown [MODEL]] [--memory] [--device cuda [--tf32]] [--json FILE]
 """
 import argparse
 import collections
 import gc
+import json
 import math
 import os
 import subprocess
@@ -29,6 +30,7 @@ import minitorch_cifar as mt
 from minitorch_cifar import autograd, models
 from minitorch_cifar import nn as our_nn
 from minitorch_cifar.ops import conv as conv_op
+import machine
 from common import SETTLE_S, set_gpu_float32, set_threads
 
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
@@ -310,6 +312,14 @@ def _device_time(event):
 
 
 # ----------------------------------------------------------------------------- main
+def write_json(path, data):
+    """``data`` as JSON in ``path``, written whole or not at all (a temporary file renamed over it)."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(temporary, path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["cnn2", "cnn3", "alexnet", "resnet10"],
@@ -325,6 +335,7 @@ def main():
     parser.add_argument("--breakdown", nargs="?", const="slowest", metavar="MODEL",
                         help="per-op forward/backward times of MODEL (default: the one with the highest ratio)")
     parser.add_argument("--memory", action="store_true", help="peak memory of a step, each framework in a subprocess")
+    parser.add_argument("--json", metavar="FILE", help="also write the machine, the settings and the rows to FILE")
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -342,27 +353,37 @@ def main():
     elif args.tf32:
         print("TF32 rows skipped: TF32 is a GPU setting")
         return
-    ceiling = sgemm_gflops(args.threads, device)
+    ceiling, load = sgemm_gflops(args.threads, device), os.getloadavg()[0]
+    print("\n".join(machine.describe()))
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
           f"batch {BATCH}, float32{settings}; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} "
-          f"GFLOP/s; load average {os.getloadavg()[0]:.2f}")
+          f"GFLOP/s; load average {load:.2f}")
     print("median (best) ms per training step of --steps or more (--seconds); ratio = ours / PyTorch of the medians; "
           "GF/s of the medians")
     header = f"{'model':<10} {'ours ms':>14} {'torch ms':>14} {'ratio':>6} {'ours GF/s':>10} {'torch GF/s':>11}"
     print(header + ("   peak MiB ours / torch" if args.memory else ""))
-    ratios, pairs = {}, {}
+    ratios, pairs, rows = {}, {}, []
     for name in args.models:
         pair = pairs[name] = Pair(name, device)
         ours_times, theirs_times = time_pair(pair, args.steps, args.warmup, args.seconds)
         ours, theirs = float(np.median(ours_times)), float(np.median(theirs_times))
         ratios[name] = ours / theirs
         work = 3 * forward_flops(pair.ours, BATCH, device) / 1e9
-        line = (f"{name:<10} {ours * 1e3:7.1f} ({min(ours_times) * 1e3:5.1f}) {theirs * 1e3:7.1f} "
-                f"({min(theirs_times) * 1e3:5.1f}) {ours / theirs:6.2f} {work / ours:10.0f} {work / theirs:11.0f}")
+        row = dict(model=name, ours_ms=ours * 1e3, ours_best_ms=min(ours_times) * 1e3, torch_ms=theirs * 1e3,
+                   torch_best_ms=min(theirs_times) * 1e3, ratio=ours / theirs)
+        line = ("{model:<10} {ours_ms:7.1f} ({ours_best_ms:5.1f}) {torch_ms:7.1f} ({torch_best_ms:5.1f}) "
+                "{ratio:6.2f}".format(**row) + f" {work / ours:10.0f} {work / theirs:11.0f}")
         if args.memory and device == "cpu":
-            line += "   {:8.0f} / {:.0f}".format(*peak_memory(name, args.threads))
+            row["ours_mib"], row["torch_mib"] = peak_memory(name, args.threads)
+            line += "   {ours_mib:8.0f} / {torch_mib:.0f}".format(**row)
+        rows.append(row)
         print(line, flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    if args.json:
+        write_json(args.json, dict(machine=machine.describe(), blas=machine.numpy_blas(),
+                                   numba_layer=machine.numba_layer(), device=device,
+                                   threads=args.threads, sgemm_gflops=ceiling, load_start=load,
+                                   load_end=os.getloadavg()[0], rows=rows))
     if args.breakdown:
         name = max(ratios, key=ratios.get) if args.breakdown == "slowest" else args.breakdown
         print(f"\nbreakdown of {name}:")

@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import machine as machine_info
+
 STAGES = {"data": "CIFAR-10 from the JPEG archive", "check": "python -m minitorch_cifar check",
           "tests": "the CUDA cases of the test suite (pytest -m cuda)",
           "bench": "a training step against PyTorch, TF32 off", "bench_tf32": "the same, TF32 on in both",
@@ -50,27 +52,17 @@ def machine(device):
     """(what, value) pairs describing the machine and the software."""
     rows = [("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
             ("host", f"{platform.node()}, {os.cpu_count()} CPU threads, {platform.platform()}")]
-    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
-    if cpu:
-        rows.append(("CPU", cpu))
+    rows.append(("CPU", machine_info.cpu()))
     if device != "cpu":
         gpu = _run("nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader")
         rows.append(("GPU (nvidia-smi)", gpu.replace("\n", "; ") or "nvidia-smi gave nothing"))
     rows.append(("Python", sys.version.split()[0]))
     for module in ("numpy", "numba", "cupy", "torch"):
         rows.append((module, _version(module)))
-    rows.append(("minitorch_cifar commit", _run("git", "-C", str(Path(__file__).resolve().parent), "rev-parse",
-                                                "--short", "HEAD") or "unknown"))
+    rows.append(("minitorch_cifar commit", machine_info.commit()))
     if device != "cpu":
         rows += _cuda_versions()
     return rows
-
-
-def _cpuinfo():
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
 
 
 def _version(module):
