@@ -13,6 +13,7 @@ headed by its threads, kernels and NumPy's SGEMM rate. Every figure thus names t
 """
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import subprocess
@@ -85,11 +86,18 @@ def main():
     parser.add_argument("--seconds", type=float, help="passed on to bench_models.py")
     parser.add_argument("--out", type=Path, help="also write the section to this file")
     args = parser.parse_args()
+    missing = [name for name in ("torch", "threadpoolctl") if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(f"cpu_report.py needs {' and '.join(missing)} (the comparison runs PyTorch beside us): "
+                 "python -m pip install -e '.[test]'")
     passed = [arg for name in ("steps", "seconds") if getattr(args, name) is not None
               for arg in (f"--{name}", str(getattr(args, name)))]
     runs = [(threads, None) for threads in args.threads] + [(args.threads[0], kind) for kind in args.coretype]
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    settings = [run_setting(args.models, threads, kind, passed, sys.stderr) for threads, kind in runs]
+    try:
+        settings = [run_setting(args.models, threads, kind, passed, sys.stderr) for threads, kind in runs]
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"cpu_report.py: {' '.join(e.cmd[1:3])} ... failed (exit status {e.returncode}); its output is above")
     text = section(settings, date)
     print(text)
     if args.out:
