@@ -62,6 +62,7 @@ OPS = {  # name: (function of the inputs, input shapes)
     "batch_norm_eval": (lambda x, w, b: batch_norm(x, w, b, False), [(8, 5, 6, 6), (5,), (5,)]),
     "batch_norm_1d": (lambda x, w, b: batch_norm(x, w, b, True), [(16, 7), (7,), (7,)]),
     "linear": (F.linear, [(64, 300), (200, 300), (200,)]),
+    "linear_big_weight": (F.linear, [(4, 1024), (256, 1024), (256,)]),  # 1 MiB, 64x the input: W x^T (fast)
     "dropout": (lambda x: F.dropout(x, 0.3), [(6, 50)]),
 }
 

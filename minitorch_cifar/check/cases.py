@@ -113,6 +113,7 @@ SHAPES = [
 LINALG = [
     op("matmul batched", [x(2, 3, 4), x(4, 5)], lambda a, b: a @ b),
     op("linear", [x(3, 4), x(5, 4), x(5)], F.linear),
+    op("linear 1024 -> 256, big weight", [x(2, 1024), x(256, 1024), x(256)], F.linear, directions=6),  # W x^T
 ]
 
 # Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (4 to 16 channels in, more than 16

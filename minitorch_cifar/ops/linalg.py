@@ -44,7 +44,7 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}")
         self.x, self.weight = x, weight
-        out = _matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+        out = _linear_product(x.reshape(-1, x.shape[-1]), weight).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             out += bias
         return out
@@ -56,6 +56,21 @@ class Linear(Function):
         grad_w = _matmul(rows.T, x.reshape(-1, x.shape[-1]), owned=True) if self.needs_grad[1] else None
         grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_w, grad_b
+
+
+BIG_WEIGHT_BYTES = 1 << 20  # from here on, a weight at least 4x the size of the input is multiplied as W x^T
+
+
+def _linear_product(rows, weight):
+    """rows W^T, the forward product. On the CPU a big weight against a small batch is multiplied the other way
+    round, (W rows^T)^T, and the result copied to C order: rows W^T has OpenBLAS pack the transposed weight, which
+    its AVX-512 (SkylakeX) kernels, its choice on any AVX-512 CPU, do slowly. 3072 -> 1024 on 2 threads, AMD Zen 4:
+    at batch 4 1.27 ms against 0.51, at batch 32 1.95 against 1.31, at batch 128 4.95 against 4.82 (mlp_final's
+    step 3% faster, 4% on 1 thread). Its AVX2 (Haswell) kernels take the two within 10% of each other, either way."""
+    if (switch.reference() or backend.is_cupy_array(rows) or weight.nbytes < BIG_WEIGHT_BYTES
+            or weight.size < 4 * rows.size):
+        return _matmul(rows, weight.T)
+    return _matmul(weight, rows.T).T.copy()
 
 
 def _matmul(a, b, owned=False):
