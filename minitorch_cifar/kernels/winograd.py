@@ -141,9 +141,10 @@ def tile_grid(f, output_hw):
 
 
 def transform_weight(f, weight):
-    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, r, r) kernel g, xi = a * i + j. Kept
-    transposed, which the tile products read in memory order (they take it as U_xi = U^T_xi^T). With g flattened
-    to r^2 taps, U is (G kron G) g: one matrix product of (a^2, r^2) by all the kernels at once."""
+    """U^T (a^2, C_out, C_in): U_xi = (G g G^T)_xi for each (C_out, C_in, r, r) kernel g, xi = a * i + j: the layout
+    backward's dV_xi = dM_xi U_xi^T reads in memory order (the forward passes the kernels with their channel axes
+    swapped, (C_in, C_out, r, r), and gets U itself). With g flattened to r^2 taps, U is (G kron G) g: one matrix
+    product of (a^2, r^2) by all the kernels at once."""
     taps = weight.reshape(-1, f.taps).T  # (r^2, C_out * C_in)
     return workers.matmul(f.kronecker(weight.dtype), taps).reshape((f.positions,) + weight.shape[:2])
 
