@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import threadpoolctl
@@ -32,6 +33,7 @@ from minitorch_cifar import nn as our_nn
 from minitorch_cifar.ops import conv as conv_op
 import machine
 from common import SETTLE_S, set_gpu_float32, set_threads
+from cpu_report import write_atomically
 
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
 
@@ -312,14 +314,6 @@ def _device_time(event):
 
 
 # ----------------------------------------------------------------------------- main
-def write_json(path, data):
-    """``data`` as JSON in ``path``, written whole or not at all (a temporary file renamed over it)."""
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(temporary, path)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["cnn2", "cnn3", "alexnet", "resnet10"],
@@ -353,8 +347,8 @@ def main():
     elif args.tf32:
         print("TF32 rows skipped: TF32 is a GPU setting")
         return
-    ceiling, load = sgemm_gflops(args.threads, device), os.getloadavg()[0]
-    print("\n".join(machine.describe()))
+    ceiling, load, described = sgemm_gflops(args.threads, device), os.getloadavg()[0], machine.describe()
+    print("\n".join(described))
     print(f"minitorch_cifar {mt.__version__} vs torch {torch.__version__} on {device}, {args.threads} threads, "
           f"batch {BATCH}, float32{settings}; {'NumPy' if device == 'cpu' else 'CuPy'} SGEMM {ceiling:.0f} "
           f"GFLOP/s; load average {load:.2f}")
@@ -380,10 +374,10 @@ def main():
         print(line, flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
-        write_json(args.json, dict(machine=machine.describe(), blas=machine.numpy_blas(),
-                                   numba_layer=machine.numba_layer(), device=device,
-                                   threads=args.threads, sgemm_gflops=ceiling, load_start=load,
-                                   load_end=os.getloadavg()[0], rows=rows))
+        write_atomically(Path(args.json), json.dumps(dict(
+            machine=described, blas=machine.numpy_blas(), numba_layer=machine.numba_layer(), device=device,
+            threads=args.threads, sgemm_gflops=ceiling, load_start=load, load_end=os.getloadavg()[0], rows=rows),
+            indent=1))
     if args.breakdown:
         name = max(ratios, key=ratios.get) if args.breakdown == "slowest" else args.breakdown
         print(f"\nbreakdown of {name}:")

@@ -71,6 +71,7 @@ def section(settings, date):
 
 
 def write_atomically(path, text):
+    """``text`` in ``path``, written whole or not at all (a temporary file renamed over it)."""
     temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
     temporary.write_text(text)
     os.replace(temporary, path)
