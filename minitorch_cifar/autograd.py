@@ -131,10 +131,14 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on tensors (or plain numbers/arrays, taken as constants) and record it for backward."""
-        Tensor = _Tensor
-        arrays = [t.array if isinstance(t, Tensor) else _constant(t) for t in inputs]
+        Tensor, host_types = _Tensor, backend.HOST_TYPES
+        arrays, on_host = [], True  # on_host: every input a NumPy array or a number, the CPU's case
+        for t in inputs:  # one plain loop: a list comprehension and a second pass for the types cost 0.2 us more
+            array = t.array if isinstance(t, Tensor) else _constant(t)
+            on_host = on_host and type(array) in host_types
+            arrays.append(array)
         gpu = None  # the GPU of the inputs; None on the CPU
-        if not backend.HOST_TYPES.issuperset(map(type, arrays)):  # else all on the CPU
+        if not on_host:
             if len(arrays) > 1:
                 backend.check_same_device(arrays, cls.__name__)
             gpu = backend.gpu_of(arrays)

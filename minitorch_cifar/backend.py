@@ -40,6 +40,8 @@ def cuda_is_available():
 
 def is_cupy_array(array):
     """True for a CuPy array, also one made before the framework first asked for CuPy."""
+    if type(array) is np.ndarray:  # the CPU's case, answered first: every op asks this of its inputs
+        return False
     global _cupy
     if _cupy is None:
         _cupy = sys.modules.get("cupy")  # imported by the caller, not yet by us
