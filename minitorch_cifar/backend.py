@@ -299,6 +299,8 @@ def add_at_in_order(xp, target, index, values):
     same sums in the same order: round k adds each element's k-th value, and as no element takes two values in one
     round, an indexed addition does it. As many rounds as the most repeated element takes values."""
     positions = xp.arange(target.size).reshape(target.shape)[index]  # where each value goes, as a flat index
+    if positions.size == 0:  # nothing to add (CuPy's bincount, below, refuses an empty array)
+        return
     values = xp.broadcast_to(values, positions.shape).reshape(-1)
     positions = positions.reshape(-1)
     order = xp.argsort(positions, kind="stable")  # by element, each element's values in their order

@@ -567,7 +567,10 @@ class Tensor:
         xp = backend.get_array_module(self.array)
         order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
         index = xp.take(order, xp.arange(k), axis=dim)
-        where = list(xp.indices(index.shape, sparse=True))  # take_along_axis as an index, so gradients flow
+        # take_along_axis as an index, so that gradients flow: each other axis indexed by its own open range
+        # (np.indices(..., sparse=True), which CuPy's indices does not offer)
+        where = [xp.arange(n).reshape([n if a == axis else 1 for a in range(index.ndim)])
+                 for axis, n in enumerate(index.shape)]
         where[dim] = index
         return ReturnTypes(self[tuple(where)], Tensor._wrap(index))
 

@@ -62,6 +62,17 @@ class StandInCupy(types.ModuleType):
     def matmul(self, a, b, out=None):
         return np.matmul(a, b, out=out)
 
+    # where CuPy's function differs from NumPy's, the stand-in does as CuPy does
+    def indices(self, dimensions, dtype=int):
+        """No ``sparse=`` in CuPy's."""
+        return _on_current_gpu(np.indices(dimensions, dtype), self._current)
+
+    def bincount(self, x, weights=None, minlength=0):
+        """CuPy's takes the maximum of ``x`` first, and so refuses an empty array."""
+        if len(x) == 0:
+            raise ValueError("zero-size array to reduction operation maximum which has no identity")
+        return _on_current_gpu(np.bincount(x, weights, minlength), self._current)
+
     def __getattr__(self, name):
         """NumPy's ``name``; a function's array results on the current GPU (``xp.empty``, ``xp.stack`` ...)."""
         if name.startswith("_"):

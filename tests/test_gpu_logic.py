@@ -193,6 +193,31 @@ def test_indexing_backward_on_a_gpu_sums_repeated_indices_as_the_cpu_does(cupy, 
     assert calls == [cupy] and isinstance(x.grad.array, cupy.ndarray) and grads[0].tobytes() == grads[1].tobytes()
 
 
+@pytest.mark.parametrize("index", [np.array([], np.int64), np.zeros(5, bool)], ids=["no indices", "all-false mask"])
+def test_indexing_backward_on_a_gpu_with_nothing_selected_gives_a_zero_gradient(cupy, index):
+    x = mt.Tensor._wrap(on_gpu(np.ones((5, 2), np.float32))).requires_grad_()
+    x[index].sum().backward()
+    assert isinstance(x.grad.array, cupy.ndarray) and x.grad.tolist() == [[0, 0]] * 5
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_topk_on_a_gpu_gives_the_cpus_values_indices_and_gradient(cupy, dim):
+    rng = np.random.default_rng(11)
+    values = rng.permutation(60).reshape(3, 4, 5).astype(np.float32)  # no ties: one right order
+    shape = list(values.shape)
+    shape[dim] = 2
+    upstream = rng.standard_normal(shape).astype(np.float32)
+    results = []
+    for place in [np.asarray, on_gpu]:
+        x = mt.Tensor._wrap(place(values)).requires_grad_()
+        top = x.topk(2, dim)
+        top.values.backward(place(upstream))
+        results.append([np.asarray(a) for a in (top.values.array, top.indices.array, x.grad.array)])
+        assert all(isinstance(a, type(place(values))) for a in (top.values.array, top.indices.array, x.grad.array))
+    for cpu, gpu in zip(*results):
+        np.testing.assert_array_equal(gpu, cpu)
+
+
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 def test_pad_adds_its_borders_gradient_back_in_a_fixed_order_and_uploads_its_sources_once(cupy, monkeypatch, mode):
     """No scatter-add (on the GPU it sums repeated indices in any order): each source element's gradient is the sum
