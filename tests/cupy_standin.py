@@ -36,6 +36,9 @@ class StandInCupy(types.ModuleType):
         self._core = types.SimpleNamespace(_routines_linalg=types.SimpleNamespace(
             COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
             set_compute_type=lambda dtype, kind: self.compute_types.append((dtype, kind))))
+        # CuPy's reductions give 0-d arrays on the GPU, where NumPy's give host scalars
+        self.linalg = types.SimpleNamespace(
+            norm=lambda *args, **kwargs: on_gpu(np.linalg.norm(*args, **kwargs), self._current))
         self.cuda = types.SimpleNamespace(Device=self._device, runtime=types.SimpleNamespace(
             getDeviceCount=lambda: 2, getDevice=lambda: self._current, setDevice=self._set_current))
 

@@ -12,7 +12,7 @@ from minitorch_cifar.kernels import pooling, pooling_cuda
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.ops import linalg
 
-from cupy_standin import StandInCupy, on_gpu
+from cupy_standin import DeviceArray, StandInCupy, on_gpu
 
 
 @pytest.fixture
@@ -216,6 +216,22 @@ def test_topk_on_a_gpu_gives_the_cpus_values_indices_and_gradient(cupy, dim):
         assert all(isinstance(a, type(place(values))) for a in (top.values.array, top.indices.array, x.grad.array))
     for cpu, gpu in zip(*results):
         np.testing.assert_array_equal(gpu, cpu)
+
+
+def test_clipping_the_gradient_norm_on_a_gpu_reads_nothing_back_to_the_host(cupy, monkeypatch):
+    def no_sync(*args):
+        raise AssertionError("a device-to-host read")
+    for name in ("__float__", "__bool__", "item", "get", "tolist"):
+        monkeypatch.setattr(DeviceArray, name, no_sync)
+    grads = [np.full((2, 3), 3.0, np.float32), np.full(4, -2.0, np.float32)]  # norm sqrt(6 * 9 + 4 * 4)
+    params = [mt.Tensor._wrap(on_gpu(np.zeros_like(g))).requires_grad_() for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = mt.Tensor._wrap(on_gpu(g))
+    norm = mt.nn.utils.clip_grad_norm_(params, 1.0)
+    monkeypatch.undo()
+    assert isinstance(norm.array, DeviceArray) and np.isclose(float(norm.array), 70 ** 0.5)
+    for p, g in zip(params, grads):
+        np.testing.assert_allclose(np.asarray(p.grad.array), g / np.float32(70 ** 0.5 + 1e-6), rtol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])

@@ -15,7 +15,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm = xp.linalg.norm(xp.stack([xp.linalg.norm(g.ravel(), ord=norm_type) for g in grads]), ord=norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(norm)):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(norm)}")
-    factor = min(float(max_norm) / (float(norm) + 1e-6), 1.0)
+    factor = xp.minimum(max_norm / (norm + 1e-6), 1.0)  # in the norm's dtype, as PyTorch's; on a GPU, no host sync
     for g in grads:
         g *= factor
     return Tensor._wrap(norm)
