@@ -126,7 +126,8 @@ stage bench_tf32 "${LIMIT_BENCH_TF32:-25}" "$PYTHON" benchmarks/bench_models.py 
 if [ "$HAVE_DATA" = 1 ]; then
     stage resnet9_torch "${LIMIT_RESNET9_TORCH:-70}" "$PYTHON" benchmarks/resnet9_torch.py --device "$DEVICE" \
         "${RECIPE[@]}"
-    stage resnet9 "${LIMIT_RESNET9:-165}" "${OURS[@]}" --device "$DEVICE" --out "$OUT/resnet9" "${RECIPE[@]}"
+    stage resnet9 "${LIMIT_RESNET9:-165}" "${OURS[@]}" --device "$DEVICE" --out "$OUT/resnet9" --overwrite \
+        "${RECIPE[@]}"
 else
     for name in resnet9_torch resnet9; do
         skip "$name" "no CIFAR-10 in $MINITORCH_CIFAR_DATA/cifar-10-batches-py (see benchmarks/README.md)"

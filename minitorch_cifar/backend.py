@@ -5,6 +5,7 @@ code runs on both. CuPy is imported lazily, on the first request for a CUDA devi
 """
 import contextlib
 import itertools
+import os
 import sys
 
 import numpy as np
@@ -273,10 +274,24 @@ def cuda_matmul(a, b, out=None):
     cp = cupy()
     wanted = backends.cuda.matmul.allow_tf32
     if wanted != _tf32_in_cupy:  # CuPy's setting is process-wide, like PyTorch's flag
-        linalg = cp._core._routines_linalg
-        linalg.set_compute_type(cp.float32, linalg.COMPUTE_TYPE_TF32 if wanted else linalg.COMPUTE_TYPE_DEFAULT)
+        _set_float32_compute_type(cp, wanted)
         _tf32_in_cupy = wanted
     return cp.matmul(a, b, out=out)
+
+
+def _set_float32_compute_type(cp, tf32):
+    """Make CuPy's float32 matrix products TF32 or full float32. CuPy has no public switch: its private
+    ``_core._routines_linalg.set_compute_type`` is used where it exists; where it does not, full float32 (CuPy's
+    default unless the environment sets CUPY_TF32) needs nothing, and TF32 cannot be had."""
+    linalg = getattr(cp._core, "_routines_linalg", None)
+    setter = getattr(linalg, "set_compute_type", None)
+    if setter is not None:
+        setter(cp.float32, linalg.COMPUTE_TYPE_TF32 if tf32 else linalg.COMPUTE_TYPE_DEFAULT)
+    elif tf32 or os.environ.get("CUPY_TF32", "0") != "0":
+        raise DeviceError(f"this CuPy ({getattr(cp, '__version__', 'unknown version')}) has no "
+                          f"cupy._core._routines_linalg.set_compute_type, through which float32 products are "
+                          f"switched {'to' if tf32 else 'from'} TF32: "
+                          + ("leave backends.cuda.matmul.allow_tf32 False" if tf32 else "unset CUPY_TF32"))
 
 
 def matmul(a, b):

@@ -63,6 +63,15 @@ def test_a_failing_stage_does_not_stop_the_later_ones(tmp_path):
     assert "| minitorch_cifar | 0 | | | | not reached |" in report
 
 
+def test_a_rerun_into_the_same_folder_trains_again(tmp_path):
+    """The usual second run after a fix: the run folder the first left is replaced, not a reason to fail."""
+    data, out = write_fake_cifar10(tmp_path / "data"), tmp_path / "out"
+    for _ in range(2):
+        done = device_check("--device", "cpu", "--data", data, "--only", "resnet9", out)
+        assert done.returncode == 0, done.stderr
+        assert stages(out)["resnet9"][0] == "pass", (out / "resnet9.log").read_text()[-2000:]
+
+
 def test_without_data_the_trainings_are_skipped_and_say_why(tmp_path):
     out = tmp_path / "out"
     done = device_check("--device", "cpu", "--data", tmp_path, "--only", "resnet9_torch,resnet9", out)

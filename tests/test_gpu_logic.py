@@ -295,6 +295,22 @@ def test_cuda_matmuls_follow_the_tf32_switch(cupy, monkeypatch, tf32_restored):
     assert cupy.compute_types[-1] == (np.float32, 1)
 
 
+def test_without_cupys_compute_type_switch_float32_needs_none_and_tf32_says_what_is_missing(cupy, monkeypatch,
+                                                                                             tf32_restored):
+    cupy._core = types.SimpleNamespace()  # a CuPy whose private switch moved
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    a = on_gpu(np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(backend.cuda_matmul(a, a.T), np.full((2, 2), 3.0))
+    backends.cuda.matmul.allow_tf32 = True
+    with pytest.raises(backend.DeviceError, match="set_compute_type.*leave backends.cuda.matmul.allow_tf32 False"):
+        backend.cuda_matmul(a, a.T)
+    backends.cuda.matmul.allow_tf32 = False
+    monkeypatch.setenv("CUPY_TF32", "1")  # CuPy's default made TF32, which only that switch could undo
+    monkeypatch.setattr(backend, "_tf32_in_cupy", None)
+    with pytest.raises(backend.DeviceError, match="unset CUPY_TF32"):
+        backend.cuda_matmul(a, a.T)
+
+
 @pytest.fixture
 def patches_by_the_reference(monkeypatch):
     """im2col_cuda's two functions done by the reference im2col/col2im (the stand-in runs no CUDA kernels)."""
