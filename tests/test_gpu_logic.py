@@ -193,6 +193,47 @@ def test_indexing_backward_on_a_gpu_sums_repeated_indices_as_the_cpu_does(cupy, 
     assert calls == [cupy] and isinstance(x.grad.array, cupy.ndarray) and grads[0].tobytes() == grads[1].tobytes()
 
 
+@pytest.mark.parametrize("make", [lambda ps: mt.optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: mt.optim.Adam(ps)],
+                         ids=["SGD", "Adam"])
+def test_an_optimizer_updates_its_parameters_on_their_gpu(cupy, monkeypatch, make):
+    """A model on GPU 1 while GPU 0 is CuPy's current one: the updates (and the state they make) run on GPU 1."""
+    from minitorch_cifar.kernels import optim as kernels
+    updates = []  # CuPy's current GPU at each parameter's update
+
+    def recorded(update):
+        def run(*args, **options):
+            updates.append(cupy._current)
+            return update(*args, **options)
+        return run
+    for name in ("reference_sgd", "reference_adam"):
+        monkeypatch.setattr(kernels, name, recorded(getattr(kernels, name)))
+    params = [mt.nn.Parameter(mt.Tensor._wrap(on_gpu(np.ones(3, np.float32), 1))) for _ in range(2)]
+    optimizer = make(params)
+    for p in params:
+        p.grad = mt.Tensor._wrap(on_gpu(np.full(3, 0.5, np.float32), 1))
+    with mt.use_kernels("reference"):  # the stand-in runs no CUDA kernels
+        optimizer.step()
+    assert updates == [1, 1] and cupy._current == 0
+    assert all(p.array.gpu_id == 1 and (p.array < 1).all() for p in params)
+
+
+def test_the_lr_range_test_runs_on_the_models_gpu(cupy, monkeypatch):
+    """The model on GPU 1, GPU 0 CuPy's current one: the range test's new arrays, the stack of losses read back
+    among them, are made on GPU 1."""
+    stacked_on = []
+    stack = cupy.stack
+    monkeypatch.setattr(cupy, "stack", lambda *arrays, **options: stacked_on.append(cupy._current)
+                        or stack(*arrays, **options), raising=False)
+    rng = np.random.default_rng(12)
+    model = mt.nn.Linear(3, 2).to("cuda:1")
+    batches = [(rng.standard_normal((4, 3)).astype(np.float32), rng.integers(0, 2, 4)) for _ in range(3)]
+    with mt.use_kernels("reference"):  # the stand-in runs no CUDA kernels
+        result = mt.train.lr_find(model, mt.optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, batches,
+                                  num_iter=12, sync_every=5, skip_start=1, skip_end=1)
+    assert len(result.lrs) == 12 and set(stacked_on) == {1} and cupy._current == 0
+    assert model.weight.array.gpu_id == 1
+
+
 @pytest.mark.parametrize("index", [np.array([], np.int64), np.zeros(5, bool)], ids=["no indices", "all-false mask"])
 def test_indexing_backward_on_a_gpu_with_nothing_selected_gives_a_zero_gradient(cupy, index):
     x = mt.Tensor._wrap(on_gpu(np.ones((5, 2), np.float32))).requires_grad_()

@@ -89,7 +89,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            self._update_group(group)
+            if group["params"]:  # on the group's GPU, whichever one is CuPy's current: its kernels and new state
+                with backend.on_device_of(group["params"][0].array):
+                    self._update_group(group)
         return loss
 
     def _update_group(self, group):

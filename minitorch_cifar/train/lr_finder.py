@@ -60,45 +60,46 @@ def lr_find(model, optimizer, loss_fn, loader, start_lr=1e-7, end_lr=10.0, num_i
     pending = []  # (lr, loss on the device) of the steps not read yet
     average, diverged = 0.0, False
     bar = progress_bar(num_iter, "lr-find", progress)
-    try:
-        model.train()
-        batches = _cycle(loader)
-        for i in range(num_iter):
-            fraction = i / (num_iter - 1)
-            lr = (start_lr * (end_lr / start_lr) ** fraction if step_mode == "exp"
-                  else start_lr + (end_lr - start_lr) * fraction)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = (as_tensor_on(b, device) for b in next(batches))
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            bar.update()
-            pending.append((lr, loss.array))
-            if len(pending) < max(1, sync_every) and i < num_iter - 1:
-                continue
-            xp = backend.get_array_module(loss.array)
-            values = backend.to_device(xp.stack([value for _, value in pending]).astype(xp.float64), "cpu")
-            check_targets()
-            for (step_lr, _), value in zip(pending, values.tolist()):
-                average = (1 - smooth) * average + smooth * value
-                lrs.append(step_lr)
-                raw.append(value)
-                smoothed.append(average / (1 - (1 - smooth) ** len(raw)))
-                if not math.isfinite(smoothed[-1]) or smoothed[-1] > diverge * min(smoothed):
-                    diverged = True
+    with backend.on_device(device):  # new arrays (dropout masks, the losses read) on the model's GPU
+        try:
+            model.train()
+            batches = _cycle(loader)
+            for i in range(num_iter):
+                fraction = i / (num_iter - 1)
+                lr = (start_lr * (end_lr / start_lr) ** fraction if step_mode == "exp"
+                      else start_lr + (end_lr - start_lr) * fraction)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = (as_tensor_on(b, device) for b in next(batches))
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                bar.update()
+                pending.append((lr, loss.array))
+                if len(pending) < max(1, sync_every) and i < num_iter - 1:
+                    continue
+                xp = backend.get_array_module(loss.array)
+                values = backend.to_device(xp.stack([value for _, value in pending]).astype(xp.float64), "cpu")
+                check_targets()
+                for (step_lr, _), value in zip(pending, values.tolist()):
+                    average = (1 - smooth) * average + smooth * value
+                    lrs.append(step_lr)
+                    raw.append(value)
+                    smoothed.append(average / (1 - (1 - smooth) ** len(raw)))
+                    if not math.isfinite(smoothed[-1]) or smoothed[-1] > diverge * min(smoothed):
+                        diverged = True
+                        break
+                pending = []
+                bar.set_postfix_str(f"lr {lrs[-1]:.2g}  loss {smoothed[-1]:.4f}")
+                if diverged:
                     break
-            pending = []
-            bar.set_postfix_str(f"lr {lrs[-1]:.2g}  loss {smoothed[-1]:.4f}")
-            if diverged:
-                break
-    finally:
-        bar.close()
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_optimizer)
-        model.zero_grad()
-        model.train(was_training)
+        finally:
+            bar.close()
+            model.load_state_dict(saved_model)
+            optimizer.load_state_dict(saved_optimizer)
+            model.zero_grad()
+            model.train(was_training)
     return LRFinderResult(lrs, smoothed, raw, steepest_descent(lrs, smoothed, skip_start, skip_end), diverged,
                           skip_start, skip_end)
 
