@@ -216,6 +216,9 @@ class Tensor:
     def item(self):
         if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        if backend.is_cupy_array(self.array):  # a read from the GPU: a loss's bad class index shows here, as in PyTorch
+            from .nn.functional import check_targets
+            check_targets()
         return self.array.reshape(()).item()
 
     def tolist(self):

@@ -473,6 +473,17 @@ def test_target_ranges_are_folded_on_the_device_and_raised_at_the_check(no_pendi
     F.check_targets()  # a reported range is not reported again
 
 
+def test_a_custom_loops_loss_item_on_a_gpu_raises_for_a_bad_class(cupy, no_pending_targets):
+    """A loop of its own, without the Trainer: the bad label shows at loss.item(), where PyTorch's device-side
+    assert would surface too; the check reads nothing more when all labels were valid."""
+    logits = mt.Tensor._wrap(on_gpu(np.zeros((3, 4), np.float32)))
+    assert F.cross_entropy(logits, mt.Tensor._wrap(on_gpu([0, 3, 1]))).item() == pytest.approx(np.log(4))
+    assert F._target_ranges == {}
+    loss = F.cross_entropy(logits, mt.Tensor._wrap(on_gpu([0, -1, 1])))  # wraps round, as on a GPU: no error yet
+    with pytest.raises(IndexError, match=r"cross_entropy: target holds class -1, outside 0\.\.3"):
+        loss.item()
+
+
 def test_cross_entropy_flags_a_bad_class_on_any_device(device, no_pending_targets):
     logits = mt.randn(4, 3, device=device)
     with pytest.raises(IndexError, match="class 3, outside 0..2"):

@@ -131,7 +131,8 @@ def _coefficients(rows, target, weight, ignore_index, label_smoothing, soft, nam
 
 # Class indices on the GPU are range-checked without a host sync per step (CuPy's indexing would silently wrap a
 # bad label round to a valid class): each loss folds its targets' smallest and largest label into running
-# extremes on the device, which check_targets() reads; the Trainer calls it wherever it reads its metrics.
+# extremes on the device, which check_targets() reads; the Trainer calls it wherever it reads its metrics, and
+# Tensor.item() on a GPU tensor (a custom loop's loss.item(), where PyTorch's device-side assert would surface).
 _target_ranges = {}  # (device, loss name, classes) -> device array [smallest, largest] label since the last check
 
 
@@ -152,7 +153,7 @@ def _track_target_range(labels, classes, name):
 def check_targets():
     """Raise IndexError if a cross_entropy or nll_loss on a GPU got a class index outside 0..C-1 since the last
     check (on the CPU they check at once). Reads one pair of numbers per loss and device; the Trainer and
-    lr_find call it whenever they read their metrics."""
+    lr_find call it whenever they read their metrics, and ``Tensor.item()`` whenever it reads a GPU tensor."""
     pending = list(_target_ranges.items())
     _target_ranges.clear()
     for (device, name, classes), extremes in pending:
