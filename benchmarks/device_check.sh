@@ -3,11 +3,11 @@
 #
 #   bash benchmarks/device_check.sh [--device cuda|cpu] [--quick] [--data DIR] [--only STAGE,...] OUT_DIR
 #
-# Needs the checkout, CuPy, numba, matplotlib, tqdm, threadpoolctl and PyTorch (nothing is installed: the
-# checkout is imported through PYTHONPATH), and CIFAR-10 in its official layout: --data DIR, else
-# $MINITORCH_CIFAR_DATA, else .device_data/ of the checkout (cifar-10-batches-py/ in it, or cifar10-jpeg.tar.gz,
-# which the data stage converts with benchmarks/cifar10_from_jpeg.py and Pillow). The stages, each with its
-# own time limit (seconds; a stage that fails or runs out of time does not stop the later ones):
+# Needs the checkout, and CuPy, numba, matplotlib, tqdm, threadpoolctl and PyTorch under $PYTHON (default:
+# python3; nothing is installed: the checkout is imported through PYTHONPATH), and CIFAR-10 in its official layout:
+# --data DIR, else $MINITORCH_CIFAR_DATA, else .device_data/ of the checkout (cifar-10-batches-py/ in it, or
+# cifar10-jpeg.tar.gz, which the data stage converts with benchmarks/cifar10_from_jpeg.py and Pillow). The stages,
+# each with its own time limit (seconds; a stage that fails or runs out of time does not stop the later ones):
 #
 #   data           convert .device_data/cifar10-jpeg.tar.gz when that is all there is          LIMIT_DATA=90
 #   check          python -m minitorch_cifar check --device DEVICE                             LIMIT_CHECK=90
@@ -50,7 +50,7 @@ case "$DEVICE" in
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-$(command -v python3 || echo python)}  # python3: on CUDA images often the only one with PyTorch
 TINY=${DEVICE_CHECK_TINY:-0}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || exit 2
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" MPLBACKEND=Agg TQDM_DISABLE=1 PYTHONUNBUFFERED=1

@@ -283,7 +283,9 @@ def _set_float32_compute_type(cp, tf32):
     """Make CuPy's float32 matrix products TF32 or full float32. CuPy has no public switch: its private
     ``_core._routines_linalg.set_compute_type`` is used where it exists; where it does not, full float32 (CuPy's
     default unless the environment sets CUPY_TF32) needs nothing, and TF32 cannot be had."""
-    linalg = getattr(cp._core, "_routines_linalg", None)
+    core = cp._core
+    newer = getattr(core, "_gpu", None)  # where CuPy's newer sources keep it
+    linalg = getattr(core, "_routines_linalg", None) or getattr(newer, "_routines_linalg", None)
     setter = getattr(linalg, "set_compute_type", None)
     if setter is not None:
         setter(cp.float32, linalg.COMPUTE_TYPE_TF32 if tf32 else linalg.COMPUTE_TYPE_DEFAULT)
