@@ -317,3 +317,37 @@ def test_chunk_threads_keep_off_the_callers_cpu_and_results_keep_index_order(mon
 
         assert workers.run_chunks(8, work) == list(range(8))
     assert other_cpus and all(cpus == allowed - {min(allowed)} for cpus in other_cpus)
+
+
+def test_chunk_runs_from_two_callers_at_once_and_from_inside_a_chunk_each_get_their_results(monkeypatch):
+    """A caller that finds the chunk threads busy (another Python thread's run, or its own run: a chunk that runs
+    chunks) runs its chunks itself; every run returns its own results in index order, and the threads serve the
+    next run after both."""
+    monkeypatch.setattr(workers, "num_threads", lambda: 2)
+
+    def nested(index):
+        return [index * 10 + j for j in workers.run_chunks(3, lambda j: j)]
+
+    expected = [[i * 10 + j for j in range(3)] for i in range(6)]
+    results = {}
+
+    def caller(name):
+        results[name] = [workers.run_chunks(6, nested) for _ in range(20)]
+
+    callers = [threading.Thread(target=caller, args=(name,)) for name in ("a", "b")]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join(30)
+    assert results == {"a": [expected] * 20, "b": [expected] * 20}
+    assert workers.run_chunks(5, lambda i: i * i) == [0, 1, 4, 9, 16]
+
+
+def test_look_sees_a_counter_reach_its_target_without_the_gil():
+    counters = np.zeros(2, np.int64)
+    assert not workers._look(counters, 1, 1, 100)  # gives up after its looks
+    threading.Timer(0.05, lambda: counters.__setitem__(1, 3)).start()  # set by another thread while it looks
+    start = time.perf_counter()
+    while not workers._look(counters, 1, 3, 1000):
+        assert time.perf_counter() - start < 10
+    assert workers._look(counters, 0, 0, 0)

@@ -21,9 +21,10 @@ environment already chooses:
   after each call, and the work that matters (convolution) is parallel at the level of chunks.
 
 Each run of chunks keeps the chunk threads off the CPU of the thread that starts it (see
-``_keep_chunk_threads_off_callers_cpu``), so that they do not wake on the caller's core.
+``_keep_chunk_threads_off_callers_cpu``), so that they do not wake on the caller's core. Between runs the chunk
+threads look for the next one for about a millisecond, giving up the CPU between looks, before they sleep
+(``_ChunkThreads``): waking a thread costs more than a small convolution's chunk in a virtual machine.
 """
-import concurrent.futures
 import ctypes
 import functools
 import itertools
@@ -31,7 +32,10 @@ import math
 import os
 import threading
 
+import llvmlite.ir
 import numba
+import numba.core.cgutils
+import numba.extending
 import numpy as np
 
 from . import big_arrays
@@ -71,10 +75,95 @@ def _register_chunk_thread():
     _kept_off[threading.get_native_id()] = None
 
 
+# How many times a chunk thread that has finished looks for the next run of chunks, giving up the CPU between
+# looks, before it sleeps (and a caller, for its chunk threads to finish): a look takes 0.2-0.4 us where nothing else
+# waits for the CPU, so this is about a millisecond, the gaps between a training step's convolutions. In a KVM guest
+# waking a sleeping thread takes 50 us and more (0.5 ms after 20 ms of idling) each way: on a 2-core Xeon guest a run
+# of four empty chunks on two threads took 146 us, and 22-70 us with the threads looking instead.
+LOOKS = 5000
+
+
+@numba.extending.intrinsic
+def _sched_yield(typingctx):
+    """The C library's sched_yield(): give the CPU to a thread that waits for it, if any (numba can call it only
+    through its symbol: a ctypes function would keep ``_look`` out of numba's on-disk cache)."""
+    def codegen(context, builder, signature, args):
+        function = numba.core.cgutils.get_or_insert_function(
+            builder.module, llvmlite.ir.FunctionType(llvmlite.ir.IntType(32), []), "sched_yield")
+        return builder.call(function, [])
+    return numba.core.types.int32(), codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _look(counters, index, target, looks):
+    """Whether counters[index] reaches ``target`` within ``looks`` looks, the CPU given up between them; runs without
+    the GIL (the call to sched_yield, unknown to the compiler, makes it read the counter anew each time)."""
+    for _ in range(looks):
+        if counters[index] >= target:
+            return True
+        _sched_yield()
+    return counters[index] >= target
+
+
+class _ChunkThreads:
+    """Threads that run a job beside the caller: each looks for the next job for a while (``LOOKS``) before it
+    sleeps, so that runs of chunks close together start and end without waking threads."""
+
+    def __init__(self, count):
+        self.count = count
+        self.counters = np.zeros(2, np.int64)  # jobs posted, threads done with the latest
+        self.posted, self.done = threading.Condition(), threading.Condition()
+        self.in_use = threading.Lock()
+        self.job = self.error = None
+        looks = LOOKS if os.name == "posix" else 0  # sched_yield is POSIX: elsewhere the threads sleep at once
+        for _ in range(count):
+            threading.Thread(target=self._serve, args=(looks,), name="minitorch-chunks", daemon=True).start()
+        self.looks = looks
+
+    def _serve(self, looks):
+        _register_chunk_thread()
+        seen = 0
+        while True:
+            if not _look(self.counters, 0, seen + 1, looks):
+                with self.posted:
+                    self.posted.wait_for(lambda: self.counters[0] > seen)
+            seen += 1
+            try:
+                self.job()
+            except BaseException as error:  # the caller raises it
+                self.error = error
+            with self.done:
+                self.counters[1] += 1
+                self.done.notify()
+
+    def run(self, job):
+        """job() on the caller and on each thread; returns when all have returned, raising what one raised. Where
+        another caller (another Python thread, or a chunk itself) has the threads, the caller runs job() alone."""
+        if not self.in_use.acquire(blocking=False):
+            job()
+            return
+        try:
+            self.job, self.error = job, None
+            with self.posted:
+                self.counters[1] = 0
+                self.counters[0] += 1
+                self.posted.notify_all()
+            try:
+                job()
+            finally:
+                if not _look(self.counters, 1, self.count, self.looks):
+                    with self.done:
+                        self.done.wait_for(lambda: self.counters[1] >= self.count)
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.job = self.error = None
+            self.in_use.release()
+
+
 @functools.cache
-def _executor(workers):
-    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="minitorch-chunks",
-                                                 initializer=_register_chunk_thread)
+def _chunk_threads(count):
+    return _ChunkThreads(count)
 
 
 @functools.cache
@@ -150,13 +239,7 @@ def run_chunks(count, work, threads=None, fold=None):
 
     with _openblas().limit(limits=1):
         _keep_chunk_threads_off_callers_cpu()
-        others = [_executor(threads - 1).submit(take) for _ in range(threads - 1)]
-        try:
-            take()
-        finally:
-            concurrent.futures.wait(others)
-        for f in others:
-            f.result()  # raises what a worker raised
+        _chunk_threads(threads - 1).run(take)
     return results if fold is None else folded["total"]
 
 
