@@ -406,53 +406,33 @@ class Direct(ConvMethod):
         # dx = correlate(dY_p, flipped) with dY_p: dY shifted down and right by the dilated kernel less the padding
         self.grad_offset = ((kh - 1) * dh - top, (kw - 1) * dw - left)
         self.grad_padded = (out_channels, height + (kh - 1) * dh, width + (kw - 1) * dw)
-        # dW can read dY from dx's padded lanes when the padding crops none of it, dY has dW's even channel count and
-        # its rows are as long as X's ("same" padding)
-        self.grad_lanes_serve_both = (min(self.grad_offset) >= 0 and out_channels % 2 == 0 and
-                                      self.grad_padded[2] == self.padded[2])
         # a chunk's rows: its images, at least one vector of them; its scratch: backward's buffers, forward's fewer
         self.rows_per_image, self.min_rows = 1, direct_conv.LANES
         self.row_items = (max(math.prod(self.padded), math.prod(self.grad_padded)) + len(self.weights) * out_h * out_w +
                           len(self.flipped) * height * width)
 
-    def _lanes(self, a, offset, shape, slot):
-        """a (N', H, W, C) lanes last in the thread's scratch ``slot`` (a new array for slot None), as (C, R, Q, N') =
-        ``shape`` + (N',), its rows and columns moved by ``offset``; with the range of rows that hold a's (the others
-        are zeros)."""
-        lanes_shape = shape + (len(a),)
-        lanes = np.empty(lanes_shape, a.dtype) if slot is None else workers.scratch(lanes_shape, a.dtype, slot)
-        direct_conv.to_lanes(a, *offset, lanes)
-        return lanes, (max(0, offset[0]), min(shape[1], offset[0] + a.shape[1]))
+    def _x_lanes(self, x, keep):
+        """Room for the lanes of the chunk x: a new array to keep, else the thread's scratch."""
+        shape = self.padded + (len(x),)
+        return np.empty(shape, x.dtype) if keep else workers.scratch(shape, x.dtype)
 
     def forward(self, x, out, keep):
         """Keeps x's lanes for dW where asked: laying x out again in backward took a third of the time of dW's sums
         (LeNet's first layer, 3x32x32 images: 59 us a chunk of 21 images, its dW 150 us, on the 2-core EPYC)."""
-        lanes = self._lanes(x, self.geometry.padding, self.padded, None if keep else 0)
-        y = workers.scratch((len(self.weights),) + out.shape[1:3] + (len(x),), x.dtype, 1)
-        direct_conv.correlate(*lanes, self.weights, *self.geometry.dilation, y)
-        direct_conv.from_lanes(y, out)
+        lanes = self._x_lanes(x, keep)
+        direct_conv.forward_chunk(x, *self.geometry.padding, self.padded, self.weights, *self.geometry.dilation, out,
+                                  lanes)
         return lanes if keep else None
 
     def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dW (C_out, C, KH, KW), with the even channel count of ``weights``."""
-        grad_w = grad_lanes = None
-        if grad_x is not None:
-            grad_lanes, grad_rows = self._lanes(grad_y, self.grad_offset, self.grad_padded, 1)
-            grad_x_lanes = workers.scratch((len(self.flipped),) + x.shape[1:3] + (len(x),), x.dtype, 2)
-            direct_conv.correlate(grad_lanes, grad_rows, self.flipped, *self.geometry.dilation, grad_x_lanes)
-            direct_conv.from_lanes(grad_x_lanes, grad_x)
-        if need_weight:
-            grad_w = np.zeros(self.weights.shape, grad_y.dtype)
-            width = self.padded[2]  # dW reads dY in rows as long as X's, zeros after each
-            if grad_lanes is not None and self.grad_lanes_serve_both:
-                top, left = self.grad_offset  # where dY sits in grad_lanes
-            else:
-                grad_lanes, _ = self._lanes(grad_y, (0, 0), (len(grad_w), grad_y.shape[1], width), 1)
-                top = left = 0
-            x_lanes = kept or self._lanes(x, self.geometry.padding, self.padded, 0)
-            direct_conv.weight_gradient(*x_lanes, grad_lanes, top * width + left, *grad_y.shape[1:3],
-                                        *self.geometry.dilation, grad_w)
-        return grad_w
+        grad_w = np.zeros(self.weights.shape if need_weight else 0, grad_y.dtype)
+        x_lanes = self._x_lanes(x, False) if kept is None else kept
+        need_x, grad_x = grad_x is not None, np.empty((0,) * 4, grad_y.dtype) if grad_x is None else grad_x
+        direct_conv.backward_chunk(x, grad_y, *self.geometry.padding, self.padded, self.flipped, *self.grad_offset,
+                                   self.grad_padded, *self.geometry.dilation, x_lanes, kept is not None, grad_x, need_x,
+                                   grad_w)
+        return grad_w if need_weight else None
 
     def weight_gradient(self, total):
         return total[:self.weight_shape[0]]
