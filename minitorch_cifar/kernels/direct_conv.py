@@ -49,10 +49,13 @@ def to_lanes(x, top, left, out):
 def from_lanes(y, out):
     """out (nb, OH, OW, C) = the first C channels of y (C' >= C, OH, OW, nb) back in channels-last order."""
     images, out_h, out_w, channels = out.shape
-    for c in range(channels):  # reading y in order: 2x faster than writing out in order at 6 channels
-        for oh in range(out_h):
-            for ow in range(out_w):
-                for n in range(images):
+    # a pixel at a time, its (C, nb) block of y read and written transposed: on the 2-core Xeon guest, 64 images,
+    # 16 channels at 10x10 147 -> 42 us and 6 at 28x28 272 -> 244 against reading y in order (itself 2x faster than
+    # writing out in order at 6 channels on the 2-core EPYC)
+    for oh in range(out_h):
+        for ow in range(out_w):
+            for n in range(images):
+                for c in range(channels):
                     out[n, oh, ow, c] = y[c, oh, ow, n]
 
 
