@@ -79,7 +79,10 @@ def _register_chunk_thread():
 # looks, before it sleeps (and a caller, for its chunk threads to finish): a look takes 0.2-0.4 us where nothing else
 # waits for the CPU, so this is about a millisecond, the gaps between a training step's convolutions. In a KVM guest
 # waking a sleeping thread takes 50 us and more (0.5 ms after 20 ms of idling) each way: on a 2-core Xeon guest a run
-# of four empty chunks on two threads took 146 us, and 22-70 us with the threads looking instead.
+# of four empty chunks on two threads took 146 us, and about 100 with the threads looking instead. The price: a
+# looking thread is runnable, so a thread of another library that spins without giving up the CPU (OpenBLAS's own
+# after a multi-threaded call outside ``run_chunks``) keeps it waiting for the rest of a time slice, where a sleeping
+# one would be woken at once: runs of chunks back to back after 30 such calls took 4 ms each instead of 0.3.
 LOOKS = 5000
 
 
