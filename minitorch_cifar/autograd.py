@@ -288,7 +288,7 @@ def _one_per_input(fn, grads, count):
     fine, as in PyTorch."""
     if type(grads) is not tuple:
         grads = (grads,)
-    if len(grads) < count or any(g is not None for g in grads[count:]):
+    if len(grads) != count and (len(grads) < count or any(g is not None for g in grads[count:])):
         raise InvalidGradientError(f"Function {type(fn).__name__} returned an incorrect number of gradients "
                                    f"(expected {count}, one per input of forward, got {len(grads)})")
     return grads
