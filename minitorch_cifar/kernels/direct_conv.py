@@ -188,15 +188,20 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
 
 
 # ----------------------------------------------------------------------------- a chunk's whole pass, in one call
+@numba.njit(inline="always")
+def _rows_held(top, rows, height):
+    """The range of the R = ``rows`` rows of lanes that hold an array of ``height`` rows laid out from row ``top``."""
+    return max(0, top), min(rows, top + height)
+
+
 @numba.njit(cache=True, nogil=True)
 def forward_chunk(x, top, left, padded, weights, dh, dw, out, lanes):
     """out (nb, OH, OW, C_out) = the correlation of the chunk x (nb, H, W, C) with ``weights`` (C_out rounded up to
     even, C, KH, KW): x laid out in ``lanes`` (C, R, Q, nb) = ``padded`` + (nb,), its pixel (h, w) at (top + h,
     left + w) (``to_lanes``), correlated, laid back."""
-    rows = padded[1]
     to_lanes(x, top, left, lanes)
     y = np.empty((len(weights), out.shape[1], out.shape[2], len(x)), x.dtype)
-    correlate(lanes, (max(0, top), min(rows, top + x.shape[1])), weights, dh, dw, y)
+    correlate(lanes, _rows_held(top, padded[1], x.shape[1]), weights, dh, dw, y)
     from_lanes(y, out)
 
 
@@ -209,15 +214,14 @@ def backward_chunk(x, grad_y, top, left, padded, flipped, grad_top, grad_left, g
     channel axes swapped); dW = weight_gradient(x's lanes, in ``x_lanes``, laid out there first unless
     ``have_lanes``; dY laid out in rows as long as x's lanes'), which reads dY from dx's lanes where they hold it so
     (no padding cropped, an even channel count, rows as long)."""
-    channels, rows, columns = padded
+    _, rows, columns = padded
     out_h, out_w, out_channels = grad_y.shape[1], grad_y.shape[2], grad_y.shape[3]
     images = len(x)
     if need_x:
         grad_lanes = np.empty(grad_padded + (images,), grad_y.dtype)
         to_lanes(grad_y, grad_top, grad_left, grad_lanes)
         grad_x_lanes = np.empty((len(flipped), grad_x.shape[1], grad_x.shape[2], images), grad_y.dtype)
-        grad_rows = (max(0, grad_top), min(grad_padded[1], grad_top + out_h))  # the rows that hold dY's
-        correlate(grad_lanes, grad_rows, flipped, dh, dw, grad_x_lanes)
+        correlate(grad_lanes, _rows_held(grad_top, grad_padded[1], out_h), flipped, dh, dw, grad_x_lanes)
         from_lanes(grad_x_lanes, grad_x)
     if grad_w.size:
         if need_x and grad_top >= 0 and grad_left >= 0 and out_channels % 2 == 0 and grad_padded[2] == columns:
@@ -227,5 +231,4 @@ def backward_chunk(x, grad_y, top, left, padded, flipped, grad_top, grad_left, g
             to_lanes(grad_y, 0, 0, dy_lanes)
         if not have_lanes:
             to_lanes(x, top, left, x_lanes)
-        weight_gradient(x_lanes, (max(0, top), min(rows, top + x.shape[1])), dy_lanes, start, out_h, out_w, dh, dw,
-                        grad_w)
+        weight_gradient(x_lanes, _rows_held(top, rows, x.shape[1]), dy_lanes, start, out_h, out_w, dh, dw, grad_w)
