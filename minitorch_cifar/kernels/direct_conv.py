@@ -8,8 +8,8 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
     Y[co, oh, :] = sum over c, i, j of  w[co, c, i, j] * X[c, oh + i * dh, j * dw : j * dw + OW, :]
 
 a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
-copied. The kernel takes two output channels and four taps at a time, from any channels and kernel rows, so
-each slice it loads serves eight multiply-adds. The weight gradient is the same sum turned around,
+copied. The kernel takes two output channels and eight taps at a time, from any channels and kernel rows, so
+each slice it loads serves two multiply-adds and each output value it loads and stores sixteen. The weight gradient is the same sum turned around,
 dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with that slice: with dY's rows laid out as
 long as X's (zeros after OW), one dot product along both flat arrays. The input gradient is a correlation of dY,
 padded by the dilated kernel less the padding, with the kernels flipped and their channel axes swapped.
@@ -82,9 +82,11 @@ def correlate(x, rows, w, dh, dw, out):
     """out (C_out, OH, OW, nb) = the stride-1 correlation of x (C, R, Q, nb) with w (C_out, C, KH, KW), C_out
     even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw, zero
     outside its rows range(*rows) (those taps are skipped). An output row's taps, (c, i, j) for each row i that
-    lies in range, are listed first and then taken four at a time, whichever channel and kernel row each comes
-    from: a kernel row of 5 or 7 taps left one or three to a pass of its own, which loads and stores the output
-    row for two multiply-adds a value (LeNet's 6 -> 16 layer, one thread, 32 lanes: 91 GF/s so, 107 now)."""
+    lies in range, are listed first and then taken eight at a time, whichever channel and kernel row each comes
+    from: a kernel row of 5 or 7 taps would leave taps to passes of their own, which load and store the output
+    row for two multiply-adds a value. Eight rather than four taps a pass halve those loads and stores per
+    multiply-add: on the 2-core Xeon guest, one thread, 64 lanes, LeNet's 6 -> 16 layer 70 -> 77 GF/s and its
+    3 -> 6 layer 59 -> 76; four rather than one had taken the first from 91 to 107 GF/s on the 2-core EPYC."""
     out_channels, channels, kh, kw = w.shape
     images = x.shape[3]
     length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
@@ -102,17 +104,22 @@ def correlate(x, rows, w, dh, dw, out):
             y0[:] = 0
             y1[:] = 0
             t = 0
-            while t + 4 <= n:  # four taps: Y0 += a . x_t..t+3, Y1 += b . x_t..t+3
+            while t + 8 <= n:  # eight taps: Y0 += a . x_t..t+7, Y1 += b . x_t..t+7
                 k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
+                k4, k5, k6, k7 = listed[t + 4], listed[t + 5], listed[t + 6], listed[t + 7]
                 a0, a1, a2, a3 = taps[co, k0], taps[co, k1], taps[co, k2], taps[co, k3]
+                a4, a5, a6, a7 = taps[co, k4], taps[co, k5], taps[co, k6], taps[co, k7]
                 b0, b1, b2, b3 = taps[co + 1, k0], taps[co + 1, k1], taps[co + 1, k2], taps[co + 1, k3]
+                b4, b5, b6, b7 = taps[co + 1, k4], taps[co + 1, k5], taps[co + 1, k6], taps[co + 1, k7]
                 x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
                 x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
+                x4, x5 = x_flat[starts[t + 4]:starts[t + 4] + length], x_flat[starts[t + 5]:starts[t + 5] + length]
+                x6, x7 = x_flat[starts[t + 6]:starts[t + 6] + length], x_flat[starts[t + 7]:starts[t + 7] + length]
                 for p in range(length):  # loaded once: y0 might alias x as far as LLVM knows
-                    v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
-                    y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                    y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
-                t += 4
+                    v0, v1, v2, v3, v4, v5, v6, v7 = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p], x6[p], x7[p]
+                    y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5 + a6 * v6 + a7 * v7
+                    y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4 + b5 * v5 + b6 * v6 + b7 * v7
+                t += 8
             for t in range(t, n):  # the taps left over, one at a time
                 a0, b0 = taps[co, listed[t]], taps[co + 1, listed[t]]
                 x0 = x_flat[starts[t]:starts[t] + length]
@@ -131,8 +138,9 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
     flat rows (the zeros cancel what it reads past OW), with one horizontal sum of the vector lanes at its end where
     a dot product per row had OH of them. On the 2-core EPYC, LeNet at batch 4 (4 lanes): its layers' forward and
     backward 0.29 -> 0.23 and 0.28 -> 0.19 ms, its training step 0.89 -> 0.73 ms. The kernel rows whose taps read
-    the same dY rows (all of them without padding) list their taps together, taken four at a time as in
-    ``correlate``, so that few are left to a pass of their own."""
+    the same dY rows (all of them without padding) list their taps together, taken eight at a time as in
+    ``correlate``, so that few are left to a pass of their own (eight rather than four on the Xeon guest, 64 lanes:
+    LeNet's 6 -> 16 layer 58 -> 67 GF/s, its 3 -> 6 layer 63 -> 79)."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
     row = x.shape[2] * images  # one row of x and of dY, flat
@@ -156,25 +164,29 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
         for co in range(0, out_channels, 2):
             d0, d1 = dy[co, begin:begin + length], dy[co + 1, begin:begin + length]
             t = 0
-            while t + 4 <= n:  # four taps of two output channels in one pass over dY
+            while t + 8 <= n:  # eight taps of two output channels in one pass over dY
                 k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
-                s0, s1, s2, s3 = g[co, k0], g[co, k1], g[co, k2], g[co, k3]
-                r0, r1, r2, r3 = g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3]
+                k4, k5, k6, k7 = listed[t + 4], listed[t + 5], listed[t + 6], listed[t + 7]
+                s0, s1, s2, s3, s4, s5, s6, s7 = g[co, k0], g[co, k1], g[co, k2], g[co, k3], g[co, k4], g[co, k5], \
+                    g[co, k6], g[co, k7]
+                r0, r1, r2, r3, r4, r5, r6, r7 = g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3], \
+                    g[co + 1, k4], g[co + 1, k5], g[co + 1, k6], g[co + 1, k7]
                 x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
                 x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
+                x4, x5 = x_flat[starts[t + 4]:starts[t + 4] + length], x_flat[starts[t + 5]:starts[t + 5] + length]
+                x6, x7 = x_flat[starts[t + 6]:starts[t + 6] + length], x_flat[starts[t + 7]:starts[t + 7] + length]
                 for p in range(length):
-                    e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
-                    s0 += e0 * v0
-                    s1 += e0 * v1
-                    s2 += e0 * v2
-                    s3 += e0 * v3
-                    r0 += e1 * v0
-                    r1 += e1 * v1
-                    r2 += e1 * v2
-                    r3 += e1 * v3
+                    e0, e1 = d0[p], d1[p]
+                    v0, v1, v2, v3, v4, v5, v6, v7 = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p], x6[p], x7[p]
+                    s0, s1, s2, s3 = s0 + e0 * v0, s1 + e0 * v1, s2 + e0 * v2, s3 + e0 * v3
+                    s4, s5, s6, s7 = s4 + e0 * v4, s5 + e0 * v5, s6 + e0 * v6, s7 + e0 * v7
+                    r0, r1, r2, r3 = r0 + e1 * v0, r1 + e1 * v1, r2 + e1 * v2, r3 + e1 * v3
+                    r4, r5, r6, r7 = r4 + e1 * v4, r5 + e1 * v5, r6 + e1 * v6, r7 + e1 * v7
                 g[co, k0], g[co, k1], g[co, k2], g[co, k3] = s0, s1, s2, s3
+                g[co, k4], g[co, k5], g[co, k6], g[co, k7] = s4, s5, s6, s7
                 g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3] = r0, r1, r2, r3
-                t += 4
+                g[co + 1, k4], g[co + 1, k5], g[co + 1, k6], g[co + 1, k7] = r4, r5, r6, r7
+                t += 8
             for t in range(t, n):
                 k0 = listed[t]
                 s0, r0 = g[co, k0], g[co + 1, k0]
