@@ -51,6 +51,7 @@ class ConvMethod(abc.ABC):
     """
     algorithm: str  # its name, which ``Conv2d`` records and the autograd graph shows
     reads_any_layout = False  # True: x may be any strided (N, H, W, C) view, else it is C-contiguous
+    adds_bias = False  # True: forward takes the bias (None: none) as a fourth argument and adds it itself
     rows_per_image: int
     row_items: int
     min_rows: int
@@ -86,6 +87,8 @@ class ConvMethod(abc.ABC):
 
         def chunk(index):
             start, stop = self.chunks[index]
+            if self.adds_bias:
+                return self.forward(x[start:stop], out[start:stop], keep, bias)
             kept = self.forward(x[start:stop], out[start:stop], keep)
             if bias is not None:
                 rows = out[start:stop].reshape(-1, len(row_bias))  # a view: out is contiguous
@@ -393,6 +396,7 @@ class Direct(ConvMethod):
     dx = correlate(dY padded by (K - 1) * d - padding, w flipped with its channel axes swapped)."""
     algorithm = "direct"
     reads_any_layout = True  # its first step copies x into the lanes layout anyway
+    adds_bias = True  # as its last step copies the output back from the lanes layout
 
     def __init__(self, weight, geometry, input_shape):
         super().__init__(weight, geometry, input_shape)
@@ -416,12 +420,13 @@ class Direct(ConvMethod):
         shape = self.padded + (len(x),)
         return np.empty(shape, x.dtype) if keep else workers.scratch(shape, x.dtype)
 
-    def forward(self, x, out, keep):
+    def forward(self, x, out, keep, bias=None):
         """Keeps x's lanes for dW where asked: laying x out again in backward took a third of the time of dW's sums
         (LeNet's first layer, 3x32x32 images: 59 us a chunk of 21 images, its dW 150 us, on the 2-core EPYC)."""
         lanes = self._x_lanes(x, keep)
-        direct_conv.forward_chunk(x, *self.geometry.padding, self.padded, self.weights, *self.geometry.dilation, out,
-                                  lanes)
+        bias = np.empty(0, x.dtype) if bias is None else bias
+        direct_conv.forward_chunk(x, *self.geometry.padding, self.padded, self.weights, bias, *self.geometry.dilation,
+                                  out, lanes)
         return lanes if keep else None
 
     def backward(self, x, grad_y, grad_x, need_weight, kept):
