@@ -319,6 +319,26 @@ def test_chunk_threads_keep_off_the_callers_cpu_and_results_keep_index_order(mon
     assert other_cpus and all(cpus == allowed - {min(allowed)} for cpus in other_cpus)
 
 
+@pytest.mark.skipif(workers._openblas() is None, reason="needs threadpoolctl")
+def test_chunks_run_blas_on_one_thread_and_leave_the_users_setting_as_it_was(monkeypatch):
+    """Inside the chunks OpenBLAS runs on one thread, also where the user gave it more (the chunks are the
+    parallelism); after the run it has the user's thread count again."""
+    monkeypatch.setattr(workers, "num_threads", lambda: 2)
+    blas = workers._openblas().lib_controllers[0]
+
+    def blas_threads(index):
+        return blas.get_num_threads()
+
+    before = blas.get_num_threads()
+    try:
+        blas.set_num_threads(2)
+        assert workers.run_chunks(4, blas_threads) == [1] * 4
+        assert blas.get_num_threads() == 2
+    finally:
+        blas.set_num_threads(before)
+    assert workers.run_chunks(4, blas_threads) == [1] * 4
+
+
 def test_chunk_runs_from_two_callers_at_once_and_from_inside_a_chunk_each_get_their_results(monkeypatch):
     """A caller that finds the chunk threads busy (another Python thread's run, or its own run: a chunk that runs
     chunks) runs its chunks itself; every run returns its own results in index order, and the threads serve the
