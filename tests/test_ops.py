@@ -265,6 +265,21 @@ def test_split_matmul_equals_one_product_and_takes_transposed_views(monkeypatch)
         np.testing.assert_allclose(workers.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_products_side_by_side_equal_each_product_and_own_their_memory_where_asked(threads, monkeypatch):
+    """matmuls cuts several products into blocks over the threads, more blocks for the bigger product: each result
+    is its product, also from transposed views, and one asked to own its memory does."""
+    monkeypatch.setattr(workers, "SPLIT_MATMUL_MIN_PRODUCTS", 1)
+    monkeypatch.setattr(workers, "num_threads", lambda: threads)
+    rng = np.random.default_rng(6)
+    g, w, x = rng.standard_normal((9, 13)), rng.standard_normal((13, 40)), rng.standard_normal((9, 6))
+    pairs = [(g, w), (g.T, x), (x.T, x)]  # 4680, 702 and 324 multiply-adds
+    results = workers.matmuls(pairs, [False, True, True])
+    for (a, b), result in zip(pairs, results):
+        np.testing.assert_allclose(result, a @ b, rtol=1e-13, atol=1e-13)
+    assert results[1].flags.owndata and results[2].flags.owndata
+
+
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])

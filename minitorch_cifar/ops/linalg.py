@@ -52,8 +52,11 @@ class Linear(Function):
     def backward(self, grad):
         x, w = self.x, self.weight
         rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = _matmul(rows, w).reshape(x.shape) if self.needs_grad[0] else None
-        grad_w = _matmul(rows.T, x.reshape(-1, x.shape[-1]), owned=True) if self.needs_grad[1] else None
+        need_x, need_w = self.needs_grad[0], self.needs_grad[1]
+        products = [(rows, w)] * need_x + [(rows.T, x.reshape(-1, x.shape[-1]))] * need_w  # dx = G W, dW = G^T x
+        results = _matmuls(products, [False] * need_x + [True] * need_w)
+        grad_x = results[0].reshape(x.shape) if need_x else None
+        grad_w = results[-1] if need_w else None
         grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_w, grad_b
 
@@ -73,9 +76,15 @@ def _linear_product(rows, weight):
     return _matmul(weight, rows.T).T.copy()
 
 
-def _matmul(a, b, owned=False):
-    """a @ b of 2-D arrays: the plain product in reference mode and on the GPU (``backend.matmul``), else on all
-    CPU threads where it is large (``kernels.workers.matmul``; ``owned``: the result owns its memory)."""
-    if switch.reference() or backend.is_cupy_array(a):
-        return backend.matmul(a, b)
-    return numba_kernels("workers").matmul(a, b, owned)
+def _matmul(a, b):
+    """a @ b of 2-D arrays, as ``_matmuls`` computes one."""
+    return _matmuls([(a, b)], [False])[0]
+
+
+def _matmuls(pairs, owned):
+    """[a @ b for (a, b) in pairs] of 2-D arrays: the plain products in reference mode and on the GPU
+    (``backend.matmul``), else side by side on all CPU threads where they are large (``kernels.workers.matmuls``;
+    ``owned``: which results must own their memory)."""
+    if switch.reference() or (pairs and backend.is_cupy_array(pairs[0][0])):
+        return [backend.matmul(a, b) for a, b in pairs]
+    return numba_kernels("workers").matmuls(pairs, owned)
