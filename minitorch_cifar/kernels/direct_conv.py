@@ -9,10 +9,11 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
 
 a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
 copied. The kernel takes two output channels and eight taps at a time, from any channels and kernel rows, so
-each slice it loads serves two multiply-adds and each output value it loads and stores sixteen. The weight gradient is the same sum turned around,
-dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with that slice: with dY's rows laid out as
-long as X's (zeros after OW), one dot product along both flat arrays. The input gradient is a correlation of dY,
-padded by the dilated kernel less the padding, with the kernels flipped and their channel axes swapped.
+each slice it loads serves two multiply-adds and each output value it loads and stores sixteen. The weight
+gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with
+that slice: with dY's rows laid out as long as X's (zeros after OW), one dot product along both flat arrays. The
+input gradient is a correlation of dY, padded by the dilated kernel less the padding, with the kernels flipped
+and their channel axes swapped.
 
 The sums are reassociated (vectorised), so their float rounding differs from the matrix products' but not in
 size. Serial and releasing the GIL: ``kernels.conv_methods.Direct`` runs them on chunks in threads.
