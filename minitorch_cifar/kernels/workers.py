@@ -257,7 +257,11 @@ def run_chunks(count, work, threads=None, fold=None):
     return results if fold is None else folded["total"]
 
 
-SPLIT_MATMUL_MIN_PRODUCTS = 1 << 23  # below ~8M multiply-adds a second thread costs more than it saves
+# Below this many multiply-adds in all, a second thread costs more than it saves. At batch 128 on 2 threads, split
+# against one BLAS call: on the 2-core EPYC the break-even was ~8M; on the 2-core Xeon guest 8.4M took 201 us against
+# 138, 16.8M 289 against 281, 33.5M 496 against 574, and a linear layer's two backward products side by side, 6.1M
+# each (LeNet's 400 -> 120), 220 against 197, 16.8M each 416 against 551.
+SPLIT_MATMUL_MIN_PRODUCTS = 1 << 24
 
 
 def matmul(a, b, owned=False):
