@@ -257,11 +257,16 @@ def run_chunks(count, work, threads=None, fold=None):
     return results if fold is None else folded["total"]
 
 
-# Below this many multiply-adds in all, a second thread costs more than it saves. At batch 128 on 2 threads, split
-# against one BLAS call: on the 2-core EPYC the break-even was ~8M; on the 2-core Xeon guest 8.4M took 201 us against
-# 138, 16.8M 289 against 281, 33.5M 496 against 574, and a linear layer's two backward products side by side, 6.1M
-# each (LeNet's 400 -> 120), 220 against 197, 16.8M each 416 against 551.
+# Products are split over threads from this many multiply-adds in all, or from this many elements of their
+# matrices (read and written) in all. Below both a second thread costs more than it saves. At batch 128 on 2 threads,
+# split against one BLAS call: on the 2-core EPYC the break-even was ~8M multiply-adds; on the 2-core Xeon guest 8.4M
+# took 201 us against 138, 16.8M 289 against 281, 33.5M 496 against 574, and a linear layer's two backward products
+# side by side, 6.1M each (LeNet's 400 -> 120), 220 against 197, 16.8M each 416 against 551. A thin product (batch
+# 4) is bound by memory rather than by multiply-adds: mlp_final's 3072 -> 1024 weight (3.1M elements) at batch 4,
+# 12.6M multiply-adds, took 976 us split against 1343 for dx, 684 against 1028 forward; its 1024 -> 512 (0.5M)
+# 230 against 189 for dx.
 SPLIT_MATMUL_MIN_PRODUCTS = 1 << 24
+SPLIT_MATMUL_MIN_ELEMENTS = 1 << 21
 
 
 def matmul(a, b, owned=False):
@@ -282,7 +287,9 @@ def matmuls(pairs, owned):
     2-core Xeon guest, the two of mlp_final's 1024 -> 512 layer 1.62 -> 1.26 ms, of its 512 -> 256 layer 0.72 ->
     0.41, its training step 0.97-1.00 -> 0.96-0.97 of PyTorch's time."""
     sizes = [a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs]
-    if sum(sizes) < SPLIT_MATMUL_MIN_PRODUCTS:  # decided first: asking numba its thread count takes a microsecond
+    elements = sum(a.size + b.size + a.shape[0] * b.shape[1] for a, b in pairs)
+    # decided first: asking numba its thread count takes a microsecond
+    if sum(sizes) < SPLIT_MATMUL_MIN_PRODUCTS and elements < SPLIT_MATMUL_MIN_ELEMENTS:
         return [a @ b for a, b in pairs]
     threads = num_threads()
     if threads <= 1 or _openblas() is None:
