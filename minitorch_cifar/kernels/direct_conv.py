@@ -93,7 +93,10 @@ def correlate(x, rows, w, dh, dw, out):
     from: a kernel row of 5 or 7 taps would leave taps to passes of their own, which load and store the output
     row for two multiply-adds a value. Eight rather than four taps a pass halve those loads and stores per
     multiply-add: on the 2-core Xeon guest, one thread, 64 lanes, LeNet's 6 -> 16 layer 70 -> 77 GF/s and its
-    3 -> 6 layer 59 -> 76; four rather than one had taken the first from 91 to 107 GF/s on the 2-core EPYC."""
+    3 -> 6 layer 59 -> 76; four rather than one had taken the first from 91 to 107 GF/s on the 2-core EPYC. Its
+    16 kernel values and 8 slices take 24 vector registers, which AVX-512 has (32); compiled for AVX2's 16
+    (``NUMBA_CPU_NAME=haswell``), eight taps and four came out about even: 61 and 71 GF/s, 63 and 68, and on
+    LeNet's 16 -> 6 input gradient 75 and 65."""
     out_channels, channels, kh, kw = w.shape
     images = x.shape[3]
     length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
@@ -145,9 +148,10 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
     flat rows (the zeros cancel what it reads past OW), with one horizontal sum of the vector lanes at its end where
     a dot product per row had OH of them. On the 2-core EPYC, LeNet at batch 4 (4 lanes): its layers' forward and
     backward 0.29 -> 0.23 and 0.28 -> 0.19 ms, its training step 0.89 -> 0.73 ms. The kernel rows whose taps read
-    the same dY rows (all of them without padding) list their taps together, taken eight at a time as in
-    ``correlate``, so that few are left to a pass of their own (eight rather than four on the Xeon guest, 64 lanes:
-    LeNet's 6 -> 16 layer 58 -> 67 GF/s, its 3 -> 6 layer 63 -> 79)."""
+    the same dY rows (all of them without padding) list their taps together, taken four at a time, so that few are
+    left to a pass of their own. Four, not ``correlate``'s eight: eight taps of two channels need 16 accumulators,
+    which spill out of AVX2's 16 vector registers (compiled for Haswell, LeNet's 6 -> 16 layer 61 -> 33 GF/s),
+    where AVX-512's 32 held them (58 -> 67 on the Xeon guest, LeNet's step within the noise)."""
     out_channels, channels, kh, kw = grad_w.shape
     images = x.shape[3]
     row = x.shape[2] * images  # one row of x and of dY, flat
@@ -171,29 +175,25 @@ def weight_gradient(x, rows, grad_y, start, out_h, out_w, dh, dw, grad_w):
         for co in range(0, out_channels, 2):
             d0, d1 = dy[co, begin:begin + length], dy[co + 1, begin:begin + length]
             t = 0
-            while t + 8 <= n:  # eight taps of two output channels in one pass over dY
+            while t + 4 <= n:  # four taps of two output channels in one pass over dY
                 k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
-                k4, k5, k6, k7 = listed[t + 4], listed[t + 5], listed[t + 6], listed[t + 7]
-                s0, s1, s2, s3, s4, s5, s6, s7 = g[co, k0], g[co, k1], g[co, k2], g[co, k3], g[co, k4], g[co, k5], \
-                    g[co, k6], g[co, k7]
-                r0, r1, r2, r3, r4, r5, r6, r7 = g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3], \
-                    g[co + 1, k4], g[co + 1, k5], g[co + 1, k6], g[co + 1, k7]
+                s0, s1, s2, s3 = g[co, k0], g[co, k1], g[co, k2], g[co, k3]
+                r0, r1, r2, r3 = g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3]
                 x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
                 x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
-                x4, x5 = x_flat[starts[t + 4]:starts[t + 4] + length], x_flat[starts[t + 5]:starts[t + 5] + length]
-                x6, x7 = x_flat[starts[t + 6]:starts[t + 6] + length], x_flat[starts[t + 7]:starts[t + 7] + length]
                 for p in range(length):
-                    e0, e1 = d0[p], d1[p]
-                    v0, v1, v2, v3, v4, v5, v6, v7 = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p], x6[p], x7[p]
-                    s0, s1, s2, s3 = s0 + e0 * v0, s1 + e0 * v1, s2 + e0 * v2, s3 + e0 * v3
-                    s4, s5, s6, s7 = s4 + e0 * v4, s5 + e0 * v5, s6 + e0 * v6, s7 + e0 * v7
-                    r0, r1, r2, r3 = r0 + e1 * v0, r1 + e1 * v1, r2 + e1 * v2, r3 + e1 * v3
-                    r4, r5, r6, r7 = r4 + e1 * v4, r5 + e1 * v5, r6 + e1 * v6, r7 + e1 * v7
+                    e0, e1, v0, v1, v2, v3 = d0[p], d1[p], x0[p], x1[p], x2[p], x3[p]
+                    s0 += e0 * v0
+                    s1 += e0 * v1
+                    s2 += e0 * v2
+                    s3 += e0 * v3
+                    r0 += e1 * v0
+                    r1 += e1 * v1
+                    r2 += e1 * v2
+                    r3 += e1 * v3
                 g[co, k0], g[co, k1], g[co, k2], g[co, k3] = s0, s1, s2, s3
-                g[co, k4], g[co, k5], g[co, k6], g[co, k7] = s4, s5, s6, s7
                 g[co + 1, k0], g[co + 1, k1], g[co + 1, k2], g[co + 1, k3] = r0, r1, r2, r3
-                g[co + 1, k4], g[co + 1, k5], g[co + 1, k6], g[co + 1, k7] = r4, r5, r6, r7
-                t += 8
+                t += 4
             for t in range(t, n):
                 k0 = listed[t]
                 s0, r0 = g[co, k0], g[co + 1, k0]
