@@ -278,6 +278,8 @@ def test_products_side_by_side_equal_each_product_and_own_their_memory_where_ask
     for (a, b), result in zip(pairs, results):
         np.testing.assert_allclose(result, a @ b, rtol=1e-13, atol=1e-13)
     assert results[1].flags.owndata and results[2].flags.owndata
+    empty = np.zeros((9, 0))  # no multiply-adds at all (an empty batch's dW): zeros
+    np.testing.assert_array_equal(workers.matmuls([(empty, empty.T), (g, w)], [True, False])[0], np.zeros((9, 9)))
 
 
 

@@ -287,9 +287,9 @@ def matmuls(pairs, owned):
     2-core Xeon guest, the two of mlp_final's 1024 -> 512 layer 1.62 -> 1.26 ms, of its 512 -> 256 layer 0.72 ->
     0.41, its training step 0.97-1.00 -> 0.96-0.97 of PyTorch's time."""
     sizes = [a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs]
-    elements = sum(a.size + b.size + a.shape[0] * b.shape[1] for a, b in pairs)
-    # decided first: asking numba its thread count takes a microsecond
-    if sum(sizes) < SPLIT_MATMUL_MIN_PRODUCTS and elements < SPLIT_MATMUL_MIN_ELEMENTS:
+    total, elements = sum(sizes), sum(a.size + b.size + a.shape[0] * b.shape[1] for a, b in pairs)
+    # decided first: asking numba its thread count takes a microsecond; no multiply-adds (k = 0): zeros
+    if total == 0 or (total < SPLIT_MATMUL_MIN_PRODUCTS and elements < SPLIT_MATMUL_MIN_ELEMENTS):
         return [a @ b for a, b in pairs]
     threads = num_threads()
     if threads <= 1 or _openblas() is None:
@@ -299,7 +299,7 @@ def matmuls(pairs, owned):
         (m, k), n = a.shape, b.shape[1]
         out = (np.empty if own else big_arrays.empty)((m, n), np.result_type(a, b))
         outs.append(out)
-        count = min(max(1, round(threads * size / sum(sizes))), max(m, n))
+        count = min(max(1, round(threads * size / total)), max(m, n))
         if m >= n:
             cuts = [m * i // count for i in range(count + 1)]
             blocks += [(a[start:stop], b, out[start:stop]) for start, stop in zip(cuts, cuts[1:])]

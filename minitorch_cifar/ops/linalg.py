@@ -52,11 +52,16 @@ class Linear(Function):
     def backward(self, grad):
         x, w = self.x, self.weight
         rows = grad.reshape(-1, grad.shape[-1])
-        need_x, need_w = self.needs_grad[0], self.needs_grad[1]
-        products = [(rows, w)] * need_x + [(rows.T, x.reshape(-1, x.shape[-1]))] * need_w  # dx = G W, dW = G^T x
-        results = _matmuls(products, [False] * need_x + [True] * need_w)
-        grad_x = results[0].reshape(x.shape) if need_x else None
-        grad_w = results[-1] if need_w else None
+        products, owned = [], []  # computed side by side
+        if self.needs_grad[0]:
+            products.append((rows, w))  # dx = G W
+            owned.append(False)
+        if self.needs_grad[1]:
+            products.append((rows.T, x.reshape(-1, x.shape[-1])))  # dW = G^T x, which autograd keeps as .grad
+            owned.append(True)
+        results = _matmuls(products, owned)
+        grad_x = results[0].reshape(x.shape) if self.needs_grad[0] else None
+        grad_w = results[-1] if self.needs_grad[1] else None
         grad_b = rows.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_w, grad_b
 
