@@ -356,6 +356,34 @@ def test_chunks_run_blas_on_one_thread_and_leave_the_users_setting_as_it_was(mon
     assert workers.run_chunks(4, blas_threads) == [1] * 4
 
 
+@pytest.mark.parametrize("looks", [0, 3, workers.LOOKS])
+def test_chunk_threads_and_their_caller_wake_each_other_when_they_sleep(looks, monkeypatch):
+    """With few looks or none, the chunk threads sleep before each job and the caller sleeps until they are done
+    (woken by the thread that finds it asleep): every run still returns once every thread has run its job, a
+    thread's job that outlasts the caller's included, and raises what a thread's job raised."""
+    monkeypatch.setattr(workers, "LOOKS", looks)
+    threads = workers._ChunkThreads(2)
+    caller = threading.get_native_id()
+    for run in range(60):
+        ran = []
+
+        def job():
+            if threading.get_native_id() != caller and run % 3 == 0:
+                time.sleep(0.002)  # the caller finishes first and waits
+            ran.append(threading.get_native_id())
+
+        threads.run(job)
+        assert len(ran) == 3 and len(set(ran)) == 3
+
+    def failing():
+        if threading.get_native_id() != caller:
+            raise ValueError("in a chunk thread")
+
+    with pytest.raises(ValueError, match="in a chunk thread"):
+        threads.run(failing)
+    threads.run(lambda: None)  # and serve the next run
+
+
 def test_chunk_runs_from_two_callers_at_once_and_from_inside_a_chunk_each_get_their_results(monkeypatch):
     """A caller that finds the chunk threads busy (another Python thread's run, or its own run: a chunk that runs
     chunks) runs its chunks itself; every run returns its own results in index order, and the threads serve the
@@ -380,11 +408,13 @@ def test_chunk_runs_from_two_callers_at_once_and_from_inside_a_chunk_each_get_th
     assert workers.run_chunks(5, lambda i: i * i) == [0, 1, 4, 9, 16]
 
 
-def test_look_sees_a_counter_reach_its_target_without_the_gil():
-    counters = np.zeros(2, np.int64)
-    assert not workers._look(counters, 1, 1, 100)  # gives up after its looks
-    threading.Timer(0.05, lambda: counters.__setitem__(1, 3)).start()  # set by another thread while it looks
+def test_look_sees_counters_reach_their_target_without_the_gil():
+    counters = np.zeros(3, np.int64)
+    assert not workers._look(counters, 1, 3, 1, 100)  # gives up after its looks
+    threading.Timer(0.05, lambda: counters.__setitem__(1, 3)).start()  # set by other threads while it looks
+    threading.Timer(0.1, lambda: counters.__setitem__(2, 4)).start()
     start = time.perf_counter()
-    while not workers._look(counters, 1, 3, 1000):
+    while not workers._look(counters, 1, 3, 3, 1000):
         assert time.perf_counter() - start < 10
-    assert workers._look(counters, 0, 0, 0)
+    assert counters[2] == 4  # all of them
+    assert workers._look(counters, 0, 1, 0, 0)
