@@ -31,6 +31,7 @@ import functools
 import itertools
 import math
 import os
+import sys
 import threading
 
 import llvmlite.ir
@@ -60,10 +61,21 @@ def _openblas():
     return threadpoolctl.ThreadpoolController().select(internal_api="openblas")
 
 
+def _load_pip_installed_tbb():
+    """Load the tbb wheel's library where pip put it, under the environment's ``lib`` folder, which the system's
+    loader does not search in a virtual environment: numba's tbb layer then finds it already loaded (without
+    this, numba falls back to workqueue there). Nothing happens where there is no such file."""
+    library = os.path.join(sys.prefix, "lib", "libtbb.so.12")
+    if os.path.exists(library):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+
+
 def configure_threads():
     """The process-wide defaults described in this module's docstring."""
     chosen = {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ)
     if numba.config.THREADING_LAYER == "default" and not chosen:
+        _load_pip_installed_tbb()
         numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]  # the first that loads
     if _openblas() is not None and "OPENBLAS_NUM_THREADS" not in os.environ:
         _openblas().limit(limits=1)
