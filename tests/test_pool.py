@@ -147,13 +147,16 @@ def test_max_pool2d_matches_torch(config, device, rng):
                         lambda t: torch.nn.functional.max_pool2d(t, k, s, p, d, ceil), device=device)
 
 
+@pytest.mark.parametrize("window", [(3, 2, 1), (2, 2, 0)])  # (kernel, stride, padding); 2, 2, 0: the halving kernel
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
-def test_max_pool_ties_and_nan_indices_match_torch(layout, rng):
+def test_max_pool_ties_and_nan_indices_match_torch(layout, window, rng):
+    """The first maximum wins a tie and the last NaN wins over numbers, a NaN in each place of a 2x2 window."""
     x = rng.integers(0, 3, (2, 3, 9, 9)).astype(np.float32)
     x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[1, 2, 4, 4] = np.nan
+    x[1, 0, 0, 1] = x[1, 0, 3, 2] = x[1, 1, 5, 7] = np.nan
     x = channels_last(x) if layout == "nhwc" else x
-    ours, our_indices = F.max_pool2d(mt.Tensor(x), 3, 2, 1, return_indices=True)
-    theirs, their_indices = torch.nn.functional.max_pool2d(torch.from_numpy(x), 3, 2, 1, return_indices=True)
+    ours, our_indices = F.max_pool2d(mt.Tensor(x), *window, return_indices=True)
+    theirs, their_indices = torch.nn.functional.max_pool2d(torch.from_numpy(x), *window, return_indices=True)
     assert_close(ours, theirs, 0, 0, "max values")
     assert our_indices.dtype == np.int64
     assert_close(our_indices, their_indices, 0, 0, "indices")
