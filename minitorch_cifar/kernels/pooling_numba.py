@@ -37,27 +37,43 @@ def _bhwk(x, channels_last):
 
 
 # ----------------------------------------------------------------------------- numba kernels
-# Max: each window is scanned row by row as PyTorch does; a larger value or a NaN takes over, so the
-# first maximum wins a tie and the last NaN wins over numbers. Written as selects, not branches: the
-# comparisons of pooling are unpredictable.
+# Max: each window is scanned row by row as PyTorch does; a larger value or a NaN takes over, so the first maximum
+# wins a tie and the last NaN wins over numbers. Written as selects, not branches: the comparisons of pooling are
+# unpredictable. But where a loop runs scalar (the NCHW planes; channels last below 16 channels), LLVM compiles a
+# float select whose condition joins two comparisons, (v > best) | (v != v), into a branch on AVX2 CPUs, taken at
+# random on real data. So ``_scan`` keeps the first maximum (v > best) and the last NaN apart, and the result is the
+# NaN where there was one: the same rule, one comparison per select. On one thread of a Zen 3 EPYC, batch 128,
+# joined -> kept apart: LeNet's first pool (6 x 28 x 28, 2x2) 2.24 -> 0.52 ms channels last, 5.0 -> 3.0 NCHW; the
+# ResNet stem's (64 x 32 x 32, 3x3 stride 2) 116 -> 47 NCHW. The channels-last kernel for other windows keeps the
+# joined condition: its channel loop vectorises from 16 channels (the models' pools), and keeping the two apart
+# there, in two more (OW, C) arrays, took the stem's pool from 12 to 20 ms.
+@numba.njit(inline="always")
+def _scan(v, at, best, arg, nan, nan_arg):
+    """One tap of the scan: a larger value takes over ``best``, a NaN takes over ``nan``."""
+    larger, unordered = v > best, v != v
+    return (v if larger else best), (at if larger else arg), (v if unordered else nan), (at if unordered else nan_arg)
+
+
+@numba.njit(inline="always")
+def _result(best, arg, nan, nan_arg):
+    """The scan's value and index: the last NaN where there was one, else the first maximum."""
+    seen = nan != nan
+    return (nan if seen else best), (nan_arg if seen else arg)
+
+
 @sized_kernel()
 def _max_forward_planes(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, indices):
     planes, _, width = x.shape
-    out_h, out_w = out.shape[1], out.shape[2]
     for p in numba.prange(planes):
-        for oh in range(out_h):
-            for ow in range(out_w):
-                out[p, oh, ow] = -np.inf
-                indices[p, oh, ow] = h_start[oh] * width + w_start[ow]
-            for ih in range(h_start[oh], h_stop[oh], h_step):
-                for ow in range(out_w):
-                    best, arg = out[p, oh, ow], indices[p, oh, ow]
+        for oh in range(out.shape[1]):
+            for ow in range(out.shape[2]):
+                out[p, oh, ow] = -np.inf  # read back in x's dtype
+                first, best = h_start[oh] * width + w_start[ow], out[p, oh, ow]
+                arg, nan, nan_arg = first, best, first
+                for ih in range(h_start[oh], h_stop[oh], h_step):
                     for iw in range(w_start[ow], w_stop[ow], w_step):
-                        v = x[p, ih, iw]
-                        take = (v > best) | (v != v)
-                        best = v if take else best
-                        arg = ih * width + iw if take else arg
-                    out[p, oh, ow], indices[p, oh, ow] = best, arg
+                        best, arg, nan, nan_arg = _scan(x[p, ih, iw], ih * width + iw, best, arg, nan, nan_arg)
+                out[p, oh, ow], indices[p, oh, ow] = _result(best, arg, nan, nan_arg)
 
 
 @sized_kernel()
@@ -89,19 +105,6 @@ def _max_forward_nhwc(x, h_start, h_stop, h_step, w_start, w_stop, w_step, out, 
 # channels keeps each maximum in registers and vectorises, where the kernel above keeps it in ``out`` across its
 # window loops. On the 2-core EPYC, batch 128: LeNet's first pool (6 x 28 x 28) 1.14 ms with the kernel above, 0.22
 # with this one; 64 x 16 x 16 0.20 and 0.09; ResNet-9's first (128 x 32 x 32, on two threads) 3.8 and 2.3.
-#
-# Its scan keeps the first maximum (one comparison, v > best) and the last NaN apart and takes the NaN at the end
-# where there was one: the same result as the row-by-row rule above. Below 16 channels the channel loop runs
-# scalar, and there LLVM compiles a float select whose condition joins two comparisons, (v > best) | (v != v), into
-# a branch on AVX2 CPUs, taken at random on real data: LeNet's first pool took 2.24 ms on one thread of a Zen 3
-# EPYC, and 0.52 so (6 channels; 8: 3.16 -> 0.64; 16 and 64 unchanged).
-@numba.njit(inline="always")
-def _scan(v, at, best, arg, nan, nan_arg):
-    """One tap of the scan: a larger value takes over ``best``, a NaN takes over ``nan``."""
-    larger, unordered = v > best, v != v
-    return (v if larger else best), (at if larger else arg), (v if unordered else nan), (at if unordered else nan_arg)
-
-
 @sized_kernel()
 def _max_forward_halving_nhwc(x, out, indices):
     width = x.shape[2]
@@ -115,8 +118,7 @@ def _max_forward_halving_nhwc(x, out, indices):
                     best, arg, nan, nan_arg = _scan(top[2 * ow + 1, c], first + 1, v, first, v, first)
                     best, arg, nan, nan_arg = _scan(bottom[2 * ow, c], first + width, best, arg, nan, nan_arg)
                     best, arg, nan, nan_arg = _scan(bottom[2 * ow + 1, c], first + width + 1, best, arg, nan, nan_arg)
-                    seen = nan != nan
-                    out[n, oh, ow, c], indices[n, oh, ow, c] = (nan if seen else best), (nan_arg if seen else arg)
+                    out[n, oh, ow, c], indices[n, oh, ow, c] = _result(best, arg, nan, nan_arg)
 
 
 @sized_kernel()
