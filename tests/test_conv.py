@@ -7,12 +7,13 @@ import subprocess
 import sys
 import types
 
+import numba
 import numpy as np
 import pytest
 
 import minitorch_cifar as mt
 from minitorch_cifar import backend, nn
-from minitorch_cifar.kernels import conv_methods, im2col, im2col_fast, winograd, workers
+from minitorch_cifar.kernels import conv_methods, direct_conv, im2col, im2col_fast, winograd, workers
 from minitorch_cifar.nn import functional as F
 from minitorch_cifar.ops import conv as conv_op
 from minitorch_cifar.testing import gradcheck
@@ -359,6 +360,24 @@ def test_direct_with_many_images_per_chunk_matches_the_reference(config, dtype, 
     for a, b in zip(ours, expected):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * np.abs(b).max())
+
+
+@pytest.mark.parametrize("taps", [4, 8])
+def test_direct_correlation_in_passes_of_four_or_of_eight_taps_matches_a_plain_sum(taps, rng):
+    """``correlate`` built with either tap count a pass (eight where numba compiles for AVX-512, four for AVX2),
+    whichever this CPU picks: 45 taps a row leave passes of eight, of four and single taps, and rows outside x's
+    held range are skipped."""
+    correlate = direct_conv.correlate.py_func
+    built = numba.njit(fastmath=direct_conv._SUMS)(types.FunctionType(
+        correlate.__code__, dict(correlate.__globals__, TAPS_PER_PASS=taps), "correlate"))
+    x = rng.uniform(-1, 1, (3, 9, 12, 5))  # (C, R, Q, nb) lanes
+    x[:, 7:] = 0  # rows 7 and 8 lie outside range(0, 7): zeros the kernel skips
+    w = rng.uniform(-1, 1, (4, 3, 3, 5))
+    out = np.empty((4, 7, 8, 5))
+    built(x, (0, 7), w, 1, 1, out)
+    expected = sum(w[:, c, i, j, None, None, None] * x[c, i:i + 7, j:j + 8] for c in range(3) for i in range(3)
+                   for j in range(5))
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_a_convolution_too_small_for_two_threads_runs_as_one_chunk(monkeypatch):

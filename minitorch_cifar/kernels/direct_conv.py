@@ -7,21 +7,37 @@ image's row h and shifting a row by one pixel shifts it by nb elements. With str
 
     Y[co, oh, :] = sum over c, i, j of  w[co, c, i, j] * X[c, oh + i * dh, j * dw : j * dw + OW, :]
 
-a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing
-copied. The kernel takes two output channels and eight taps at a time, from any channels and kernel rows, so
-each slice it loads serves two multiply-adds and each output value it loads and stores sixteen. The weight
-gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with
-that slice: with dY's rows laid out as long as X's (zeros after OW), one dot product along both flat arrays. The
-input gradient is a correlation of dY, padded by the dilated kernel less the padding, with the kernels flipped
-and their channel axes swapped.
+a sum of contiguous, equally long slices (OW * nb values each): loops that LLVM vectorises, with nothing copied. The
+kernel takes two output channels and eight taps at a time (four on AVX2), from any channels and kernel rows, so each
+slice it loads serves two multiply-adds and each output value it loads and stores sixteen (eight). The weight
+gradient is the same sum turned around, dW[co, c, i, j] = sum over oh of the dot product of dY[co, oh, :] with that
+slice: with dY's rows laid out as long as X's (zeros after OW), one dot product along both flat arrays. The input
+gradient is a correlation of dY, padded by the dilated kernel less the padding, with the kernels flipped and their
+channel axes swapped.
 
 The sums are reassociated (vectorised), so their float rounding differs from the matrix products' but not in
 size. Serial and releasing the GIL: ``kernels.conv_methods.Direct`` runs them on chunks in threads.
 """
+import llvmlite.binding
 import numba
 import numpy as np
 
 LANES = 16  # the fewest images a chunk should hold: one 512-bit vector of float32 values
+
+
+def _compiles_for_avx512():
+    """Whether numba compiles for AVX-512 here: the host's features, or NUMBA_CPU_FEATURES where set (a named
+    NUMBA_CPU_NAME without features counts as no, the portable reading)."""
+    if numba.config.CPU_FEATURES:
+        return "+avx512f" in numba.config.CPU_FEATURES.split(",")
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    return bool(llvmlite.binding.get_host_cpu_features().get("avx512f"))
+
+
+# Taps ``correlate`` takes in one pass: eight with AVX-512's 32 vector registers, which hold their 16 kernel values
+# and 8 slices; four with AVX2's 16, where eight spill (see correlate). A constant to numba: its dead loop is gone.
+TAPS_PER_PASS = 8 if _compiles_for_avx512() else 4
 # reassociate sums (to vectorise them) and fuse multiply-adds; no assumptions about NaN or infinity
 _SUMS = {"reassoc", "nsz", "contract"}
 
@@ -89,14 +105,16 @@ def correlate(x, rows, w, dh, dw, out):
     """out (C_out, OH, OW, nb) = the stride-1 correlation of x (C, R, Q, nb) with w (C_out, C, KH, KW), C_out
     even, dilation (dh, dw); x holds the padded input: R >= OH + (KH - 1) * dh, Q >= OW + (KW - 1) * dw, zero
     outside its rows range(*rows) (those taps are skipped). An output row's taps, (c, i, j) for each row i that
-    lies in range, are listed first and then taken eight at a time, whichever channel and kernel row each comes
-    from: a kernel row of 5 or 7 taps would leave taps to passes of their own, which load and store the output
-    row for two multiply-adds a value. Eight rather than four taps a pass halve those loads and stores per
+    lies in range, are listed first and then taken eight (or four) at a time, whichever channel and kernel row each
+    comes from: a kernel row of 5 or 7 taps would leave taps to passes of their own, which load and store the
+    output row for two multiply-adds a value. Eight rather than four taps a pass halve those loads and stores per
     multiply-add: on the 2-core Xeon guest, one thread, 64 lanes, LeNet's 6 -> 16 layer 70 -> 77 GF/s and its
     3 -> 6 layer 59 -> 76; four rather than one had taken the first from 91 to 107 GF/s on the 2-core EPYC. Its
-    16 kernel values and 8 slices take 24 vector registers, which AVX-512 has (32); compiled for AVX2's 16
-    (``NUMBA_CPU_NAME=haswell``), eight taps and four came out about even: 61 and 71 GF/s, 63 and 68, and on
-    LeNet's 16 -> 6 input gradient 75 and 65."""
+    16 kernel values and 8 slices take 24 vector registers, which AVX-512 has (32), and AVX2 has not (16): on a
+    Zen 3 EPYC (AVX2), one thread, LeNet's 3 -> 6, 6 -> 16 and 16 -> 6 layers ran at 46, 38 and 38 GF/s with eight
+    taps and 55, 46 and 47 with four (21 lanes, a chunk of LeNet's batch of 128), 45, 51 and 52 against 52, 67 and
+    61 (64 lanes); compiled for AVX2 on the Xeon, 61 and 71, 63 and 68, 75 and 65. So four with AVX2
+    (``TAPS_PER_PASS``); with eight, four more where at least four are left."""
     out_channels, channels, kh, kw = w.shape
     images = x.shape[3]
     length, step = out.shape[2] * images, dw * images  # an output row's values; one tap further along it
@@ -114,7 +132,7 @@ def correlate(x, rows, w, dh, dw, out):
             y0[:] = 0
             y1[:] = 0
             t = 0
-            while t + 8 <= n:  # eight taps: Y0 += a . x_t..t+7, Y1 += b . x_t..t+7
+            while TAPS_PER_PASS == 8 and t + 8 <= n:  # eight taps: Y0 += a . x_t..t+7, Y1 += b . x_t..t+7
                 k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
                 k4, k5, k6, k7 = listed[t + 4], listed[t + 5], listed[t + 6], listed[t + 7]
                 a0, a1, a2, a3 = taps[co, k0], taps[co, k1], taps[co, k2], taps[co, k3]
@@ -130,6 +148,17 @@ def correlate(x, rows, w, dh, dw, out):
                     y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5 + a6 * v6 + a7 * v7
                     y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4 + b5 * v5 + b6 * v6 + b7 * v7
                 t += 8
+            while t + 4 <= n:  # four taps
+                k0, k1, k2, k3 = listed[t], listed[t + 1], listed[t + 2], listed[t + 3]
+                a0, a1, a2, a3 = taps[co, k0], taps[co, k1], taps[co, k2], taps[co, k3]
+                b0, b1, b2, b3 = taps[co + 1, k0], taps[co + 1, k1], taps[co + 1, k2], taps[co + 1, k3]
+                x0, x1 = x_flat[starts[t]:starts[t] + length], x_flat[starts[t + 1]:starts[t + 1] + length]
+                x2, x3 = x_flat[starts[t + 2]:starts[t + 2] + length], x_flat[starts[t + 3]:starts[t + 3] + length]
+                for p in range(length):
+                    v0, v1, v2, v3 = x0[p], x1[p], x2[p], x3[p]
+                    y0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                    y1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+                t += 4
             for t in range(t, n):  # the taps left over, one at a time
                 a0, b0 = taps[co, listed[t]], taps[co + 1, listed[t]]
                 x0 = x_flat[starts[t]:starts[t] + length]
