@@ -293,21 +293,26 @@ def _input_tiles_adjoint(bt, m, v, ph, pw, tiles_h, tiles_w, x):
     f = np.empty((alpha, padded_width, channels), x.dtype)
     flat_f = f.reshape(alpha, padded_width * channels)
     count, where, value = _nonzeros(bt.T)  # B^T's columns
-    x[...] = 0
+    # Every input pixel lies under some tile (they cover OH + r - 1 >= H + ph rows, as many columns), so each element
+    # of x is assigned by its first tile and added to by the next: no pass zeroing x first. A tile shares its first
+    # ``overlap`` columns (rows) with the one before it.
+    overlap = alpha - m
     for n in range(images):
         for th in range(tiles_h):
             t0 = (n * tiles_h + th) * tiles_w
-            f[...] = 0
-            for tw in range(tiles_w):  # f[a, column m tw + j] += sum_b B^T[b, j] dV[a, b] (neighbours overlap)
+            for tw in range(tiles_w):  # f[a, column m tw + j] (+)= sum_b B^T[b, j] dV[a, b]
                 for a in range(alpha):
                     for j in range(alpha):
-                        _tap_sum(count[j], where[j], value[j], v, alpha * a, 1, t0 + tw, 0, f[a, m * tw + j], False)
-            ih = m * th - ph  # input row ih + i += sum_a B^T[a, i] f[a], for the rows inside the input
+                        _tap_sum(count[j], where[j], value[j], v, alpha * a, 1, t0 + tw, 0, f[a, m * tw + j],
+                                 tw == 0 or j >= overlap)
+            ih = m * th - ph  # input row ih + i (+)= sum_a B^T[a, i] f[a], for the rows inside the input
             for i in range(alpha):
                 if 0 <= ih + i < height:
+                    first = th == 0 or i >= overlap
                     for a in range(alpha):
                         if bt[a, i] != 0:
-                            _combine(bt[a, i], flat_f[a, start:start + length], flat_x[n, ih + i, :length], False)
+                            _combine(bt[a, i], flat_f[a, start:start + length], flat_x[n, ih + i, :length], first)
+                            first = False
 
 
 @numba.njit(cache=True, nogil=True)
