@@ -322,8 +322,7 @@ def _output_tiles(at, mt, tiles_h, tiles_w, y):
     images, out_h, out_w, channels = y.shape
     flat_y = y.reshape(images, out_h, out_w * channels)
     r = np.empty((alpha, m * tiles_w, channels), y.dtype)
-    flat_r = r.reshape(alpha, m * tiles_w * channels)
-    length = out_w * channels
+    r_rows = r.reshape(alpha, 1, m * tiles_w * channels)  # r[a] as one row, r_rows[a, 0]
     count, where, value = _nonzeros(at)
     for n in range(images):
         for th in range(tiles_h):
@@ -333,11 +332,7 @@ def _output_tiles(at, mt, tiles_h, tiles_w, y):
                     for q in range(m):
                         _tap_sum(count[q], where[q], value[q], mt, alpha * a, 1, t0 + tw, 0, r[a, m * tw + q], True)
             for p in range(min(m, out_h - m * th)):  # output row m th + p = sum_a A^T[p, a] r[a]
-                first = True
-                for a in range(alpha):
-                    if at[p, a] != 0:
-                        _combine(at[p, a], flat_r[a, :length], flat_y[n, m * th + p], first)
-                        first = False
+                _tap_sum(count[p], where[p], value[p], r_rows, 0, 1, 0, 0, flat_y[n, m * th + p], True)
 
 
 @numba.njit(cache=True, nogil=True)
