@@ -171,7 +171,8 @@ def kernels_last(grad_taps):
 # coefficient x vector over the matrix's nonzero entries, so the inner loops run over contiguous memory and
 # vectorize. Each sum starts by assigning, not adding, so nothing needs zeroing first. A tile's vectors are short
 # (C values: a turn or two of a vectorised loop), so its sums take four terms a loop, then two, then one
-# (``_tap_sum``): the target is loaded and stored once per four multiply-adds, and there are a quarter of the loops.
+# (``_tap_sum``): the target is loaded and stored once per four multiply-adds, and there are a quarter of the loops
+# (the output transform's pass down the columns takes it too: 0-15% faster; the others' were as often slower).
 # One thread on the 2-core Zen 5 EPYC, F(4x4, 3x3), 2 images of 32 x 32 x 32, against a loop per term (interleaved,
 # best of 300): the input transform 98-133 -> 72-94 us, the output transform 59-61 -> 46-50, their adjoints 106 ->
 # 98 and 64 -> 50; that 32 -> 32 layer's forward and backward at batch 128 59-61 -> 52-54 ms (F(2x2, 3x3) on 4 x 4
@@ -227,9 +228,9 @@ def _nonzeros(matrix):
 @numba.njit(inline="always")
 def _tap_sum(count, where, value, source, i0, s0, i1, s1, target, first):
     """target = (first) or += the sum over t < count of value[t] * source[i0 + j s0, i1 + j s1] with j = where[t]: one
-    matrix row's nonzero entries times the C-vectors of a 3-D ``source`` that they weigh, four terms a loop. Every row
-    and column of B^T and A^T has a nonzero entry, so count >= 1 (a branch zeroing the target for none, never taken,
-    made the kernels 1.5-2.5x slower)."""
+    matrix row's nonzero entries times the vectors of a 3-D ``source`` that they weigh (a tile's C values, or whole rows
+    of r in the output transform), four terms a loop. Every row and column of B^T and A^T has a nonzero entry, so
+    count >= 1 (a branch zeroing the target for none, never taken, made the kernels 1.5-2.5x slower)."""
     t = 0
     while t + 4 <= count:
         j0, j1, j2, j3 = where[t], where[t + 1], where[t + 2], where[t + 3]
