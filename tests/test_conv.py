@@ -160,6 +160,10 @@ def test_fast_im2col_and_col2im_match_the_reference(config, short_run, device, r
     expected = im2col.im2col(x, geometry)
     cols = im2col_fast.im2col(backend.to_device(x, device), geometry)
     np.testing.assert_array_equal(backend.to_device(cols, "cpu"), expected)
+    if device == "cpu":  # P^T, with the padded planes and P^T's room full of NaN: every element is written
+        planes = np.full(im2col_fast.planes_shape(x.shape, geometry), np.nan)
+        transposed = im2col_fast.im2col_transposed(x, geometry, planes, np.full(expected.shape[::-1], np.nan))
+        np.testing.assert_array_equal(transposed.T, expected)
     grad_cols = rng.standard_normal(expected.shape)
     grad_x = im2col_fast.col2im(backend.to_device(grad_cols, device), geometry, x.shape)
     np.testing.assert_allclose(backend.to_device(grad_x, "cpu"), im2col.col2im(grad_cols, geometry, x.shape),

@@ -180,12 +180,22 @@ class Im2col(ConvMethod):
         # a 1x1 convolution with stride 1 and no padding: the patch matrix is the input itself
         self.pointwise = geometry.kernel == (1, 1) and geometry.stride == (1, 1) and geometry.padding == (0, 0) \
             and geometry.output == tuple(input_shape[1:3])
+        self.transposed = geometry.stride[1] == 1 and im2col_fast.has_short_runs(input_shape[3], geometry)
 
     def _patches(self, x):
+        """P, or on the CPU where a kernel row's run of values is short and the stride 1, P^T's transpose: the rows
+        of P^T are an output row's OW values of one tap, read from one row of the input, so they copy as runs
+        of OW values instead of KW * C. One thread on the 2-core EPYC (Zen 5), a chunk of 2 MB of patches: RGB
+        3x3 at 32x32 0.37 -> 0.08 ms, RGB 5x5 0.26 -> 0.05, 8 channels 3x3 0.26 -> 0.08, 16 at 16x16 0.20 ->
+        0.11; at stride 2 the runs are no faster (RGB 7x7: 0.37 either way). Products with P^T's transpose take
+        5-15% longer than with P, less than the copies save: 1.6 -> 1.0 ms for the forward and dW of RGB 3x3."""
         if self.pointwise:
             return x.reshape(-1, x.shape[3])
         xp = backend.get_array_module(x)
         shape = (len(x) * self.rows_per_image, self.row_items)
+        if xp is np and self.transposed:
+            padded = workers.scratch(im2col_fast.planes_shape(x.shape, self.geometry), x.dtype, 1)
+            return im2col_fast.im2col_transposed(x, self.geometry, padded, workers.scratch(shape[::-1], x.dtype)).T
         return im2col_fast.im2col(x, self.geometry, _scratch(xp, shape, x.dtype))
 
     def _per_group(self, a, b, out, transpose_b=False):

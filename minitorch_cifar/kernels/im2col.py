@@ -42,7 +42,7 @@ def _tap_slices(geometry, i, j):
             slice(j * dw, j * dw + (out_w - 1) * sw + 1, sw))
 
 
-def _padded_extent(shape, geometry):
+def padded_extent(shape, geometry):
     """Padding (top, bottom, left, right) large enough for every tap, and the padded (H, W)."""
     _, h, w, _ = shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), _, (out_h, out_w) = geometry
@@ -55,7 +55,7 @@ def im2col(x, geometry):
     """The patch matrix P (N * OH * OW, KH * KW * C) of channels-last x (N, H, W, C)."""
     xp = backend.get_array_module(x)
     n, _, _, c = x.shape
-    (top, bottom, left, right), _ = _padded_extent(x.shape, geometry)
+    (top, bottom, left, right), _ = padded_extent(x.shape, geometry)
     padded = xp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     kh, kw = geometry.kernel
     groups, (out_h, out_w) = geometry.groups, geometry.output
@@ -69,7 +69,7 @@ def col2im(cols, geometry, input_shape):
     patch-shaped ``cols`` that im2col copies from it."""
     xp = backend.get_array_module(cols)
     n, h, w, c = input_shape
-    (top, _, left, _), padded_hw = _padded_extent(input_shape, geometry)
+    (top, _, left, _), padded_hw = padded_extent(input_shape, geometry)
     kh, kw = geometry.kernel
     groups, (out_h, out_w) = geometry.groups, geometry.output
     padded = xp.zeros((n,) + padded_hw + (c,), cols.dtype)

@@ -127,9 +127,11 @@ def choose_method(x, weight, geometry):
         # The patches of one kernel row are KH times smaller, and with vertical stride 1 every kernel row reads
         # them: forward and both gradients at batch 128, 2 and 1 threads (bench_conv_methods.py), 15.3 and 27.4 ms
         # to im2col's 16.7 and 31.2 on a 3x3 8->32 at 32x32, 7.1 and 12.9 to 7.3 and 14.6 on a 3x3 12->48 at 16x16.
-        # On RGB input (3 channels) one patch matrix is the faster, now that im2col copies a kernel row's 9 to 21
-        # values one by one (``im2col_fast``): 8.6 and 15.7 ms to kernel rows' 9.3 and 16.6 on the CNNs' 3x3
-        # 3->32, 13.2 and 23.6 to 15.7 and 28.2 on the ResNets' 3->64, 27.6 and 51.7 to 34.3 and 64.8 on a 5x5 3->64.
+        # On RGB input (3 channels) one patch matrix is the faster, built as P^T, whose rows copy as runs of a whole
+        # output row (``Im2col._patches``): on a 2-core Zen 5 EPYC, 7.6 and 14.8 ms to kernel rows' 9.9 and 19.1 on
+        # the CNNs' 3x3 3->32, 13.3 and 25.7 to 18.5 and 33.7 on the ResNets' 3->64 (PyTorch: 27.9 and 36.7, 53.4
+        # and 88.0). From 4 channels on neither wins everywhere: im2col is 2-25% ahead on 3x3 at 4 and 8 channels,
+        # even on 5x5 at 6 to 15, 20-25% behind on a 7x7 8->17; kernel rows keep them.
         if (geometry.kernel[0] > 1 and geometry.stride[0] == 1 and
                 KERNEL_ROWS_MIN_CHANNELS <= channels <= KERNEL_ROWS_MAX_CHANNELS):
             return conv_methods.KernelRows(weight, geometry, x.shape)
