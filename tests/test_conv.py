@@ -549,12 +549,26 @@ def test_float32_matches_pytorch_on_a_cifar_sized_layer(in_channels, size, atol,
 
 
 @pytest.mark.parametrize("layout", ["channels_last", "strided"])
-def test_any_input_layout_gives_the_same_result(layout, rng):
-    x = rng.standard_normal((2, 3, 6, 5))
+@pytest.mark.parametrize("channels, out_channels, algorithm", [
+    (3, 4, "direct"),  # reads x where it lies, into lanes
+    (3, 32, "im2col"),  # these two read a channels-last copy
+    (16, 32, "Winograd F(2x2,3x3)"),
+])
+def test_any_input_layout_gives_the_same_result(layout, channels, out_channels, algorithm, rng):
+    """The output and both gradients, from NCHW input and from a channels-last or a strided one, agree bit for bit."""
+    x = rng.standard_normal((2, channels, 6, 5))
     given = channels_last(x) if layout == "channels_last" else np.repeat(x, 2, axis=3)[..., ::2]
-    w = mt.tensor(rng.standard_normal((4, 3, 3, 3)))
-    expected = F.conv2d(mt.tensor(x), w, padding=1).numpy()
-    np.testing.assert_array_equal(F.conv2d(mt.tensor(given), w, padding=1).numpy(), expected)
+    w = mt.tensor(rng.standard_normal((out_channels, channels, 3, 3)))
+    grad_y = mt.tensor(rng.standard_normal((2, out_channels, 6, 5)))
+    results = []
+    for image in (x, given):
+        image = mt.tensor(image, requires_grad=True)
+        y = F.conv2d(image, w, padding=1)
+        assert algorithm_of(y) == algorithm
+        y.backward(grad_y)
+        results.append((y.detach().numpy(), image.grad.numpy()))
+    for expected, got in zip(*results):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_output_is_channels_last_and_float32_stays_float32():

@@ -180,7 +180,8 @@ class Im2col(ConvMethod):
         # a 1x1 convolution with stride 1 and no padding: the patch matrix is the input itself
         self.pointwise = geometry.kernel == (1, 1) and geometry.stride == (1, 1) and geometry.padding == (0, 0) \
             and geometry.output == tuple(input_shape[1:3])
-        self.transposed = geometry.stride[1] == 1 and im2col_fast.has_short_runs(input_shape[3], geometry)
+        self.transposed = (not backend.is_cupy_array(weight) and geometry.stride[1] == 1 and
+                           im2col_fast.has_short_runs(input_shape[3], geometry))
 
     def _patches(self, x):
         """P, or on the CPU where a kernel row's run of values is short and the stride 1, P^T's transpose: the rows
@@ -193,7 +194,7 @@ class Im2col(ConvMethod):
             return x.reshape(-1, x.shape[3])
         xp = backend.get_array_module(x)
         shape = (len(x) * self.rows_per_image, self.row_items)
-        if xp is np and self.transposed:
+        if self.transposed:
             padded = workers.scratch(im2col_fast.planes_shape(x.shape, self.geometry), x.dtype, 1)
             return im2col_fast.im2col_transposed(x, self.geometry, padded, workers.scratch(shape[::-1], x.dtype)).T
         return im2col_fast.im2col(x, self.geometry, _scratch(xp, shape, x.dtype))
@@ -441,7 +442,8 @@ class Direct(ConvMethod):
 
     def backward(self, x, grad_y, grad_x, need_weight, kept):
         """The share is dW (C_out, C, KH, KW), with the even channel count of ``weights``."""
-        grad_w = np.zeros(self.weights.shape if need_weight else 0, grad_y.dtype)
+        # 4-D even when empty: numba types the dW branch of the kernel whether or not it runs
+        grad_w = np.zeros(self.weights.shape if need_weight else (0,) * 4, grad_y.dtype)
         x_lanes = self._x_lanes(x, False) if kept is None else kept
         need_x, grad_x = grad_x is not None, np.empty((0,) * 4, grad_y.dtype) if grad_x is None else grad_x
         direct_conv.backward_chunk(x, grad_y, *self.geometry.padding, self.padded, self.flipped, *self.grad_offset,
