@@ -297,13 +297,15 @@ def test_forced_method_matches_the_reference_conv2d(name, config, monkeypatch, m
     np.testing.assert_allclose(method.run_forward(x, bias), conv_op.reference_conv2d(x, weight, bias, geometry),
                                rtol=1e-10, atol=1e-12)
     grad_y = rng.standard_normal((len(x),) + geometry.output + (len(weight),))
-    needs = (True, True, bias is not None)
-    for ours, expected in zip(method.run_backward(x, grad_y, needs),
-                              conv_op.reference_conv2d_backward(x, weight, grad_y, geometry, needs)):
-        if expected is None:
-            assert ours is None
-        else:
-            np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
+    has_bias = bias is not None
+    # every gradient; dx alone (frozen kernels); dW and db alone (the first layer)
+    for needs in [(True, True, has_bias), (True, False, False), (False, True, has_bias)]:
+        for ours, expected in zip(method.run_backward(x, grad_y, needs),
+                                  conv_op.reference_conv2d_backward(x, weight, grad_y, geometry, needs)):
+            if expected is None:
+                assert ours is None
+            else:
+                np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name, config", FORCED)
