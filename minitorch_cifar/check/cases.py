@@ -120,8 +120,8 @@ LINALG = [
 ]
 
 # Convolution: direct (stride 1, up to 16 channels in and out), kernel rows (4 to 16 channels in, more than 16
-# out, vertical stride 1), Winograd (stride 1, 16+ channels; 3x3: F(2x2,3x3) below 8x8 outputs, F(4x4,3x3) from
-# 8x8; 5x5: F(4x4,5x5) up to 64 channels, F(2x2,5x5) above) and im2col (the rest, RGB input with more than 16
+# out, vertical stride 1), Winograd (stride 1, 16+ channels; 3x3: F(2x2,3x3) below 4x4 outputs, F(4x4,3x3) from
+# 4x4; 5x5: F(4x4,5x5) up to 64 channels, F(2x2,5x5) above) and im2col (the rest, RGB input with more than 16
 # output channels, and every conv on the GPU, through im2col/col2im kernels).
 CONVOLUTIONS = [
     op("conv2d pad 1", [x(2, 3, 5, 5), x(4, 3, 3, 3), x(4)], lambda a, w, b: F.conv2d(a, w, b, padding=1),
@@ -137,7 +137,7 @@ CONVOLUTIONS = [
        lambda a, w: F.conv2d(a, w, stride=(2, 1), padding=(1, 0)), tolerance=(1e-5, 1e-4)),
     op("conv2d 4 -> 17 channels", [x(2, 4, 5, 5), x(17, 4, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
        tolerance=(1e-5, 1e-4), directions=12),
-    op("conv2d 16 channels", [x(2, 16, 6, 6), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
+    op("conv2d 16 channels 3x3", [x(2, 16, 3, 3), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
        tolerance=(1e-4, 1e-4), directions=12),
     op("conv2d 16 channels 8x8", [x(2, 16, 8, 8), x(4, 16, 3, 3)], lambda a, w: F.conv2d(a, w, padding=1),
        tolerance=(1e-4, 1e-4), directions=12),

@@ -27,7 +27,7 @@ from ..kernels.im2col import ConvGeometry, col2im, im2col, kernels_of, output_si
 from .arguments import pair
 
 WINOGRAD_MIN_CHANNELS = 16  # below, the 16 matrix products are too thin to pay for the transforms
-WINOGRAD4_MIN_OUTPUT = 8  # from 8x8 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
+WINOGRAD4_MIN_OUTPUT = 4  # from 4x4 outputs on, F(4x4, 3x3) instead of F(2x2, 3x3)
 WINOGRAD45_MAX_CHANNELS = 64  # up to this many input channels, F(4x4, 5x5) instead of F(2x2, 5x5)
 KERNEL_ROWS_MIN_CHANNELS = 4  # from this many input channels (RGB has 3) ...
 KERNEL_ROWS_MAX_CHANNELS = 16  # ... up to this many, kernel rows beat one patch matrix
@@ -91,11 +91,11 @@ def choose_method(x, weight, geometry):
             # for a float32 error several times F(2x2, 3x3)'s: at most 5e-6 of the largest output or gradient on
             # the models' layers (``bench_conv_methods.py --accuracy``), of the order of PyTorch's own float32 error
             # in dW. Tiles that stick out past the output cost as much as whole ones: on 2x2 outputs it needs 36
-            # multiplications to F(2x2, 3x3)'s 16, on 8x8 and more always fewer. Timed at batch 128 on the 3x3 layers
-            # of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels (benchmarks/bench_conv_methods.py),
-            # the faster method followed that count, 1 and 2 threads. It would be the faster on 4x4 outputs too
-            # (the ResNets' third stage), but there its float32 error broke the agreement of resnet10's fast and
-            # reference training steps (tests/test_kernels_switch.py), so below 8x8 F(2x2, 3x3) runs.
+            # multiplications to F(2x2, 3x3)'s 16, on 4x4 36 to 64, on more always fewer. Timed at batch 128 on the
+            # 3x3 layers of cnn2, cnn3, alexnet, resnet10 and resnet9, 32 to 512 channels
+            # (benchmarks/bench_conv_methods.py), the faster method followed that count, 1 and 2 threads: on 4x4
+            # outputs (the ResNets' last stages) 15.8 and 31.6 ms to 21.8 and 42.6 at 256 channels, 79 and 118 to 110
+            # and 170 at 512, with an error there of 2-4e-6, as on the larger outputs.
             if min(geometry.output) >= WINOGRAD4_MIN_OUTPUT:
                 return conv_methods.Winograd4(weight, geometry, x.shape)
             return conv_methods.Winograd(weight, geometry, x.shape)
