@@ -147,7 +147,7 @@ def _im2col_transposed(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, 
                             # index, and the loop vectorises (5x faster than source[j * dw + ow])
                             source = padded[n, group * per_group + c, oh * sh + i * dh, j * dw:]
                             target = rows[group, i, j, c, n, oh]
-                            if sw == 1:
+                            if sw == 1:  # contiguous: a copy of whole vectors (the only case Im2col takes)
                                 for ow in range(out_w):
                                     target[ow] = source[ow]
                             else:
