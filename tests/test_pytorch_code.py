@@ -163,6 +163,20 @@ def test_integer_tensors_divide_into_float32_as_in_pytorch():
     assert (mt.tensor([1.0], dtype=mt.float64) / 2).dtype == np.float64
 
 
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_integer_tensors_with_floats_give_float32_as_in_pytorch(op):
+    """NumPy promotes integers with a Python float (``one_hot(y) * 0.9``) or with float32 to float64; PyTorch to its
+    default float32, and float64 only with a float64 tensor."""
+    labels, theirs = mt.tensor([[1, 3], [4, 2]]), torch.tensor([[1, 3], [4, 2]])
+    for ours_other, their_other in ((0.5, 0.5), (mt.ones(2), torch.ones(2)), (mt.tensor([True, False]) + 0.5,
+                                                                             torch.tensor([True, False]) + 0.5)):
+        for ours, expected in ((eval(f"labels {op} ours_other"), eval(f"theirs {op} their_other")),
+                               (eval(f"ours_other {op} labels"), eval(f"their_other {op} theirs"))):
+            assert ours.dtype == np.float32 and expected.dtype == torch.float32
+            np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-6)
+    assert eval(f"labels {op} mt.ones(2, dtype=mt.float64)").dtype == np.float64
+
+
 @pytest.mark.parametrize("name", ["all", "any"])
 def test_all_and_any_as_in_pytorch(name):
     values = np.array([[1, 0, 2], [3, 4, 5]])

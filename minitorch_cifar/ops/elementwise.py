@@ -5,6 +5,8 @@ it back to each input's shape (``unbroadcast``), since broadcasting copied that 
 """
 import math
 
+import numpy as np
+
 from .. import backend
 from ..kernels import activation, special
 from ..autograd import Function, unbroadcast
@@ -14,9 +16,17 @@ def _shape(x):
     return getattr(x, "shape", ())
 
 
-def _is_integer(x):
-    """An integer or bool array, or a Python int."""
-    return x.dtype.kind in "biu" if hasattr(x, "dtype") else isinstance(x, int)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _promoted(result, a, b):
+    """``result`` in PyTorch's dtype where NumPy's promotion differs: integer or bool arrays with a Python float
+    (``labels * 0.9``), with a float32 array, or divided by integers give float64 in NumPy but PyTorch's default
+    float32; a float64 input keeps float64."""
+    if result.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and \
+            getattr(b, "dtype", None) is not _FLOAT64:
+        return result.astype(np.float32)
+    return result
 
 
 class Add(Function):
@@ -25,7 +35,7 @@ class Add(Function):
     def forward(self, a, b):
         if True in self.needs_grad:  # what backward needs; skipped where none will run
             self.shapes = _shape(a), _shape(b)
-        return a + b
+        return _promoted(a + b, a, b)
 
     def backward(self, grad):
         sa, sb = self.shapes
@@ -39,7 +49,7 @@ class Sub(Function):
     def forward(self, a, b):
         if True in self.needs_grad:  # what backward needs; skipped where none will run
             self.shapes = _shape(a), _shape(b)
-        return a - b
+        return _promoted(a - b, a, b)
 
     def backward(self, grad):
         sa, sb = self.shapes
@@ -50,7 +60,7 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a * b
+        return _promoted(a * b, a, b)
 
     def backward(self, grad):
         a, b = self.a, self.b
@@ -61,10 +71,7 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        quotient = a / b
-        if _is_integer(a) and _is_integer(b):  # integers divide into PyTorch's default float dtype (NumPy's: float64)
-            return quotient.astype("float32")
-        return quotient
+        return _promoted(a / b, a, b)
 
     def backward(self, grad):
         a, b = self.a, self.b
@@ -89,7 +96,7 @@ class Pow(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        self.out = a ** b
+        self.out = _promoted(a ** b, a, b)
         return self.out
 
     def backward(self, grad):
