@@ -62,7 +62,9 @@ def _method_as_function(name):
 for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "clip", "sum", "mean", "var", "std",
               "max", "min", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax", "reshape", "flatten",
               "transpose", "permute", "unsqueeze", "squeeze", "matmul", "floor", "ceil", "round", "add", "sub",
-              "mul", "div", "pow", "eq", "masked_fill", "topk", "clone", "detach", "t"):
+              "mul", "div", "pow", "eq", "masked_fill", "topk", "clone", "detach", "t", "split", "chunk", "unbind",
+              "index_select", "gather", "scatter", "scatter_add", "flip", "roll", "isnan", "isinf", "isfinite", "all",
+              "any", "norm", "sign"):
     globals()[_name] = _method_as_function(_name)
 del _name
 

@@ -359,6 +359,19 @@ class Tensor:
 
     clip = clamp
 
+    def sign(self):
+        """-1, 0 or 1; piecewise constant, so its gradient is zero, as PyTorch's."""
+        return ew.Rounding.apply(self, how="sign")
+
+    def isnan(self):
+        return Tensor._wrap(backend.get_array_module(self.array).isnan(self.array))
+
+    def isinf(self):
+        return Tensor._wrap(backend.get_array_module(self.array).isinf(self.array))
+
+    def isfinite(self):
+        return Tensor._wrap(backend.get_array_module(self.array).isfinite(self.array))
+
     def maximum(self, other):
         return ew.Maximum.apply(self, other, take_max=True)
 
@@ -437,6 +450,26 @@ class Tensor:
         result = getattr(self.array, name)(axis=dim, keepdims=keepdim)
         return Tensor._wrap(backend.get_array_module(self.array).asarray(result))
 
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The vector p-norm over all elements or over ``dim`` (an int or a tuple): (sum |x|^p)^(1/p) for a number
+        p > 0 ('fro' is p=2), max |x| for inf, min |x| for -inf, the count of nonzeros for 0."""
+        x = self if dtype is None else self.to(dtype=dtype)
+        if x.dtype.kind not in "fc":
+            raise TypeError(f"norm(): expected a floating-point tensor, got dtype {x.dtype}")
+        p = 2 if p == "fro" else p
+        if not isinstance(p, numbers.Real) or p < 0 and p != -np.inf:
+            raise ValueError(f"norm(): p must be 'fro', inf, -inf or a number >= 0, got {p!r}")
+        if p in (np.inf, -np.inf):
+            return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
+        if p == 0:
+            return (x != 0).sum(dim, keepdim).to(dtype=x.dtype)
+        if p == 1:
+            return x.abs().sum(dim, keepdim)
+        total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim)
+        # d|x|_p/dx = sign(x) |x|^(p-1) / |x|_p^(p-1): 0/0 at a zero norm, where PyTorch takes 0, as the mask does
+        nonzero = total.detach() != 0
+        return ew.Where.apply(nonzero, total, 1.0) ** (1 / p) * nonzero
+
     def softmax(self, dim=-1):
         return reduce.Softmax.apply(self, axis=dim)
 
@@ -498,6 +531,113 @@ class Tensor:
             value = backend.to_device(value, self.device)
         self.array[_array_index(index, self.array)] = value
         autograd.count_inplace_change(self)
+
+    # ------------------------------------------------------------------ pieces and picks along an axis
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the given sizes."""
+        dim = _dim(dim, self.ndim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, numbers.Integral):
+            size = int(split_size_or_sections)
+            if size < 0 or size == 0 and n > 0:
+                raise ValueError(f"split(): split_size must be positive (0 only for an empty dimension), got {size}")
+            sizes = [min(size, n - start) for start in range(0, n, size)] if n else [0]
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise ValueError(f"split(): sizes {sizes} must be non-negative and sum to {n}, the size of "
+                                 f"dimension {dim}")
+        starts = np.cumsum([0] + sizes[:-1])
+        return tuple(self[shape_ops.along(dim, slice(int(start), int(start) + k))] for start, k in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim`` of equal size, the last smaller (and fewer pieces where they run out)."""
+        if chunks <= 0:
+            raise ValueError(f"chunk(): chunks must be positive, got {chunks}")
+        n = self.shape[_dim(dim, self.ndim, "chunk")]
+        return self.split(-(-n // chunks), dim) if n else self.split([0] * chunks, dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, that axis removed."""
+        dim = _dim(dim, self.ndim, "unbind")
+        return tuple(self[shape_ops.along(dim, i)] for i in range(self.shape[dim]))
+
+    def index_select(self, dim, index):
+        """The entries at ``index`` (a 1-d integer tensor; repeats allowed) along ``dim``."""
+        dim = _dim(dim, self.ndim, "index_select")
+        index = _index_array(index, self, "index_select")
+        if index.ndim > 1:
+            raise ValueError(f"index_select(): index must be a 1-d tensor, got shape {tuple(index.shape)}")
+        shape_ops.check_positions(index, self.shape[dim], dim, "index_select")
+        return self[shape_ops.along(dim, index.reshape(-1))]
+
+    def gather(self, dim, index):
+        """out[p] = self[p with its ``dim`` coordinate replaced by index[p]], for each position p of ``index``."""
+        dim = _dim(dim, self.ndim, "gather")
+        index = _index_array(index, self, "gather")
+        shape_ops.check_gather_index(index, self.shape, dim, "gather")
+        return shape_ops.GetItem.apply(self, index=shape_ops.along_axis(index, dim))
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """A copy with ``src``'s values (a tensor, of which the part of ``index``'s shape is used, or a number
+        ``value``) written at self[p with its ``dim`` coordinate replaced by index[p]], for each position p of
+        ``index``."""
+        if reduce is not None:
+            raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported; use scatter_add for 'add'")
+        src = value if src is None else src
+        if src is None:
+            raise TypeError("scatter(): give src (a tensor) or value (a number)")
+        return self._scatter("scatter", dim, index, src, accumulate=False)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src``'s values added at self[p with its ``dim`` coordinate replaced by index[p]]."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_add(): src must be a tensor, got {type(src).__name__}")
+        return self._scatter("scatter_add", dim, index, src, accumulate=True)
+
+    def _scatter(self, what, dim, index, src, accumulate):
+        dim = _dim(dim, self.ndim, what)
+        index = _index_array(index, self, what)
+        shape_ops.check_gather_index(index, self.shape, dim, what)
+        if isinstance(src, Tensor):
+            if src.dtype != self.dtype:
+                raise TypeError(f"{what}(): src's dtype {src.dtype} differs from the tensor's {self.dtype}")
+            if src.ndim != index.ndim or any(i > n for i, n in zip(index.shape, src.shape)):
+                raise ValueError(f"{what}(): index of shape {tuple(index.shape)} must be no larger than src of "
+                                 f"shape {src.shape}")
+        elif not isinstance(src, numbers.Number):
+            raise TypeError(f"{what}(): src must be a tensor or a number, got {type(src).__name__}")
+        return shape_ops.Scatter.apply(self, src, index, axis=dim, accumulate=accumulate)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return self._inplace(lambda t: t.scatter(dim, index, src, value, reduce=reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(lambda t: t.scatter_add(dim, index, src))
+
+    def flip(self, *dims):
+        """A copy with the entries in reverse order along each of ``dims`` (a copy, as PyTorch's: writing into it
+        leaves this tensor as it is)."""
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        dims = {_dim(d, self.ndim, "flip") for d in dims}
+        return self[tuple(slice(None, None, -1) if a in dims else slice(None) for a in range(self.ndim))].clone()
+
+    def roll(self, shifts, dims=None):
+        """The entries moved ``shifts`` places along ``dims``, those pushed off the end coming back at the start;
+        without ``dims``, along the flattened tensor."""
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts, dims = ((shifts,), (dims,)) if isinstance(dims, numbers.Integral) else (tuple(shifts), tuple(dims))
+        if len(shifts) != len(dims):
+            raise ValueError(f"roll(): {len(shifts)} shifts for {len(dims)} dims; give one shift per dim")
+        out = self
+        for shift, dim in zip(shifts, dims):
+            dim = _dim(dim, self.ndim, "roll")
+            cut = -shift % self.shape[dim] if self.shape[dim] else 0  # out[i] = x[(i + cut) % n] = x[(i - shift) % n]
+            if cut:
+                head, tail = out[shape_ops.along(dim, slice(cut, None))], out[shape_ops.along(dim, slice(None, cut))]
+                out = shape_ops.Cat.apply(head, tail, axis=dim)
+        return out.clone() if out is self else out  # a copy also where nothing moved, as PyTorch's
 
     # ------------------------------------------------------------------ PyTorch compatibility
     # NumPy interop, dtype names, ``new_*`` factories, rounding, and the in-place family (``add_``, ``mul_``,
@@ -570,12 +710,7 @@ class Tensor:
         xp = backend.get_array_module(self.array)
         order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
         index = xp.take(order, xp.arange(k), axis=dim)
-        # take_along_axis as an index, so that gradients flow: each other axis indexed by its own open range
-        # (np.indices(..., sparse=True), which CuPy's indices does not offer)
-        where = [xp.arange(n).reshape([n if a == axis else 1 for a in range(index.ndim)])
-                 for axis, n in enumerate(index.shape)]
-        where[dim] = index
-        return ReturnTypes(self[tuple(where)], Tensor._wrap(index))
+        return ReturnTypes(shape_ops.GetItem.apply(self, index=shape_ops.along_axis(index, dim)), Tensor._wrap(index))
 
     def nelement(self):
         return self.numel()
@@ -743,6 +878,25 @@ class Tensor:
 def _dims(dim, axis, keepdim, keepdims):
     """Accept PyTorch's (dim, keepdim) and NumPy's (axis, keepdims) spellings."""
     return (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)
+
+
+def _dim(dim, ndim, what):
+    """``dim`` as a non-negative axis of a tensor of ``ndim`` dimensions; PyTorch's error where it is out of range."""
+    axes = max(ndim, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
+    if not -axes <= dim < axes:
+        raise IndexError(f"{what}(): dimension out of range (expected to be in range of [{-axes}, {axes - 1}], "
+                         f"but got {dim})")
+    return dim % axes
+
+
+def _index_array(index, data, what):
+    """An index tensor (or list/array) as an integer array on ``data``'s device."""
+    if not isinstance(index, Tensor):
+        index = Tensor(index, device=data.device)
+    backend.check_same_device([data.array, index.array], what)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{what}(): index must be an integer tensor, got dtype {index.dtype}")
+    return index.array
 
 
 def _array_index(index, data):

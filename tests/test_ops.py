@@ -99,6 +99,30 @@ OPS = {
     "index_bool_mask": (lambda a: a[a.detach() > 0], lambda a: a[a.detach() > 0], [away_from_zero]),
     "cat": (lambda a, b: mt.cat([a, b, a], 1), lambda a, b: torch.cat([a, b, a], 1), [(2, 3), (2, 1)]),
     "stack": (lambda a, b: mt.stack([a, b], -1), lambda a, b: torch.stack([a, b], -1), [(2, 3), (2, 3)]),
+    "split_sections": (lambda a: mt.cat(a.split([1, 3], 1)[::-1], 1), lambda a: torch.cat(a.split([1, 3], 1)[::-1], 1),
+                       [(3, 4)]),
+    "chunk_uneven": (lambda a: mt.cat(mt.chunk(a, 3)[::-1]), lambda a: torch.cat(a.chunk(3)[::-1]), [(5, 2)]),
+    "unbind": (lambda a: mt.stack(a.unbind(1)[::-1]), lambda a: torch.stack(a.unbind(1)[::-1]), [(3, 4)]),
+    "index_select_repeats": (lambda a: a.index_select(1, mt.tensor([3, 0, 3], device=a.device)),
+                             lambda a: a.index_select(1, torch.tensor([3, 0, 3])), [(3, 4)]),
+    "gather_repeats": (lambda a: mt.gather(a, 1, mt.tensor([[0, 2, 2], [3, 0, 3]], device=a.device)),
+                       lambda a: torch.gather(a, 1, torch.tensor([[0, 2, 2], [3, 0, 3]])), [(3, 4)]),
+    "scatter_src": (lambda a, b: a.scatter(1, mt.tensor([[0, 2, 1], [3, 0, 2]], device=a.device), b),
+                    lambda a, b: a.scatter(1, torch.tensor([[0, 2, 1], [3, 0, 2]]), b), [(3, 4), (2, 3)]),
+    "scatter_value": (lambda a: a.scatter(0, mt.tensor([[2, 0, 1, 2]], device=a.device), 0.5),
+                      lambda a: a.scatter(0, torch.tensor([[2, 0, 1, 2]]), 0.5), [(3, 4)]),
+    "scatter_add_repeats": (lambda a, b: a.scatter_add(0, mt.tensor([[2, 0, 2], [2, 1, 0]], device=a.device), b),
+                            lambda a, b: a.scatter_add(0, torch.tensor([[2, 0, 2], [2, 1, 0]]), b), [(3, 4), (2, 3)]),
+    "flip": (lambda a: a.flip((0, 2)), lambda a: a.flip((0, 2)), [(2, 3, 4)]),
+    "roll": (lambda a: a.roll((1, -3), (0, 1)), lambda a: a.roll((1, -3), (0, 1)), [(3, 4)]),
+    "roll_flattened": (lambda a: mt.roll(a, 5), lambda a: torch.roll(a, 5), [(3, 4)]),
+    "norm_fro": (lambda a: mt.norm(a), torch.norm, [(3, 4)]),
+    "norm_2_dim_keepdim": (lambda a: a.norm(2, 1, keepdim=True), lambda a: a.norm(2, 1, keepdim=True), [(3, 4)]),
+    "norm_1_dims": (lambda a: a.norm(1, (0, 2)), lambda a: a.norm(1, (0, 2)),
+                    [lambda s, r: away_from_zero((2, 3, 4), r)]),
+    "norm_3": (lambda a: a.norm(3, -1), lambda a: a.norm(3, -1), [away_from_zero]),
+    "norm_inf": (lambda a: a.norm(float("inf"), 0), lambda a: a.norm(float("inf"), 0), [away_from_zero]),
+    "sign": (lambda a: a.sign() * a, lambda a: a.sign() * a, [away_from_zero]),
     "pad_constant": (lambda a: mt.pad(a, (1, 2, 0, 1), value=0.5), lambda a: TF.pad(a, (1, 2, 0, 1), value=0.5),
                      [(2, 3, 4)]),
     "pad_reflect": (lambda a: mt.pad(a, (2, 1, 1, 2), mode="reflect"),
@@ -418,3 +442,116 @@ def test_look_sees_counters_reach_their_target_without_the_gil():
         assert time.perf_counter() - start < 10
     assert counters[2] == 4  # all of them
     assert workers._look(counters, 0, 1, 0, 0)
+
+
+# ----------------------------------------------------------------------------- pieces, picks and checks of values
+def test_isnan_isinf_isfinite_all_any_match_torch(device):
+    values = np.array([[0.0, np.nan, np.inf], [-np.inf, -1.5, 2.0]], dtype=np.float32)
+    x = mt.Tensor(values, device=device, requires_grad=True)
+    for name in ("isnan", "isinf", "isfinite"):
+        ours, theirs = getattr(mt, name)(x), getattr(torch, name)(torch.tensor(values))
+        assert ours.dtype == np.bool_ and not ours.requires_grad
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(getattr(mt.tensor([1, 2]), name)().numpy(), getattr(torch.tensor([1, 2]), name)())
+    finite = x.isfinite()
+    for name in ("all", "any"):
+        for args in [(), (1,), (0, True)]:
+            np.testing.assert_array_equal(getattr(mt, name)(finite, *args).numpy(),
+                                          getattr(torch, name)(torch.tensor(finite.numpy()), *args).numpy())
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 6, 7])
+def test_chunk_and_split_give_pytorchs_pieces(n):
+    ours, theirs = mt.zeros(2, n), torch.zeros(2, n)
+    for chunks in (1, 2, 3, 4, 8):
+        assert [t.shape for t in ours.chunk(chunks, 1)] == [tuple(t.shape) for t in theirs.chunk(chunks, 1)]
+    for size in (1, 2, 4, 9) if n else (0, 1):
+        assert [t.shape for t in mt.split(ours, size, -1)] == [tuple(t.shape) for t in torch.split(theirs, size, -1)]
+    assert [t.shape for t in ours.unbind(1)] == [tuple(t.shape) for t in theirs.unbind(1)]
+    a = mt.arange(12).reshape(3, 4)
+    first, rest = a.split([1, 3], dim=1)
+    assert first.tolist() == [[0], [4], [8]] and rest.tolist() == a[:, 1:].tolist()
+
+
+def test_flip_and_roll_copy_as_in_pytorch():
+    """Their results are new tensors: writing into one leaves the input as it was (split's pieces are views)."""
+    x, before = mt.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3)
+    for result in (x.flip(1), x.roll(1, 1), x.roll(3, 1), mt.flip(x, (0, 1))):
+        result.add_(10)
+        np.testing.assert_array_equal(x.numpy(), before)
+    x.split(2, 1)[0].add_(1)
+    assert x[0, 0].item() == 1.0
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x: x.split(0), ValueError, "split_size must be positive"),
+    (lambda x: x.split([1, 1]), ValueError, "sum to 3"),
+    (lambda x: x.chunk(0), ValueError, "chunks must be positive"),
+    (lambda x: x.chunk(2, dim=2), IndexError, "out of range"),
+    (lambda x: x.gather(1, mt.tensor([[0.0]])), TypeError, "integer"),
+    (lambda x: x.gather(1, mt.tensor([0, 1])), ValueError, "same number"),
+    (lambda x: x.gather(1, mt.zeros(4, 1, dtype=mt.int64)), ValueError, "no larger than"),
+    (lambda x: x.gather(1, mt.tensor([[4]])), IndexError, "index 4 is out of bounds for dimension 1 with size 4"),
+    (lambda x: x.gather(1, mt.tensor([[-1]])), IndexError, "index -1 is out of bounds"),
+    (lambda x: x.scatter(1, mt.tensor([[0]]), mt.ones(1, 1, dtype=mt.float64)), TypeError, "dtype"),
+    (lambda x: x.scatter(1, mt.tensor([[0, 1]]), mt.ones(1, 1)), ValueError, "no larger than src"),
+    (lambda x: x.scatter(1, mt.tensor([[0]]), 1.0, reduce="add"), NotImplementedError, "reduce"),
+    (lambda x: x.index_select(0, mt.tensor([[0]])), ValueError, "1-d"),
+    (lambda x: x.index_select(0, mt.tensor([3])), IndexError, "out of bounds"),
+    (lambda x: x.norm("nuc"), ValueError, "p must be"),
+    (lambda x: x.long().norm(), TypeError, "floating-point"),
+])
+def test_bad_pieces_and_indices_are_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call(mt.zeros(3, 4))
+
+
+def test_scatter_uses_the_part_of_a_larger_src_its_index_covers(device):
+    index = [[0, 2], [1, 0]]
+    x, src = mt.zeros(2, 3, device=device, requires_grad=True), mt.arange(12.0, device=device).reshape(3, 4)
+    src.requires_grad_()
+    out = x.scatter(1, mt.tensor(index, device=device), src)
+    np.testing.assert_array_equal(out.detach().numpy(), torch.zeros(2, 3).scatter(1, torch.tensor(index),
+                                                                                 torch.arange(12.0).reshape(3, 4)))
+    upstream = np.arange(6.0, dtype=np.float32).reshape(2, 3) + 1
+    out.backward(mt.Tensor(upstream, device=device))
+    expected = np.zeros((3, 4), np.float32)
+    expected[:2, :2] = np.take_along_axis(upstream, np.array(index), 1)  # the gradient gathered where src went
+    np.testing.assert_array_equal(src.grad.numpy(), expected)
+    np.testing.assert_array_equal(x.grad.numpy(), upstream * [[0, 1, 0], [0, 0, 1]])
+
+
+def test_scatter_in_place_smooths_labels_and_counts_as_a_change(device):
+    labels, confidence = [1, 0, 3], 0.9
+    true_dist = mt.zeros(3, 4, device=device).fill_(0.1 / 3)
+    version = true_dist._version
+    assert true_dist.scatter_(1, mt.tensor(labels, device=device).unsqueeze(1), confidence) is true_dist
+    assert true_dist._version == version + 1
+    expected = torch.full((3, 4), 0.1 / 3).scatter_(1, torch.tensor(labels).unsqueeze(1), confidence)
+    np.testing.assert_allclose(true_dist.numpy(), expected.numpy())
+
+    leaf = mt.ones(3, 4, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        leaf.scatter_(1, mt.tensor([[0]], device=device), 0.0)
+    y = leaf * 2
+    y.scatter_(1, mt.tensor([[0], [2], [3]], device=device), mt.full((3, 1), 5.0, device=device))
+    y.sum().backward()  # the overwritten positions lost leaf's gradient
+    np.testing.assert_array_equal(leaf.grad.numpy(), [[0, 2, 2, 2], [2, 2, 0, 2], [2, 2, 2, 0]])
+    saved = leaf.exp()  # exp keeps its output for its backward
+    z = saved.sum()
+    saved.scatter_(1, mt.tensor([[0]], device=device), 0.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_norm_and_sign_give_pytorchs_zero_gradients(device):
+    for p in (2, "fro", 3):
+        x = mt.zeros(2, 3, device=device, requires_grad=True)
+        x.norm(p, dim=1).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+    x = mt.tensor([-2.0, 0.0, 3.0], device=device, requires_grad=True)
+    np.testing.assert_array_equal(mt.norm(x, 0).numpy(), torch.norm(torch.tensor([-2.0, 0.0, 3.0]), 0).numpy())
+    sign = x.sign()
+    assert sign.tolist() == [-1, 0, 1]
+    sign.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))

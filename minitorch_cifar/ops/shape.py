@@ -1,7 +1,8 @@
-"""Ops that move elements without changing them: reshape, permute, indexing, cat, stack, pad.
+"""Ops that move elements without changing them: reshape, permute, indexing, scatter, cat, stack, pad.
 
 Their backward moves the gradient back the same way: reshape back, permute by the inverse
-permutation, scatter-add into the indexed positions, split, crop (and add the borders back).
+permutation, scatter-add into the indexed positions, gather from the scattered ones, split, crop
+(and add the borders back).
 """
 import numpy as np
 
@@ -70,6 +71,66 @@ class GetItem(Function):
         return full
 
 
+def along_axis(index, axis):
+    """The advanced index that takes, at each position p of the integer array ``index``, the element at p with its
+    ``axis`` coordinate replaced by index[p] (take_along_axis's addressing, for an ``index`` that may also be
+    shorter than the array on the other axes): each other axis indexed by its own open range."""
+    xp = backend.get_array_module(index)
+    where = [xp.arange(n).reshape([n if a == i else 1 for a in range(index.ndim)]) for i, n in enumerate(index.shape)]
+    where[axis] = index
+    return tuple(where)
+
+
+def check_gather_index(index, shape, axis, what):
+    """PyTorch's checks of a gather/scatter integer ``index`` into an array of ``shape``: as many dimensions, no
+    longer on the other axes, and every value a position on ``axis``."""
+    if index.ndim != len(shape):
+        raise ValueError(f"{what}(): index has {index.ndim} dimensions, the tensor {len(shape)} (shape {shape}); "
+                         f"they must have the same number")
+    if any(n > size for a, (n, size) in enumerate(zip(index.shape, shape)) if a != axis):
+        raise ValueError(f"{what}(): index of shape {tuple(index.shape)} must be no larger than the tensor's "
+                         f"{shape} apart from dimension {axis}")
+    check_positions(index, shape[axis], axis, what)
+
+
+def check_positions(index, size, axis, what):
+    """Every value of ``index`` in [0, size): PyTorch's bounds check (NumPy would wrap negative values around)."""
+    if not index.size:
+        return
+    lowest, highest = int(index.min()), int(index.max())
+    if lowest < 0 or highest >= size:
+        bad = lowest if lowest < 0 else highest
+        raise IndexError(f"{what}(): index {bad} is out of bounds for dimension {axis} with size {size}")
+
+
+class Scatter(Function):
+    """``a`` with ``src``'s values (or the number ``src``) written along ``axis`` at ``index`` (PyTorch's scatter),
+    or added there (``accumulate``: scatter_add). Of ``src`` only the part of ``index``'s shape is used."""
+
+    def forward(self, a, src, index, axis, accumulate=False):
+        self.where, out = along_axis(index, axis), a.copy()
+        self.accumulate, self.src_shape = accumulate, getattr(src, "shape", ())
+        self.used = tuple(slice(0, n) for n in index.shape)  # the part of src that is written
+        values = src[self.used] if hasattr(src, "shape") else src
+        if accumulate:
+            backend.scatter_add(out, self.where, values)
+        else:
+            out[self.where] = values
+        return out
+
+    def backward(self, grad):
+        grad_a = grad_src = None
+        if self.needs_grad[0] and self.accumulate:
+            grad_a = grad
+        elif self.needs_grad[0]:  # the written positions lost a's values
+            grad_a = grad.copy()
+            grad_a[self.where] = 0
+        if self.needs_grad[1]:  # each used src value went to one position: its gradient, gathered
+            grad_src = backend.get_array_module(grad).zeros(self.src_shape, grad.dtype)
+            grad_src[self.used] = grad[self.where]
+        return grad_a, grad_src, None
+
+
 class Cat(Function):
     saves_arrays = False
 
@@ -127,14 +188,14 @@ class Pad(Function):
         # the other. A fixed order, where a scatter-add with repeated indices sums in any order on the GPU.
         for axis, src in reversed(self.sources):
             lo, size = self.widths[axis][0], self.shape[axis]
-            back = grad[_along(axis, slice(lo, lo + size))].copy()
+            back = grad[along(axis, slice(lo, lo + size))].copy()
             for position in [*range(lo), *range(lo + size, len(src))]:
-                back[_along(axis, int(src[position]))] += grad[_along(axis, position)]
+                back[along(axis, int(src[position]))] += grad[along(axis, position)]
             grad = back
         return grad
 
 
-def _along(axis, index):
+def along(axis, index):
     """An index that picks ``index`` on ``axis`` and everything on the axes before it."""
     return (slice(None),) * axis + (index,)
 
