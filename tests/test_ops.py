@@ -36,6 +36,15 @@ def positive(shape, rng):
     return rng.uniform(0.5, 2.0, shape)
 
 
+def off_integers(shape, rng):
+    """Values in [-8, 8) at least 0.1 from every integer: clear of the kinks of relu6, hardtanh, hardswish..."""
+    return rng.integers(-8, 8, shape) + rng.uniform(0.1, 0.9, shape)
+
+
+def probabilities(shape, rng):
+    return rng.uniform(0.05, 0.95, shape)
+
+
 # name: (ours, theirs, input makers or shapes)
 OPS = {
     "add_broadcast": (lambda a, b: a + b, lambda a, b: a + b, [(3, 4), (4,)]),
@@ -65,6 +74,15 @@ OPS = {
     "leaky_relu": (lambda a: F.leaky_relu(a, 0.1), lambda a: TF.leaky_relu(a, 0.1), [away_from_zero]),
     "gelu": (lambda a: F.gelu(a), TF.gelu, [(3, 4)]),
     "gelu_tanh": (lambda a: F.gelu(a, "tanh"), lambda a: TF.gelu(a, approximate="tanh"), [(3, 4)]),
+    "silu": (F.silu, TF.silu, [off_integers]),
+    "mish": (F.mish, TF.mish, [off_integers]),
+    "elu_alpha": (lambda a: F.elu(a, 0.5), lambda a: TF.elu(a, 0.5), [off_integers]),
+    "hardtanh": (lambda a: F.hardtanh(a, -2.0, 3.0), lambda a: TF.hardtanh(a, -2.0, 3.0), [off_integers]),
+    "relu6": (F.relu6, TF.relu6, [off_integers]),
+    "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid, [off_integers]),
+    "hardswish": (F.hardswish, TF.hardswish, [off_integers]),
+    "softplus": (F.softplus, TF.softplus, [off_integers]),
+    "softplus_beta_threshold": (lambda a: F.softplus(a, 2.0, 4.0), lambda a: TF.softplus(a, 2.0, 4.0), [off_integers]),
     "softmax": (lambda a: a.softmax(1), lambda a: a.softmax(1), [(3, 5)]),
     "softmax_dim0": (lambda a: F.softmax(a, 0), lambda a: TF.softmax(a, 0), [(3, 5, 2)]),
     "log_softmax": (lambda a: a.log_softmax(-1), lambda a: a.log_softmax(-1), [(3, 5)]),
@@ -140,6 +158,18 @@ OPS = {
     "mse_loss": (lambda a, b: F.mse_loss(a, b), TF.mse_loss, [(3, 4), (3, 4)]),
     "mse_loss_sum": (lambda a, b: F.mse_loss(a, b, reduction="sum"), lambda a, b: TF.mse_loss(a, b, reduction="sum"),
                      [(3, 4), (3, 4)]),
+    "l1_loss": (F.l1_loss, TF.l1_loss, [(3, 4), (3, 4)]),
+    "smooth_l1_loss": (lambda a, b: F.smooth_l1_loss(a, b, beta=0.5), lambda a, b: TF.smooth_l1_loss(a, b, beta=0.5),
+                       [(3, 4), (3, 4)]),
+    "huber_loss": (lambda a, b: F.huber_loss(a, b, delta=1.5), lambda a, b: TF.huber_loss(a, b, delta=1.5),
+                   [(3, 4), (3, 4)]),
+    "binary_cross_entropy": (F.binary_cross_entropy, TF.binary_cross_entropy, [probabilities, probabilities]),
+    "bce_with_logits": (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits,
+                        [off_integers, probabilities]),
+    "kl_div_batchmean": (lambda a, t: F.kl_div(a, t, reduction="batchmean"),
+                         lambda a, t: TF.kl_div(a, t, reduction="batchmean"), [(3, 4), probabilities]),
+    "kl_div_log_target": (lambda a, t: F.kl_div(a, t, reduction="sum", log_target=True),
+                          lambda a, t: TF.kl_div(a, t, reduction="sum", log_target=True), [(3, 4), (3, 4)]),
 }
 
 

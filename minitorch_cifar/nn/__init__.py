@@ -4,8 +4,10 @@ from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout2d
-from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .layers import (ELU, GELU, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, Linear,
+                     LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module, Parameter, StateDictError
 from .parallel import DataParallel
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d

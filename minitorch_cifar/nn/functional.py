@@ -1,4 +1,6 @@
 """Stateless functions of layers and losses, as ``torch.nn.functional``."""
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -28,6 +30,44 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def gelu(input, approximate="none"):
     return ew.GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """x sigmoid(x), also called swish."""
+    return ew.SiLU.apply(input)
+
+
+def mish(input, inplace=False):
+    """x tanh(softplus(x))."""
+    return input * softplus(input).tanh()
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return ew.ELU.apply(input, alpha=alpha)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return ew.Hardtanh.apply(input, min_val=min_val, max_val=max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6); the gradient is zero at 0 and 6, as PyTorch's."""
+    return ew.Hardtanh.apply(input, min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid(input, inplace=False):
+    return ew.Hardsigmoid.apply(input)
+
+
+def hardswish(input, inplace=False):
+    return ew.Hardswish.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, computed without overflow; x itself where beta x > threshold."""
+    return ew.Softplus.apply(input, beta=beta, threshold=threshold)
 
 
 def sigmoid(input):
@@ -69,9 +109,9 @@ def _dropout(input, p, training, mask_shape):
     return Dropout.apply(input, p=p, mask_shape=mask_shape)
 
 
-def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+def _check_reduction(reduction, known=_REDUCTIONS):
+    if reduction not in known:
+        raise ValueError(f"reduction must be one of {known}, got {reduction!r}")
 
 
 def _rows(input, target, name):
@@ -187,12 +227,132 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _log_likelihood(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average`` and ``reduce``, where given, decide the reduction as they do there."""
+    if size_average is None and reduce is None:
+        return reduction
+    return "none" if reduce is False else "sum" if size_average is False else "mean"
+
+
+def _paired(input, target, name):
+    """``target`` as a tensor on the input's device, of the input's shape: PyTorch warns and broadcasts where the
+    shapes differ, which is nearly always a bug (a (N,) target against (N, 1) outputs), so here it is an error."""
+    if not isinstance(target, Tensor):
+        target = Tensor(target, dtype=input.dtype, device=input.device)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} differ")
+    return target
+
+
+def _reduce(per_element, reduction):
+    return per_element if reduction == "none" else per_element.sum() if reduction == "sum" else per_element.mean()
+
+
 def mse_loss(input, target, reduction="mean"):
     """Mean (or summed) squared error between tensors of one shape."""
     _check_reduction(reduction)
-    if tuple(np.shape(getattr(target, "data", target))) != input.shape:
-        raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape "
-                         f"{tuple(np.shape(getattr(target, 'data', target)))} differ")
-    diff = input - target
-    squared = diff * diff
-    return squared if reduction == "none" else squared.sum() if reduction == "sum" else squared.mean()
+    diff = input - _paired(input, target, "mse_loss")
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean (or summed) absolute error between tensors of one shape."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    return _reduce((input - _paired(input, target, "l1_loss")).abs(), reduction)
+
+
+def _huber(diff, delta):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2): quadratic near zero, linear beyond."""
+    size = diff.abs()
+    return ew.Where.apply(size.detach() < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for the difference d of tensors of one shape."""
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    return _reduce(_huber(input - _paired(input, target, "huber_loss"), delta), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Huber loss divided by beta: 0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (beta = 0: L1)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    diff = input - _paired(input, target, "smooth_l1_loss")
+    return _reduce(_huber(diff, beta) * (1 / beta) if beta > 0 else diff.abs(), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Cross-entropy of probabilities in [0, 1] against targets of their shape; ``weight`` scales each element (it
+    broadcasts). Each log is clamped at -100, as PyTorch's."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    target = _paired(input, target, "binary_cross_entropy")
+    probabilities = input.array
+    if backend.get_array_module(probabilities) is np and probabilities.size and not (
+            0 <= probabilities.min() and probabilities.max() <= 1):  # on a GPU not checked: it would cost a sync
+        raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
+                           f"[{probabilities.min()}, {probabilities.max()}] (for logits use "
+                           f"binary_cross_entropy_with_logits)")
+    per_element = loss.BinaryCrossEntropy.apply(input, target)
+    return _reduce(per_element if weight is None else per_element * weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Sigmoid and binary cross-entropy in one, stable for any logit x: (1 - y) x + (1 + (p - 1) y) log(1 + e^-x),
+    with p = ``pos_weight`` (the weight of positive targets; it broadcasts, as (C,) over (N, C)) and ``weight``
+    scaling each element."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    target = _paired(input, target, "binary_cross_entropy_with_logits")
+    log_one_plus_exp = ew.Softplus.apply(-input, threshold=np.inf)  # max(-x, 0) + log1p(e^-|x|): exact everywhere
+    if pos_weight is not None:
+        log_one_plus_exp = log_one_plus_exp * (1 + (pos_weight - 1) * target)
+    per_element = (1 - target) * input + log_one_plus_exp
+    return _reduce(per_element if weight is None else per_element * weight, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise KL divergence target (log target - input) of log-probabilities ``input`` from ``target``
+    (probabilities, or log-probabilities with ``log_target``); a target of 0 adds 0. reduction='batchmean' gives
+    the KL divergence per sample; 'mean' divides by the number of elements (PyTorch warns about it too)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and the support size; "
+                      "'batchmean' divides only by the batch size, as the KL divergence's definition does",
+                      stacklevel=2)
+    target = _paired(input, target, "kl_div")
+    if log_target:
+        per_element = target.exp() * (target - input)
+    else:
+        per_element = target * (target.masked_fill(target.detach() == 0, 1).log() - input)  # 0 log 0 = 0
+    if reduction == "batchmean":
+        return per_element.sum() / input.shape[0] if input.ndim else per_element.sum()
+    return _reduce(per_element, reduction)
+
+
+def one_hot(tensor, num_classes=-1):
+    """An int64 tensor of shape (*tensor.shape, num_classes), 1 at each class index of ``tensor`` and 0 elsewhere;
+    num_classes=-1 takes the largest index + 1."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got dtype {tensor.dtype}")
+    labels = tensor.array
+    xp = backend.get_array_module(labels)
+    if num_classes == -1:
+        if labels.size == 0:
+            raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+        num_classes = int(labels.max()) + 1  # a sync on a GPU, as in PyTorch
+    if xp is not np:
+        _track_target_range(labels, num_classes, "one_hot")  # checked at the next check_targets(), without a sync
+    elif labels.size and labels.min() < 0:
+        raise RuntimeError(f"one_hot: Class values must be non-negative, got {labels.min()}")
+    elif labels.size and labels.max() >= num_classes:
+        raise RuntimeError(f"one_hot: Class values must be smaller than num_classes ({num_classes}), got "
+                           f"{labels.max()}")
+    return Tensor._wrap((labels[..., None] == xp.arange(num_classes)).astype(np.int64))

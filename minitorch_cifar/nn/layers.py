@@ -48,16 +48,87 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class ReLU(Module):
+class _Activation(Module):
+    """An elementwise activation whose one argument is ``inplace`` (accepted; the result is always a new tensor)."""
+
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Activation):
     def forward(self, x):
         return F.relu(x)
 
+
+class ReLU6(_Activation):
+    def forward(self, x):
+        return F.relu6(x)
+
+
+class SiLU(_Activation):
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Mish(_Activation):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class Hardswish(_Activation):
+    extra_repr = Module.extra_repr  # PyTorch's repr leaves inplace out here
+
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class Hardsigmoid(_Activation):
+    extra_repr = Module.extra_repr  # PyTorch's repr leaves inplace out here
+
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
     def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softplus(Module):
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class LeakyReLU(Module):

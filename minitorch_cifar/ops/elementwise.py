@@ -229,6 +229,97 @@ class GELU(Function):
         return grad * (self.cdf + a * pdf)  # d(x Φ(x))/dx = Φ(x) + x φ(x)
 
 
+class SiLU(Function):
+    """a sigmoid(a), as one op: a fused backward saves the passes of sigmoid and product."""
+
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        s = 0.5 * (xp.tanh(0.5 * a) + 1)  # sigmoid, stable as in Sigmoid
+        if True in self.needs_grad:
+            self.a, self.s = a, s
+        return a * s
+
+    def backward(self, grad):
+        s = self.s
+        return grad * (s * (1 + self.a * (1 - s)))  # d(a s)/da = s + a s (1 - s)
+
+
+class ELU(Function):
+    """a where a > 0, else alpha (e^a - 1); the gradient at a = 0 is alpha, as PyTorch."""
+
+    def forward(self, a, alpha=1.0):
+        xp = backend.get_array_module(a)
+        positive = a > 0
+        out = xp.where(positive, a, alpha * xp.expm1(xp.minimum(a, 0)))  # minimum: no overflow in the unused branch
+        if True in self.needs_grad:
+            self.positive, self.out, self.alpha = positive, out, alpha
+        return out
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        return xp.where(self.positive, grad, grad * (self.out + self.alpha))  # d(alpha (e^a - 1))/da = out + alpha
+
+
+class Hardtanh(Function):
+    """a clamped to [min_val, max_val]; unlike clamp, the gradient is zero at both ends too (PyTorch's hardtanh,
+    relu6)."""
+
+    def forward(self, a, min_val=-1.0, max_val=1.0):
+        if True in self.needs_grad:
+            self.inside = (a > min_val) & (a < max_val)
+        return backend.get_array_module(a).clip(a, min_val, max_val)
+
+    def backward(self, grad):
+        return grad * self.inside
+
+
+class Hardsigmoid(Function):
+    """(a + 3) / 6 clamped to [0, 1]; the gradient 1/6 strictly inside (-3, 3), zero at and beyond, as PyTorch."""
+
+    def forward(self, a):
+        if True in self.needs_grad:
+            self.inside = (a > -3) & (a < 3)
+        return backend.get_array_module(a).clip(a * (1 / 6) + 0.5, 0, 1)
+
+    def backward(self, grad):
+        return grad * self.inside * (1 / 6)
+
+
+class Hardswish(Function):
+    """a (a + 3) / 6, 0 below -3 and a above 3. PyTorch's gradient: 0 for a <= -3, a/3 + 1/2 inside (-3, 3),
+    1 for a >= 3."""
+
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        if True in self.needs_grad:
+            self.a = a
+        return a * xp.clip(a * (1 / 6) + 0.5, 0, 1)
+
+    def backward(self, grad):
+        a = self.a
+        inside = (a > -3) & (a < 3)
+        return grad * (inside * (a * (1 / 3) + 0.5) + (a >= 3))
+
+
+class Softplus(Function):
+    """log(1 + e^(beta a)) / beta, and a itself where beta a > threshold (as PyTorch)."""
+
+    def forward(self, a, beta=1.0, threshold=20.0):
+        xp = backend.get_array_module(a)
+        scaled = a * beta
+        # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z, no lost digits for very negative z
+        smooth = (xp.maximum(scaled, 0) + xp.log1p(xp.exp(-abs(scaled)))) * (1 / beta)
+        if True in self.needs_grad:
+            self.scaled, self.threshold = scaled, threshold
+        return xp.where(scaled > threshold, a, smooth)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        z = self.scaled
+        sigmoid = 0.5 * (xp.tanh(0.5 * z) + 1)  # d softplus/da = sigmoid(beta a)
+        return xp.where(z > self.threshold, grad, grad * sigmoid)
+
+
 class Clamp(Function):
     def forward(self, a, min=None, max=None):
         xp = backend.get_array_module(a)

@@ -5,7 +5,12 @@ ignore_index, each reduction) is a weighted sum of log-probabilities:
     loss_i = sum_c A[i, c] * logp[i, c]
 with a coefficient matrix A built from the targets. Then dL/dlogp = A (times the reduction's
 scale), and through log-softmax  dL/dlogits = G - softmax * rowsum(G).
+
+Binary cross-entropy of probabilities is an op of its own too (elementwise; nn.functional reduces it), for
+PyTorch's clamped logs and gradients; the other losses are composed in nn.functional.
 """
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from .reduce import log_softmax_array
@@ -31,3 +36,25 @@ class LogLikelihood(Function):
         if not self.from_logits:
             return g_logp, None
         return g_logp - xp.exp(self.logp) * g_logp.sum(axis=1, keepdims=True), None
+
+
+class BinaryCrossEntropy(Function):
+    """-(y log x + (1 - y) log(1 - x)) elementwise, each log clamped at -100 (x = 0 or 1 costs 100, not inf), with
+    PyTorch's gradients, which ignore the clamp: (x - y) / max(x (1 - x), 1e-12) for x, log(1 - x) - log(x) for y."""
+
+    def forward(self, x, y):
+        xp = backend.get_array_module(x)
+        if True in self.needs_grad:
+            self.x, self.y = x, y
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped below
+            return -(y * xp.maximum(xp.log(x), -100) + (1 - y) * xp.maximum(xp.log1p(-x), -100))
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        x, grad_x, grad_y = self.x, None, None
+        if self.needs_grad[0]:
+            grad_x = grad * (x - self.y) / xp.maximum(x * (1 - x), 1e-12)
+        if self.needs_grad[1]:
+            with np.errstate(divide="ignore"):
+                grad_y = grad * (xp.log1p(-x) - xp.log(x))
+        return grad_x, grad_y
