@@ -7,7 +7,7 @@ from .. import backend
 from ..ops import elementwise as ew
 from ..ops import linalg, loss, pad  # noqa: F401  (pad is part of this namespace, as in PyTorch)
 from ..ops.conv import conv2d  # noqa: F401
-from ..ops.norm import batch_norm  # noqa: F401
+from ..ops.norm import batch_norm, group_norm, layer_norm  # noqa: F401
 from ..ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from ..ops.random import Dropout
 from ..tensor import Tensor

@@ -1,6 +1,7 @@
-"""Batch normalisation as one op, with its backward in closed form.
+"""Batch, group and layer normalisation, each with its backward in closed form (group and layer norm share one op,
+``Standardize``, below).
 
-Per channel c, over the M = N * (spatial size) values of a batch:
+BatchNorm, per channel c, over the M = N * (spatial size) values of a batch:
     mean = sum(x) / M,   var = sum((x - mean)^2) / M,   xhat = (x - mean) / sqrt(var + eps)
     y = weight * xhat + bias
 Backward, with g = dL/dy and the batch statistics (which depend on x):
@@ -8,6 +9,8 @@ Backward, with g = dL/dy and the batch statistics (which depend on x):
     dL/dx = weight / sqrt(var + eps) * (g - sum(g) / M - xhat * sum(g * xhat) / M)
 In eval mode the running statistics are constants, and dL/dx = weight / sqrt(running_var + eps) * g.
 """
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ..kernels.batchnorm import channel_affine, channel_sums
@@ -102,3 +105,65 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is not None:
         backend.check_same_device([input.array, running["running_mean"], running["running_var"]], "batch_norm")
     return BatchNorm.apply(input, weight, bias, **running, training=training, momentum=momentum, eps=eps)
+
+
+class Standardize(Function):
+    """xhat = (x - mean) / sqrt(var + eps), the mean and the biased variance taken over the last ``dims`` axes.
+
+    With g = dL/dxhat, sigma = sqrt(var + eps) and means over the same axes (xhat depends on x also through the
+    mean and the variance):
+        dL/dx = (g - mean(g) - xhat * mean(g * xhat)) / sigma
+    """
+
+    def forward(self, x, dims, eps):
+        xp = backend.get_array_module(x)
+        axes = tuple(range(x.ndim - dims, x.ndim))
+        work = x.astype(np.promote_types(x.dtype, np.float32), copy=False)  # float16 input: statistics in float32
+        centred = work - work.mean(axis=axes, keepdims=True)
+        invstd = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+        xhat = centred * invstd
+        if True in self.needs_grad:
+            self.xhat, self.invstd, self.axes = xhat, invstd, axes
+        return xhat.astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        g, xhat, axes = grad.astype(self.xhat.dtype, copy=False), self.xhat, self.axes
+        grad_x = (g - g.mean(axis=axes, keepdims=True) - xhat * (g * xhat).mean(axis=axes, keepdims=True)) * self.invstd
+        return grad_x.astype(grad.dtype, copy=False), None, None
+
+
+def _scaled(xhat, weight, bias, shape):
+    """xhat * weight + bias, ``weight`` and ``bias`` (either may be None) reshaped to ``shape`` to broadcast."""
+    if weight is not None:
+        xhat = xhat * weight.reshape(shape)
+    return xhat if bias is None else xhat + bias.reshape(shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise (N, C, ...) input over each group of C / num_groups channels (and all positions), then scale and
+    shift each channel by ``weight`` and ``bias`` of shape (C,)."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, ...), got {input.shape}")
+    batch, channels = input.shape[:2]
+    if channels % num_groups:
+        raise ValueError(f"group_norm: the {channels} channels of input {input.shape} do not split into "
+                         f"num_groups={num_groups} groups")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"group_norm: {name} of shape {tuple(t.shape)} does not fit the {channels} channels of "
+                             f"input {input.shape}")
+    xhat = Standardize.apply(input.reshape(batch, num_groups, -1), dims=1, eps=eps).reshape(input.shape)
+    return _scaled(xhat, weight, bias, (channels,) + (1,) * (input.ndim - 2))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise input over its trailing axes, those of ``normalized_shape``, then scale and shift elementwise by
+    ``weight`` and ``bias`` of that shape."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape={shape} needs input of shape (*, {', '.join(map(str, shape))})"
+                         f", got {input.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {name} of shape {tuple(t.shape)} is not normalized_shape={shape}")
+    return _scaled(Standardize.apply(input, dims=len(shape), eps=eps), weight, bias, shape)
