@@ -10,6 +10,7 @@ sums or BatchNorm's division by a small batch's spread amplify them.
 import numpy as np
 
 from .. import nn, optim
+from ..data import color
 from ..data import transforms as T
 from ..models import get_model
 from ..nn import functional as F
@@ -304,11 +305,51 @@ def normalize_reference(transform, batch, params):
     return np.stack([(image - mean) / std for image in images]).astype(np.float32)
 
 
+def vertical_flip_reference(transform, batch, flips):
+    return np.stack([image[:, ::-1] if flip else image for image, flip in zip(batch, flips)])
+
+
+def center_crop_reference(transform, batch, params):
+    (height, width), (crop_height, crop_width) = batch.shape[2:], transform.size
+    top, left = int(round((height - crop_height) / 2)), int(round((width - crop_width) / 2))
+    return np.stack([image[:, top:top + crop_height, left:left + crop_width] for image in batch])
+
+
+def grayscale_reference(transform, batch, chosen):
+    red, green, blue = (np.float32(w) * batch[:, c].astype(np.float32) for c, w in enumerate(color.GRAY_WEIGHTS))
+    gray = np.repeat((red + green + blue).astype(np.uint8)[:, None], 3, axis=1)
+    return np.stack([g if pick else image for image, g, pick in zip(batch, gray, chosen)])
+
+
+def erasing_reference(transform, batch, params):
+    out = batch.copy()
+    for n, (top, left), (height, width) in zip(*params[:3]):
+        out[n, :, top:top + height, left:left + width] = np.reshape(transform.value, (-1, 1, 1))
+    return out
+
+
+def jitter_reference(transform, batch, params):
+    orders, factors = params
+    out = []
+    for n, image in enumerate(batch):
+        for k in orders[n]:
+            if factors[k] is not None:
+                image = transform.ADJUSTMENTS[k](image[None], factors[k][n:n + 1])[0]
+        out.append(image)
+    return np.stack(out)
+
+
 AUGMENTATIONS = [
     Augmentation("RandomCrop zeros", T.RandomCrop(12, padding=4), crop_reference),
     Augmentation("RandomCrop reflect", T.RandomCrop((10, 12), padding=3, padding_mode="reflect"), crop_reference),
     Augmentation("RandomHorizontalFlip", T.RandomHorizontalFlip(), flip_reference),
     Augmentation("Cutout", T.Cutout(5), cutout_reference),
+    Augmentation("RandomVerticalFlip", T.RandomVerticalFlip(), vertical_flip_reference),
+    Augmentation("CenterCrop", T.CenterCrop((7, 10)), center_crop_reference),
+    Augmentation("RandomGrayscale", color.RandomGrayscale(0.5), grayscale_reference),
+    Augmentation("RandomErasing", T.RandomErasing(0.7, value=(10, 20, 30)), erasing_reference),
+    # a GPU may sum the grey's mean in another order: a pixel may then land one level off
+    Augmentation("ColorJitter", color.ColorJitter(0.4, 0.4, 0.4, 0.1), jitter_reference, tolerance=(1.0, 0.0)),
     Augmentation("Normalize", T.Normalize(T.CIFAR10_MEAN, T.CIFAR10_STD), normalize_reference,
                  tolerance=(1e-6, 1e-6)),
     Augmentation("Compose crop-flip-cutout-normalize",

@@ -9,6 +9,10 @@ as a batch of one: a (C, H, W) Tensor, or an (H, W, C) NumPy array or PIL image 
 comes back in the kind it came in.
 """
 import enum
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,7 +36,7 @@ class BatchTransform:
         if isinstance(images, Tensor):
             return Tensor._wrap(self._on_planes(images.array, rng))
         if _is_pil_image(images):
-            return _to_pil(self(_image_array(images), rng), type(self).__name__)
+            return to_pil(self(_image_array(images), rng), type(self).__name__)
         if images.ndim == 3:  # one (H, W, C) image, as torchvision's ToTensor reads NumPy arrays
             xp = backend.get_array_module(images)
             return xp.moveaxis(self._on_planes(xp.moveaxis(_image_array(images), -1, 0), rng), 0, -1)
@@ -45,7 +49,11 @@ class BatchTransform:
         if images.ndim != 4:
             raise ValueError(f"{type(self).__name__} expects a batch (N, C, H, W) or one image (a (C, H, W) Tensor, "
                              f"or an (H, W, C) array), got shape {tuple(images.shape)}")
-        return self.apply(images, self.sample(tuple(images.shape), rng))
+        return self._on_batch(images, rng)
+
+    def _on_batch(self, batch, rng):
+        """This transform of a batch (N, C, H, W): parameters drawn from ``rng`` by ``sample``, then ``apply``."""
+        return self.apply(batch, self.sample(tuple(batch.shape), rng))
 
     def sample(self, shape, rng):
         """This transform's random parameters for a batch of ``shape``, as NumPy arrays (None if not random)."""
@@ -72,7 +80,7 @@ def _image_array(image):
     return array
 
 
-def _to_pil(array, name):
+def to_pil(array, name):
     """An (H, W, C) uint8 array as a PIL image, as torchvision's transforms return PIL images they were given."""
     from PIL import Image
 
@@ -90,13 +98,103 @@ class Compose(BatchTransform):
         self.transforms = list(transforms)
 
     def __call__(self, images, rng=None):
-        rng = rng if rng is not None else backend.generator(np)
-        for transform in self.transforms:
-            images = transform(images, rng) if isinstance(transform, BatchTransform) else transform(images)
-        return images
+        return _one_after_another(self.transforms, images, rng if rng is not None else backend.generator(np))
 
     def __repr__(self):
         return "Compose([\n" + "".join(f"    {t!r},\n" for t in self.transforms) + "])"
+
+
+def _one_after_another(transforms, images, rng):
+    for transform in transforms:
+        images = transform(images, rng) if isinstance(transform, BatchTransform) else transform(images)
+    return images
+
+
+class _RandomTransforms(BatchTransform):
+    """Base of the transforms that pick, for each image of a batch on its own, which of ``transforms`` it goes
+    through. The picked images of a batch go through a transform together, as a batch (an array (k, C, H, W),
+    also for a callable that is not one of these transforms), and must keep their shape and dtype."""
+
+    def __init__(self, transforms):
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence")
+        self.transforms = list(transforms)
+
+    def _transform_some(self, out, which, transforms, rng):
+        """Put the images of ``out`` where ``which`` (N,) is True through ``transforms``, in place."""
+        xp = backend.get_array_module(out)
+        index = xp.asarray(np.flatnonzero(which))
+        done = _one_after_another(transforms, out[index], rng)
+        if done.shape[1:] != out.shape[1:] or done.dtype != out.dtype:
+            raise ValueError(f"{type(self).__name__} of a batch changes some images and keeps others, so its "
+                             f"transforms must keep an image's shape and dtype: {tuple(out.shape[1:])} {out.dtype} "
+                             f"became {tuple(done.shape[1:])} {done.dtype}")
+        out[index] = done
+
+    def __repr__(self):
+        return f"{type(self).__name__}(" + "".join(f"\n    {t}" for t in self.transforms) + "\n)"
+
+
+class RandomApply(_RandomTransforms):
+    """Put each image, with probability ``p``, through all of ``transforms`` (see ``_RandomTransforms``)."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__(transforms)
+        self.p = float(p)
+
+    def sample(self, shape, rng):
+        """Which images are transformed: (N,) bools."""
+        return rng.random(shape[0]) < self.p
+
+    def _on_batch(self, batch, rng):
+        out = batch.copy()
+        self._transform_some(out, self.sample(batch.shape, rng), self.transforms, rng)
+        return out
+
+    def __repr__(self):
+        return super().__repr__().replace("(", f"(\n    p={self.p}", 1)
+
+
+class RandomChoice(_RandomTransforms):
+    """Put each image through one of ``transforms``, picked with the relative weights ``p`` (equal if None)."""
+
+    def __init__(self, transforms, p=None):
+        super().__init__(transforms)
+        if p is not None and not isinstance(p, Sequence):
+            raise TypeError("Argument p should be a sequence")
+        if p is not None and (len(p) != len(self.transforms) or min(p) < 0 or sum(p) <= 0):
+            raise ValueError(f"RandomChoice needs one weight >= 0 per transform, not all zero: got p={p} for "
+                             f"{len(self.transforms)} transforms")
+        self.p = p
+
+    def sample(self, shape, rng):
+        """Which transform each image goes through: (N,) indices."""
+        weights = None if self.p is None else np.asarray(self.p, dtype=np.float64) / sum(self.p)
+        return rng.choice(len(self.transforms), size=shape[0], p=weights)
+
+    def _on_batch(self, batch, rng):
+        out, picks = batch.copy(), self.sample(batch.shape, rng)
+        for k, transform in enumerate(self.transforms):
+            self._transform_some(out, picks == k, [transform], rng)
+        return out
+
+    def __repr__(self):
+        return f"{super().__repr__()}(p={self.p})"
+
+
+class RandomOrder(_RandomTransforms):
+    """Put each image through all of ``transforms``, in an order drawn for every image."""
+
+    def sample(self, shape, rng):
+        """Each image's order of the transforms: (N, len(transforms)) indices, a permutation in every row."""
+        return rng.random((shape[0], len(self.transforms))).argsort(axis=1)
+
+    def _on_batch(self, batch, rng):
+        out, orders = batch.copy(), self.sample(batch.shape, rng)
+        for step in range(len(self.transforms)):
+            for k, transform in enumerate(self.transforms):
+                self._transform_some(out, orders[:, step] == k, [transform], rng)
+        return out
 
 
 class ToFloat(BatchTransform):
@@ -215,8 +313,27 @@ class RandomCrop(BatchTransform):
         return windows[xp.arange(len(batch)), :, corners[:, 0], corners[:, 1]]
 
 
-class RandomHorizontalFlip(BatchTransform):
-    """Mirror each image left to right with probability ``p``."""
+class CenterCrop(BatchTransform):
+    """Cut the central ``size`` window (an int for a square) of every image, first padding with zeros an image
+    smaller than ``size``, as torchvision (which rounds an odd margin's half to even, as Python's ``round``)."""
+
+    def __init__(self, size):
+        self.size = (int(size), int(size)) if isinstance(size, numbers.Number) else tuple(size)
+        self.size = self.size * 2 if len(self.size) == 1 else self.size
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise ValueError(f"CenterCrop needs a positive int or (h, w) for size, got {size!r}")
+
+    def apply(self, batch, params):
+        (height, width), (crop_height, crop_width) = batch.shape[2:], self.size
+        rows, cols = max(crop_height - height, 0), max(crop_width - width, 0)
+        batch = pad(batch, (rows // 2, (rows + 1) // 2, cols // 2, (cols + 1) // 2)) if rows or cols else batch
+        top = int(round((batch.shape[2] - crop_height) / 2))
+        left = int(round((batch.shape[3] - crop_width) / 2))
+        return batch[:, :, top:top + crop_height, left:left + crop_width].copy()
+
+
+class _RandomFlip(BatchTransform):
+    axis = None  # the image axis reversed: -1 columns, -2 rows
 
     def __init__(self, p=0.5):
         self.p = float(p)
@@ -229,8 +346,18 @@ class RandomHorizontalFlip(BatchTransform):
         xp = backend.get_array_module(batch)
         index = xp.asarray(np.flatnonzero(flip))
         out = batch.copy()
-        out[index] = batch[index, ..., ::-1]
+        out[index] = xp.flip(batch[index], axis=self.axis)
         return out
+
+
+class RandomHorizontalFlip(_RandomFlip):
+    """Mirror each image left to right with probability ``p``."""
+    axis = -1
+
+
+class RandomVerticalFlip(_RandomFlip):
+    """Turn each image upside down with probability ``p``."""
+    axis = -2
 
 
 class Cutout(BatchTransform):
@@ -257,6 +384,65 @@ class Cutout(BatchTransform):
         cols = xp.clip(start[:, 1:] + span, 0, width - 1)
         out = batch.copy()
         out[xp.arange(len(batch))[:, None, None], :, rows[:, :, None], cols[:, None, :]] = 0
+        return out
+
+
+class RandomErasing(BatchTransform):
+    """Fill a random rectangle of each image, with probability ``p``, with ``value``: a number, one per channel, or
+    ``'random'`` (standard normal noise), as torchvision (Zhong et al. 2017): the rectangle covers a fraction of
+    the image drawn uniformly from ``scale``, its height / width drawn log-uniformly from ``ratio``, drawn again up
+    to 10 times until it fits inside, else the image is left as it is. ``inplace``: accepted as torchvision's; a
+    new array either way."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)")
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        if p < 0 or p > 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        self.p, self.scale, self.ratio, self.value, self.inplace = p, scale, ratio, value, inplace
+
+    def sample(self, shape, rng):
+        """The erased images, their rectangles and, for ``value='random'``, the noise: (index (k,), top-left corners
+        (k, 2), sizes (k, 2) as rows and columns, noise (k, C, H, W) or None)."""
+        count, channels, height, width = shape
+        if not isinstance(self.value, (str, numbers.Number)) and len(self.value) not in (1, channels):
+            raise ValueError(f"If value is a sequence, it should have either a single value or {channels} (number "
+                             f"of input channels)")
+        erased = rng.random(count) < self.p
+        tries = (int(erased.sum()), 10)
+        areas = height * width * rng.uniform(self.scale[0], self.scale[1], tries)
+        aspects = np.exp(rng.uniform(math.log(self.ratio[0]), math.log(self.ratio[1]), tries))
+        sizes = np.rint(np.sqrt(np.stack([areas * aspects, areas / aspects], axis=-1))).astype(np.int64)
+        fits = (sizes < (height, width)).all(axis=-1)
+        found = fits.any(axis=1)  # images with no rectangle in 10 tries stay as they are
+        index, sizes = np.flatnonzero(erased)[found], sizes[found, fits.argmax(axis=1)[found]]  # the first fitting try
+        corners = rng.integers(0, (height, width) - sizes + 1)
+        noise = rng.standard_normal((len(index),) + tuple(shape[1:]), dtype=np.float32) if self.value == "random" \
+            else None
+        return index, corners, sizes, noise
+
+    def apply(self, batch, params):
+        index, corners, sizes, noise = params
+        xp = backend.get_array_module(batch)
+        # inside[k, i, j]: pixel (i, j) lies in image k's rectangle, rows then columns
+        rows, cols = (xp.arange(n)[None] - xp.asarray(corners[:, axis:axis + 1]) for axis, n in
+                      enumerate(batch.shape[2:]))
+        sizes = xp.asarray(sizes)
+        inside = ((rows >= 0) & (rows < sizes[:, :1]))[:, :, None] & ((cols >= 0) & (cols < sizes[:, 1:]))[:, None]
+        value = xp.asarray(noise if noise is not None else np.array(self.value, np.float32).reshape(-1, 1, 1))
+        out = batch.copy()
+        on = xp.asarray(index)
+        out[on] = xp.where(inside[:, None], value.astype(batch.dtype), batch[on])
         return out
 
 
