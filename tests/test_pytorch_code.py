@@ -467,6 +467,12 @@ def test_a_one_cycle_adamw_loop_with_clipping_trains_as_in_pytorch(model_file, t
     run_sample([model_file, "train_loop_onecycle.py"], tmp_path, monkeypatch, tiny_images(), weights_atol=4e-3)
 
 
+def test_todays_blocks_and_training_tricks_run_as_in_pytorch(tmp_path, monkeypatch):
+    """Chunked ShuffleNet units, GroupNorm, LayerNorm, Hardswish and SiLU, a ModuleDict of heads; mixup on one-hot
+    targets, label smoothing by scatter_, distillation by kl_div, torch.norm of the gradients, top-k accuracy."""
+    run_sample(["modern_blocks.py", "train_loop_tricks.py"], tmp_path, monkeypatch, tiny_images())
+
+
 def assert_same_figure(theirs, ours, name):
     """The figure ``name`` both sides wrote has the same pixels, but for a few: a curve drawn to the scale of its
     own narrow range (a loss over a few steps) shows float32's last digits."""
