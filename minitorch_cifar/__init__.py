@@ -10,10 +10,10 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .backend import cuda_is_available, get_array_module
 from .devices import cuda, device
 from .kernels.switch import get_kernels, set_kernels, use_kernels
-from .factories import (Generator, arange, empty, empty_like, from_numpy, full, full_like, linspace, ones, ones_like,
-                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .factories import (Generator, arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
-from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, uint8
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, set_printoptions, uint8
 from . import data, models, nn, optim, train
 from .nn.functional import avg_pool2d, max_pool2d
 from .serialization import load, save
@@ -51,6 +51,18 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor(data, dtype=dtype, device=device)
 
 
+def get_default_dtype():
+    """The dtype of new float tensors: float32 (fixed here; PyTorch's ``set_default_dtype`` has no counterpart)."""
+    return float32
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """``input.repeat_interleave(repeats, dim)``; with ``input`` alone, each index i repeated ``input[i]`` times."""
+    if repeats is None:
+        return arange(len(input), device=input.device).repeat_interleave(input)
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
 def _method_as_function(name):
     def fn(input, *args, **kwargs):
         return getattr(input, name)(*args, **kwargs)
@@ -64,7 +76,10 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "
               "transpose", "permute", "unsqueeze", "squeeze", "matmul", "floor", "ceil", "round", "add", "sub",
               "mul", "div", "pow", "eq", "masked_fill", "topk", "clone", "detach", "t", "split", "chunk", "unbind",
               "index_select", "gather", "scatter", "scatter_add", "flip", "roll", "isnan", "isinf", "isfinite", "all",
-              "any", "norm", "sign"):
+              "any", "norm", "sign", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "floor_divide",
+              "remainder", "fmod", "sort", "argsort", "cumsum", "prod", "logsumexp", "count_nonzero", "masked_select",
+              "nonzero", "unique", "bincount", "square", "rsqrt", "reciprocal", "erf", "lerp", "addcmul", "addcdiv",
+              "mm", "bmm", "dot", "outer", "tril", "triu", "isclose", "allclose", "equal"):
     globals()[_name] = _method_as_function(_name)
 del _name
 

@@ -110,3 +110,8 @@ class Generator(np.random.Generator):
         """Restart from ``seed``; returns the generator, as PyTorch's (``Generator().manual_seed(42)``)."""
         self.bit_generator.state = np.random.PCG64(seed).state
         return self
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """An n x m matrix (n x n without ``m``) with ones on the diagonal, zeros elsewhere."""
+    return _make(lambda xp, s, d: xp.eye(n, m, dtype=d), ((),), dtype, device, requires_grad)

@@ -1,6 +1,8 @@
 """``Tensor``: an n-dimensional array (NumPy or CuPy) that records the ops made on it for autograd."""
 import collections
+import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -20,9 +22,48 @@ _TYPE_NAMES = {np.float32: "Float", np.float64: "Double", np.float16: "Half", np
                np.int16: "Short", np.int8: "Char", np.uint8: "Byte", np.bool_: "Bool"}  # PyTorch's type names
 
 
+_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+             "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+             "full": dict(precision=4, threshold=math.inf, edgeitems=3, linewidth=80)}  # PyTorch's
+_print_options = dict(_PROFILES["default"], sci_mode=None)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print, as PyTorch's: ``precision`` digits after the point, at most ``threshold`` entries before
+    the middle ones are left out (``edgeitems`` shown at each end), lines of ``linewidth`` characters; ``profile``
+    ('default', 'short', 'full') sets all four first; ``sci_mode`` True or False forces scientific notation on or
+    off (None: NumPy's choice)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+        _print_options.update(_PROFILES[profile])
+    given = dict(precision=precision, threshold=threshold, edgeitems=edgeitems, linewidth=linewidth)
+    _print_options.update({name: value for name, value in given.items() if value is not None}, sci_mode=sci_mode)
+
+
+def _array2string_options():
+    """``_print_options`` as ``np.array2string``'s arguments."""
+    options = _print_options
+    threshold = sys.maxsize if options["threshold"] == math.inf else int(options["threshold"])
+    out = dict(precision=options["precision"], threshold=threshold, edgeitems=options["edgeitems"],
+               max_line_width=options["linewidth"])
+    if options["sci_mode"] is not None:
+        notation = f".{options['precision']}{'e' if options['sci_mode'] else 'f'}"
+        out["formatter"] = {"float_kind": lambda v: format(v, notation)}
+    return out
+
+
 def _default_dtype(array):
     """Python floats become float32 (the framework's default); everything else keeps its dtype."""
     return np.float32 if array.dtype == np.float64 else None
+
+
+def _in_place(method):
+    """The in-place form of the Tensor ``method``: its result written into the tensor (``Tensor._inplace``)."""
+    def in_place(self, *args, **kwargs):
+        return self._inplace(lambda t: method(t, *args, **kwargs))
+    in_place.__name__ = method.__name__ + "_"
+    return in_place
 
 
 class Tensor:
@@ -131,7 +172,7 @@ class Tensor:
 
     def __repr__(self):
         array = backend.to_device(self.array, "cpu")
-        body = np.array2string(array, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(array, separator=", ", prefix="tensor(", **_array2string_options())
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -639,6 +680,229 @@ class Tensor:
                 out = shape_ops.Cat.apply(head, tail, axis=dim)
         return out.clone() if out is self else out  # a copy also where nothing moved, as PyTorch's
 
+    # ------------------------------------------------------------------ bitwise and integer arithmetic
+    # ``&``, ``|``, ``^``, ``~`` on bool and integer tensors (logical on bools); ``//``, ``%`` and fmod with PyTorch's
+    # signs. Only remainder and fmod carry a gradient (1 for the dividend), as in PyTorch.
+    def __and__(self, other):
+        return self._compare(other, ew.bitwise_and)
+
+    def __or__(self, other):
+        return self._compare(other, ew.bitwise_or)
+
+    def __xor__(self, other):
+        return self._compare(other, ew.bitwise_xor)
+
+    def __invert__(self):
+        return Tensor._wrap(ew.bitwise_not(self.array))
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
+
+    def floor_divide(self, other):
+        """self / other rounded down (integers stay integers); no gradient, as in PyTorch."""
+        return self._compare(other, ew.floor_divide)
+
+    def __rfloordiv__(self, other):
+        return self._compare(other, lambda a, b: ew.floor_divide(b, a))
+
+    def remainder(self, other):
+        """self - floor(self / other) * other: the sign of the divisor, as Python's ``%``."""
+        return ew.Remainder.apply(self, other, how="floor")
+
+    def __rmod__(self, other):
+        return ew.Remainder.apply(other, self, how="floor")
+
+    def fmod(self, other):
+        """self - trunc(self / other) * other: the sign of the dividend, as C's fmod."""
+        return ew.Remainder.apply(self, other, how="trunc")
+
+    __floordiv__, __mod__ = floor_divide, remainder
+
+    __iand__, __ior__, __ixor__, __ifloordiv__, __imod__ = map(_in_place, (__and__, __or__, __xor__, __floordiv__,
+                                                                         __mod__))
+
+    def __contains__(self, element):
+        """``element in t``: whether some entry equals ``element`` (a number or a tensor broadcast against this one)."""
+        if not isinstance(element, (Tensor, numbers.Number)):
+            raise TypeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
+        return bool((self == element).any())
+
+    # ------------------------------------------------------------------ orderings, running sums, products, counts
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along ``dim``, ascending unless ``descending``; NaN counts as the largest. The sort
+        is always stable (ties keep their order), whatever ``stable`` says."""
+        order = self.argsort(dim, descending)
+        return ReturnTypes(self.clone(), order) if self.ndim == 0 else self._picks_along(order.array, dim)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort ``dim`` (``sort``'s indices)."""
+        dim = _dim(dim, self.ndim, "argsort")
+        if self.ndim == 0:
+            return Tensor._wrap(reduce.sort_order(self.array.reshape(1), 0).reshape(()))
+        return Tensor._wrap(reduce.sort_order(self.array, dim, descending))
+
+    def _picks_along(self, index, dim):
+        """(values, indices): the entries at positions ``index`` (an integer array) along ``dim``, differentiable."""
+        return ReturnTypes(shape_ops.GetItem.apply(self, index=shape_ops.along_axis(index, dim)), Tensor._wrap(index))
+
+    def cumsum(self, dim, *, dtype=None):
+        """The running sums along ``dim``."""
+        x = self._accumulating(dtype)
+        return x.clone() if self.ndim == 0 else reduce.CumSum.apply(x, axis=_dim(dim, self.ndim, "cumsum"))
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """The product of all entries, or along ``dim``; its gradient is right also where entries are 0."""
+        x = self._accumulating(dtype)
+        if dim is None or self.ndim == 0:
+            return reduce.Prod.apply(x.reshape(-1), axis=0)  # 0-d, as is a 0-d tensor's product along dim 0
+        return reduce.Prod.apply(x, axis=_dim(dim, self.ndim, "prod"), keepdims=keepdim)
+
+    def _accumulating(self, dtype):
+        """This tensor in ``dtype``, or, where none is given, in int64 if it is a bool or integer tensor (PyTorch's
+        type for their sums and products)."""
+        dtype = np.int64 if dtype is None and self.dtype.kind in "biu" else dtype
+        return self if dtype is None else self.to(dtype=dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(self))) over ``dim`` (an int or a tuple), computed without overflow."""
+        x = self if self.dtype.kind in "fc" else self.float()
+        return reduce.LogSumExp.apply(x, axis=dim, keepdims=keepdim)
+
+    def count_nonzero(self, dim=None):
+        xp = backend.get_array_module(self.array)
+        return Tensor._wrap(xp.asarray(xp.count_nonzero(self.array, axis=dim), dtype=np.int64))
+
+    def masked_select(self, mask):
+        """The entries where the bool ``mask`` holds (the two broadcast against each other), as a 1-d tensor."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=self.device)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_select: expected a bool mask, got dtype {mask.dtype}")
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+        return self.expand(shape)[mask.expand(shape)]
+
+    def nonzero(self, *, as_tuple=False):
+        """The indices of the nonzero entries: an (n, ndim) tensor, or with ``as_tuple`` one tensor per axis."""
+        xp = backend.get_array_module(self.array)
+        if as_tuple:
+            return tuple(Tensor._wrap(i) for i in xp.nonzero(xp.atleast_1d(self.array)))
+        return Tensor._wrap(xp.argwhere(self.array))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (with ``dim``, the distinct slices along it), always sorted; on request also where each
+        entry's value is among them and how often each occurs. No gradient."""
+        dim = None if dim is None else _dim(dim, self.ndim, "unique")
+        out = [Tensor._wrap(a) for a in reduce.unique(self.array, return_inverse, return_counts, dim)]
+        return tuple(out) if len(out) > 1 else out[0]
+
+    def bincount(self, weights=None, minlength=0):
+        """How often each of 0, 1, ... occurs in this 1-d non-negative integer tensor (or the sum of its
+        ``weights``)."""
+        weights = weights.array if isinstance(weights, Tensor) else weights
+        return Tensor._wrap(reduce.bincount(self.array, weights, minlength))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each entry along ``dim`` (of the flattened tensor, without it) repeated ``repeats`` times (an int, or a
+        count for each entry)."""
+        x, dim = (self.flatten(), 0) if dim is None else (self, _dim(dim, self.ndim, "repeat_interleave"))
+        xp = backend.get_array_module(self.array)
+        repeats = repeats.tolist() if isinstance(repeats, Tensor) else repeats  # CuPy's repeat takes ints or a list
+        return x[shape_ops.along(dim, xp.repeat(xp.arange(x.shape[dim]), repeats))]
+
+    # ------------------------------------------------------------------ more maths, as compositions
+    def square(self):
+        return self * self
+
+    def reciprocal(self):
+        return 1 / self
+
+    def rsqrt(self):
+        return self ** -0.5
+
+    def erf(self):
+        return ew.Erf.apply(self if self.dtype.kind in "fc" else self.float())
+
+    def lerp(self, end, weight):
+        """self + weight (end - self)."""
+        return self + weight * (end - self)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """self + value tensor1 tensor2."""
+        return self + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """self + value tensor1 / tensor2."""
+        return self + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+
+    lerp_, addcmul_, addcdiv_ = map(_in_place, (lerp, addcmul, addcdiv))
+
+    # ------------------------------------------------------------------ matrices and comparisons of whole tensors
+    def mm(self, mat2):
+        """The product of two matrices."""
+        linalg.check_product_shapes("mm", self.shape, mat2.shape)
+        return self @ mat2
+
+    def bmm(self, batch2):
+        """The products of two batches of matrices (3-d tensors), one pair at a time."""
+        linalg.check_product_shapes("bmm", self.shape, batch2.shape)
+        return self @ batch2
+
+    def dot(self, other):
+        """The inner product of two 1-d tensors of one size."""
+        linalg.check_product_shapes("dot", self.shape, other.shape)
+        return self @ other
+
+    def outer(self, vec2):
+        """The outer product of two 1-d tensors: self[i] vec2[j]."""
+        linalg.check_product_shapes("outer", self.shape, vec2.shape)
+        return self.unsqueeze(1) * vec2.unsqueeze(0)
+
+    @property
+    def mT(self):
+        """The transpose of the last two axes (of a matrix, or of each matrix of a batch)."""
+        if self.ndim < 2:
+            raise ValueError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D "
+                             f"tensor.")
+        return self.transpose(-2, -1)
+
+    def tril(self, diagonal=0):
+        """The entries on and below the ``diagonal``-th diagonal of the last two axes (0 above; diagonal 0 is the main
+        one, positive ones above it); the gradient passes where the entries are kept."""
+        return self._triangle(diagonal, lower=True)
+
+    def triu(self, diagonal=0):
+        """The entries on and above the ``diagonal``-th diagonal of the last two axes (0 below)."""
+        return self._triangle(diagonal, lower=False)
+
+    def _triangle(self, diagonal, lower):
+        if self.ndim < 2:
+            raise ValueError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions, got shape "
+                             f"{self.shape}")
+        return ew.Where.apply(shape_ops.triangle(self.array, diagonal, lower), self, self.dtype.type(0))
+
+    tril_, triu_ = map(_in_place, (tril, triu))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """Whether each entry is within atol + rtol |other| of ``other``'s: a bool tensor."""
+        return self._compare(other, lambda a, b: backend.get_array_module(a).isclose(a, b, rtol, atol, equal_nan))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """Whether every entry is close to ``other``'s (``isclose``): a Python bool."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    def equal(self, other):
+        """Whether ``other`` has the same shape and the same entries: a Python bool."""
+        return self.shape == other.shape and bool((self == other).all())
+
+    def is_contiguous(self, memory_format=None):
+        """Always True: every op here takes any memory layout (``view`` copies where needed), so no tensor needs
+        ``contiguous()``."""
+        return True
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place: it becomes a leaf that requires no gradient."""
+        self._creator, self.requires_grad = None, False
+        return self
+
     # ------------------------------------------------------------------ PyTorch compatibility
     # NumPy interop, dtype names, ``new_*`` factories, rounding, and the in-place family (``add_``, ``mul_``,
     # ``normal_`` ...). An in-place op computes its result out of place, writes it into this tensor's array
@@ -708,9 +972,8 @@ class Tensor:
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """The ``k`` largest (or smallest) values along ``dim`` and their indices, largest first."""
         xp = backend.get_array_module(self.array)
-        order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
-        index = xp.take(order, xp.arange(k), axis=dim)
-        return ReturnTypes(shape_ops.GetItem.apply(self, index=shape_ops.along_axis(index, dim)), Tensor._wrap(index))
+        order = reduce.sort_order(self.array, dim, descending=largest)
+        return self._picks_along(xp.take(order, xp.arange(k), axis=dim), dim)
 
     def nelement(self):
         return self.numel()

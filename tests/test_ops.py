@@ -45,6 +45,18 @@ def probabilities(shape, rng):
     return rng.uniform(0.05, 0.95, shape)
 
 
+def signs(shape, rng):
+    """-1 or 1: a divisor by which off_integers' values stay clear of the jumps of % and fmod."""
+    return rng.choice([-1.0, 1.0], shape)
+
+
+def with_zeros(shape, rng):
+    """Uniform values with one 0 in the first row and two in the second (products with a zero factor)."""
+    values = rng.uniform(-2, 2, shape)
+    values[0, 1] = values[1, 0] = values[1, 2] = 0.0
+    return values
+
+
 # name: (ours, theirs, input makers or shapes)
 OPS = {
     "add_broadcast": (lambda a, b: a + b, lambda a, b: a + b, [(3, 4), (4,)]),
@@ -170,6 +182,42 @@ OPS = {
                          lambda a, t: TF.kl_div(a, t, reduction="batchmean"), [(3, 4), probabilities]),
     "kl_div_log_target": (lambda a, t: F.kl_div(a, t, reduction="sum", log_target=True),
                           lambda a, t: TF.kl_div(a, t, reduction="sum", log_target=True), [(3, 4), (3, 4)]),
+    "remainder": (lambda a, b: a % b, lambda a, b: a % b, [off_integers, signs]),
+    "fmod": (lambda a, b: mt.fmod(a, b), torch.fmod, [off_integers, signs]),
+    "sort": (lambda a: a.sort(1).values, lambda a: a.sort(1).values, [distinct]),
+    "sort_descending_dim0": (lambda a: mt.sort(a, 0, descending=True)[0],
+                             lambda a: torch.sort(a, 0, descending=True)[0], [distinct]),
+    "cumsum": (lambda a: a.cumsum(1), lambda a: a.cumsum(1), [(2, 3, 4)]),
+    "cumsum_dim0": (lambda a: mt.cumsum(a, dim=-3), lambda a: torch.cumsum(a, dim=-3), [(2, 3, 4)]),
+    "prod_with_zeros": (lambda a: a.prod(1), lambda a: a.prod(1), [with_zeros]),
+    "prod_all_keepdim": (lambda a: a.prod() + a.prod(0, keepdim=True), lambda a: a.prod() + a.prod(0, keepdim=True),
+                         [positive]),
+    "logsumexp": (lambda a: a.logsumexp(1), lambda a: a.logsumexp(1), [(3, 4)]),
+    "logsumexp_dims_keepdim": (lambda a: mt.logsumexp(a, (0, 2), keepdim=True),
+                               lambda a: torch.logsumexp(a, (0, 2), keepdim=True), [(2, 3, 4)]),
+    "masked_select_broadcast": (lambda a: a.masked_select(mt.tensor([True, False, True, True], device=a.device)),
+                                lambda a: a.masked_select(torch.tensor([True, False, True, True])), [(3, 4)]),
+    "repeat_interleave": (lambda a: a.repeat_interleave(2, 1), lambda a: a.repeat_interleave(2, 1), [(3, 4)]),
+    "repeat_interleave_counts": (lambda a: mt.repeat_interleave(a, mt.tensor([2, 0, 1], device=a.device)),
+                                 lambda a: torch.repeat_interleave(a, torch.tensor([2, 0, 1])), [(3,)]),
+    "square": (lambda a: a.square(), torch.square, [(3, 4)]),
+    "rsqrt": (lambda a: mt.rsqrt(a), torch.rsqrt, [positive]),
+    "reciprocal": (lambda a: a.reciprocal(), torch.reciprocal, [away_from_zero]),
+    "erf": (lambda a: mt.erf(a), torch.erf, [(3, 4)]),
+    "lerp": (lambda a, b, w: a.lerp(b, w), torch.lerp, [(3, 4), (3, 4), (4,)]),
+    "lerp_number": (lambda a, b: mt.lerp(a, b, 0.3), lambda a, b: torch.lerp(a, b, 0.3), [(3, 4), (3, 1)]),
+    "addcmul": (lambda a, b, c: mt.addcmul(a, b, c, value=0.5), lambda a, b, c: torch.addcmul(a, b, c, value=0.5),
+                [(3, 4), (4,), (3, 1)]),
+    "addcdiv": (lambda a, b, c: a.addcdiv(b, c, value=-2), lambda a, b, c: a.addcdiv(b, c, value=-2),
+                [(3, 4), (3, 4), positive]),
+    "mm": (lambda a, b: mt.mm(a, b), torch.mm, [(3, 4), (4, 2)]),
+    "bmm": (lambda a, b: a.bmm(b), torch.bmm, [(2, 3, 4), (2, 4, 5)]),
+    "dot": (lambda a, b: mt.dot(a, b), torch.dot, [(4,), (4,)]),
+    "outer": (lambda a, b: mt.outer(a, b), torch.outer, [(3,), (4,)]),
+    "tril": (lambda a: a.tril(), lambda a: a.tril(), [(2, 3, 4)]),
+    "triu_diagonal": (lambda a: mt.triu(a, 1) + mt.tril(a, -2), lambda a: torch.triu(a, 1) + torch.tril(a, -2),
+                      [(4, 3)]),
+    "mT": (lambda a: a.mT * 1.5, lambda a: a.mT * 1.5, [(2, 3, 4)]),
 }
 
 
@@ -585,3 +633,169 @@ def test_norm_and_sign_give_pytorchs_zero_gradients(device):
     assert sign.tolist() == [-1, 0, 1]
     sign.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
+# ----------------------------------------------------------------------------- operators, orderings, counts
+def test_bitwise_and_integer_operators_match_torch_and_keep_dtypes(device):
+    a, b = np.array([[5, -3, 0], [7, 2, -8]]), np.array([3, -2, 5])
+    ours = [mt.tensor(a, device=device), mt.tensor(b, device=device)]
+    theirs = [torch.tensor(a), torch.tensor(b)]
+    calls = [lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y, lambda x, y: ~x, lambda x, y: x // y,
+             lambda x, y: x % y, lambda x, y: 7 // y, lambda x, y: -7 % y, lambda x, y: 3 ^ x, lambda x, y: x % 2.5,
+             lambda x, y: (x > 0) & (y < 3), lambda x, y: True | (x > 0), lambda x, y: ~(x > 0) ^ False,
+             lambda x, y: (x < 0).to(x.dtype) | 8, lambda x, y: x.int() & y.int(), lambda x, y: x.fmod(y),
+             lambda x, y: x.float() // y, lambda x, y: x.float().remainder(-2), lambda x, y: -7.5 % y.float()]
+    for i, call in enumerate(calls):
+        out, expected = call(*ours), call(*theirs)
+        assert out.dtype == expected.numpy().dtype, f"call {i}: {out.dtype} against {expected.dtype}"
+        np.testing.assert_array_equal(out.cpu().numpy(), expected.numpy(), err_msg=f"call {i}")
+    x = mt.tensor(a, device=device)
+    assert x.__floordiv__(2) is not x and 5 in x and -8 in x and 4 not in x and mt.tensor(7) in x
+    mask = x > 0
+    mask &= x < 6
+    mask |= x == -8
+    x //= 2
+    x %= 3
+    np.testing.assert_array_equal(mask.cpu().numpy(), (torch.tensor(a) > 0) & (torch.tensor(a) < 6) | (
+        torch.tensor(a) == -8))
+    np.testing.assert_array_equal(x.cpu().numpy(), torch.tensor(a) // 2 % 3)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x: x & x, TypeError, "only bool and integer tensors, got dtype float32"),
+    (lambda x: ~x, TypeError, "bitwise invert"),
+    (lambda x: x.long() % 0, ZeroDivisionError, "integer remainder by zero"),
+    (lambda x: x.long() // mt.tensor([1, 0, 1, 1]), ZeroDivisionError, "floor_divide"),
+    (lambda x: "a" in x, TypeError, "only supports Tensor or scalar"),
+    (lambda x: x.masked_select(x > 0.5).sum() + x.masked_select(x), TypeError, "bool mask"),
+    (lambda x: x.long().bincount(), ValueError, "1-d non-negative integral"),
+    (lambda x: mt.bincount(mt.tensor([1, -1])), ValueError, "1-d non-negative integral"),
+    (lambda x: mt.bincount(x[0]), ValueError, "1-d non-negative integral"),
+    (lambda x: x.sort(2), IndexError, "out of range"),
+    (lambda x: mt.mm(x, x), ValueError, r"mat1 and mat2 shapes cannot be multiplied \(3x4 and 3x4\)"),
+    (lambda x: mt.mm(x[0], x), ValueError, "self must be a matrix"),
+    (lambda x: mt.bmm(x, x), ValueError, "batch1 must be a 3D tensor"),
+    (lambda x: mt.bmm(x[None], x), ValueError, "batch2 must be a 3D tensor"),
+    (lambda x: mt.bmm(x[None], x[None]), ValueError, r"batch2 tensor to be: \[1, 4\] but got: \[1, 3\]"),
+    (lambda x: mt.dot(x[0], x[0, :3]), ValueError, "inconsistent tensor size"),
+    (lambda x: mt.outer(x, x[0]), ValueError, "1D tensors expected, but got 2D and 1D"),
+    (lambda x: x[0].triu(), ValueError, "at least 2 dimensions"),
+    (lambda x: x[0].mT, ValueError, "matrices or batches of matrices"),
+    (lambda x: mt.set_printoptions(profile="long"), ValueError, "profile"),
+])
+def test_bad_operands_are_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call(mt.zeros(3, 4))
+
+
+def test_sort_argsort_and_topk_order_ties_nan_and_bools_as_pytorch(device):
+    values = np.array([[2.0, np.nan, 1.0, 2.0, -np.inf, 1.0], [0.0, 3.0, 3.0, 3.0, -1.0, 3.0]], dtype=np.float32)
+    for array in (values, values > 1, np.nan_to_num(values * 2, nan=7, neginf=-5).astype(np.int32)):
+        x, t = mt.tensor(array, device=device), torch.tensor(array)
+        for dim in (1, 0):
+            for descending in (False, True):
+                ours, theirs = x.sort(dim, descending), t.sort(dim=dim, descending=descending, stable=True)
+                np.testing.assert_array_equal(ours.values.cpu().numpy(), theirs.values.numpy())
+                np.testing.assert_array_equal(ours.indices.cpu().numpy(), theirs.indices.numpy())
+                np.testing.assert_array_equal(mt.argsort(x, dim, descending).cpu().numpy(), theirs.indices.numpy())
+    x = mt.tensor(values, device=device)
+    np.testing.assert_array_equal(x.topk(3, largest=False).values.cpu().numpy(),  # PyTorch's tie order may vary
+                                  torch.tensor(values).topk(3, largest=False).values.numpy())
+    scalar = mt.tensor(1.5, device=device).sort()
+    assert scalar.values.item() == 1.5 and scalar.indices.shape == () and scalar.indices.item() == 0
+
+
+def test_counts_uniques_and_positions_match_torch(device):
+    a = np.array([[3, 1, 0], [1, 3, 3]])
+    x, t = mt.tensor(a, device=device), torch.tensor(a)
+    pairs = [(mt.count_nonzero(x), torch.count_nonzero(t)), (x.count_nonzero(0), t.count_nonzero(0)),
+             (x.count_nonzero((0, 1)), t.count_nonzero((0, 1))), (x.nonzero(), t.nonzero()),
+             (mt.tensor(5, device=device).nonzero(), torch.tensor(5).nonzero()),
+             (x.unique(), t.unique()), (mt.unique(x, dim=1), torch.unique(t, dim=1)),
+             (x.flatten().bincount(), t.flatten().bincount()),
+             (x.flatten().bincount(minlength=6), t.flatten().bincount(minlength=6)),
+             (x.cumsum(1), t.cumsum(1)), (x.bool().cumsum(0), t.bool().cumsum(0)), (x.int().prod(1), t.int().prod(1)),
+             (x.prod(), t.prod()), (mt.tensor(2.5).prod(0, keepdim=True), torch.tensor(2.5).prod(0, keepdim=True)),
+             (x.cumsum(0, dtype=mt.float64), t.cumsum(0, dtype=torch.float64)), (x.logsumexp(1), t.logsumexp(1))]
+    pairs += list(zip(x.nonzero(as_tuple=True), t.nonzero(as_tuple=True)))
+    pairs += list(zip(x.unique(return_inverse=True, return_counts=True),
+                      t.unique(return_inverse=True, return_counts=True)))
+    pairs += list(zip(mt.unique(x, return_counts=True, dim=0), torch.unique(t, return_counts=True, dim=0)))
+    for weights in (np.array([0.5, 1, 2, 4, 8, 16], np.float32), np.arange(6.0), np.arange(6)):
+        pairs.append((x.flatten().bincount(mt.tensor(weights, device=device)),
+                      t.flatten().bincount(torch.tensor(weights))))
+    pairs.append((mt.repeat_interleave(mt.tensor([2, 0, 1], device=device)),
+                  torch.repeat_interleave(torch.tensor([2, 0, 1]))))
+    for i, (ours, theirs) in enumerate(pairs):
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == theirs.numpy().dtype, f"pair {i}"
+        np.testing.assert_allclose(ours.cpu().numpy(), theirs.numpy(), rtol=1e-6, err_msg=f"pair {i}")
+
+
+def test_logsumexp_is_stable_and_prod_gradients_hold_at_zeros(device):
+    values = np.array([[1000.0, 1000.0, -1000.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.0]], np.float32)
+    x, t = mt.tensor(values, device=device, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours, theirs = x.logsumexp(1), t.logsumexp(1)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs.detach().numpy(), rtol=1e-6)
+    ours[[0, 2]].sum().backward()
+    theirs[[0, 2]].sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), t.grad.numpy(), rtol=1e-6)
+    zeros = np.array([[0.0, 0.0, 2.0], [0.0, 3.0, 2.0], [1.5, 3.0, 2.0]], np.float32)  # two, one and no zeros a row
+    for dim in (None, 1, 0):
+        x, t = mt.tensor(zeros, device=device, requires_grad=True), torch.tensor(zeros, requires_grad=True)
+        (x.prod() if dim is None else x.prod(dim)).sum().backward()
+        (t.prod() if dim is None else t.prod(dim)).sum().backward()
+        np.testing.assert_array_equal(x.grad.cpu().numpy(), t.grad.numpy())
+
+
+def test_matrices_comparisons_and_small_tensor_helpers(device):
+    assert mt.eye(3, device=device).tolist() == torch.eye(3).tolist() and mt.eye(2, 3).dtype == np.float32
+    assert mt.eye(2, 4, dtype=mt.int64).tolist() == torch.eye(2, 4, dtype=torch.int64).tolist()
+    assert mt.get_default_dtype() == mt.float32 == mt.zeros(1).dtype
+    x = mt.arange(12.0, device=device).reshape(3, 4)
+    for k in (-1, 0, 2):
+        assert mt.tril(x, k).tolist() == torch.arange(12.0).reshape(3, 4).tril(k).tolist()
+    ints = mt.ones(3, 3, dtype=mt.int64, device=device)
+    assert ints.triu(1).dtype == np.int64 and ints.bool().tril().dtype == np.bool_
+    ints.tril_(-1)
+    assert ints.sum().item() == 3
+    assert mt.allclose(x, x * (1 + 1e-6)) and not mt.allclose(x, x + 1e-3) and x.allclose(x + 0.1, atol=0.2)
+    nan = mt.tensor([1.0, float("nan")])
+    assert not mt.allclose(nan, nan) and mt.allclose(nan, nan, equal_nan=True)
+    assert mt.isclose(nan, nan).tolist() == [True, False]
+    assert mt.equal(x, x.clone()) and not mt.equal(x, x[:2]) and not mt.equal(x, x + 1)
+    assert x.is_contiguous() and x.T.is_contiguous()
+    y = x * mt.ones(1, device=device, requires_grad=True)
+    assert y.detach_() is y and y.grad_fn is None and not y.requires_grad
+    assert x.mT.shape == (4, 3) and mt.zeros(2, 3, 4).mT.shape == (2, 4, 3)
+
+
+def test_addcmul_and_lerp_in_place_update_optimizer_state_as_pytorch(device):
+    grads = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    ours = [mt.zeros(3, 4, device=device), mt.zeros(3, 4, device=device)]
+    theirs = [torch.zeros(3, 4), torch.zeros(3, 4)]
+    for (exp_avg, exp_avg_sq), g in ((ours, mt.tensor(grads, device=device)), (theirs, torch.tensor(grads))):
+        for _ in range(3):
+            exp_avg.lerp_(g, 0.1)
+            exp_avg_sq.mul_(0.999).addcmul_(g, g, value=0.001)
+            step = exp_avg.addcdiv(exp_avg, exp_avg_sq.sqrt() + 1e-8, value=-0.5)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.cpu().numpy(), b.numpy(), rtol=1e-6)
+    assert step.shape == (3, 4)
+
+
+def test_set_printoptions_changes_how_tensors_print():
+    x = mt.tensor([1.23456789, 1e-5, 100.0])
+    try:
+        mt.set_printoptions(precision=2)
+        assert "1.23e+00" in repr(x) and "1.2346" not in repr(x)
+        mt.set_printoptions(sci_mode=False, precision=3)
+        assert repr(x) == "tensor([1.235, 0.000, 100.000])"
+        mt.set_printoptions(profile="short", sci_mode=True)
+        assert repr(x) == "tensor([1.23e+00, 1.00e-05, 1.00e+02])"
+        mt.set_printoptions(threshold=5, edgeitems=1)
+        assert repr(mt.arange(10)) == "tensor([0, ..., 9])"
+        mt.set_printoptions(profile="full")
+        assert "..." not in repr(mt.arange(2000))
+    finally:
+        mt.set_printoptions(profile="default")
+    assert "1.2346" in repr(x) and "..." in repr(mt.arange(2000))

@@ -93,6 +93,15 @@ ELEMENTWISE = [
     op("maximum", [x(3, 4), x(3, 4)], lambda a, b: a.maximum(b)),
     op("minimum", [x(3, 4), x(4)], lambda a, b: a.minimum(b)),
     op("where", [Arg((3, 4), kind="mask"), x(3, 4), x(4)], where),
+    op("remainder", [x(3, 4)], lambda a: a % 0.75),
+    op("fmod", [x(3, 4), away(4)], lambda a, b: a.fmod(b)),
+    op("square", [x(3, 4)], lambda a: a.square()),
+    op("rsqrt", [x(3, 4, low=0.2)], lambda a: a.rsqrt()),
+    op("reciprocal", [away(3, 4)], lambda a: a.reciprocal()),
+    op("erf", [x(3, 4)], lambda a: a.erf()),
+    op("lerp", [x(3, 4), x(3, 4), x(4)], lambda a, b, w: a.lerp(b, w)),
+    op("addcmul", [x(3, 4), x(3, 4), x(4)], lambda a, b, c: a.addcmul(b, c, value=0.5)),
+    op("addcdiv", [x(3, 4), x(3, 4), x(3, 4, low=0.5)], lambda a, b, c: a.addcdiv(b, c, value=-2)),
 ]
 
 REDUCTIONS = [
@@ -104,6 +113,12 @@ REDUCTIONS = [
     op("amax", [x(3, 4, 5)], lambda a: a.amax(dim=(1, 2))),
     op("softmax", [x(3, 5)], lambda a: a.softmax(dim=1)),
     op("log_softmax", [x(3, 5)], lambda a: a.log_softmax(dim=0)),
+    op("sort", [x(3, 5)], lambda a: a.sort(dim=1, descending=True).values),
+    op("cumsum", [x(3, 4, 5)], lambda a: a.cumsum(dim=1)),
+    op("prod", [x(3, 4)], lambda a: a.prod(dim=1)),
+    op("logsumexp", [x(3, 4, 5)], lambda a: a.logsumexp(dim=(0, 2))),
+    op("masked_select", [x(3, 4), Arg((4,), kind="mask")], lambda a, m: a.masked_select(m)),
+    op("repeat_interleave", [x(3, 4)], lambda a: a.repeat_interleave(2, dim=0)),
 ]
 
 SHAPES = [
@@ -134,11 +149,18 @@ SHAPES = [
     op("pad reflect", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="reflect")),
     op("pad replicate", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="replicate")),
     op("pad circular", [x(*IMAGE)], lambda a: F.pad(a, (2, 1, 1, 2), mode="circular")),
+    op("tril", [x(2, 3, 4)], lambda a: a.tril(1)),
+    op("triu", [x(4, 3)], lambda a: a.triu(-1)),
+    op("mT", [x(2, 3, 4)], lambda a: a.mT * 1.5),
 ]
 
 LINALG = [
     op("matmul batched", [x(2, 3, 4), x(4, 5)], lambda a, b: a @ b),
     op("linear", [x(3, 4), x(5, 4), x(5)], F.linear),
+    op("mm", [x(3, 4), x(4, 5)], lambda a, b: a.mm(b)),
+    op("bmm", [x(2, 3, 4), x(2, 4, 5)], lambda a, b: a.bmm(b)),
+    op("dot", [x(4), x(4)], lambda a, b: a.dot(b)),
+    op("outer", [x(3), x(4)], lambda a, b: a.outer(b)),
     # W x^T; sums of 1024 products reach about 40 to 140, so float32 rounding walks to about 1e-4 (8e-5 at most
     # over 50 random draws with OpenBLAS's AVX2 kernels), past 1e-5 + 1e-5 |y| where y is small
     op("linear 1024 -> 256, big weight", [x(2, 1024), x(256, 1024), x(256)], F.linear, tolerance=(2e-4, 1e-5),

@@ -4,6 +4,7 @@ Each backward multiplies the upstream gradient by the local derivative and, for 
 it back to each input's shape (``unbroadcast``), since broadcasting copied that input.
 """
 import math
+import operator
 
 import numpy as np
 
@@ -365,3 +366,67 @@ class Where(Function):
         return (None,
                 unbroadcast(xp.where(self.condition, grad, zero), self.shapes[0]) if self.needs_grad[1] else None,
                 unbroadcast(xp.where(self.condition, zero, grad), self.shapes[1]) if self.needs_grad[2] else None)
+
+
+def _is_integral(x):
+    """An integer or bool array, or a Python int or bool."""
+    return x.dtype.kind in "iub" if hasattr(x, "dtype") else isinstance(x, (int, np.integer))
+
+
+def check_integer_divisor(a, b, what):
+    """PyTorch's ZeroDivisionError for an integer division by zero (where NumPy gives 0 and a warning)."""
+    if _is_integral(a) and _is_integral(b) and not (b.all() if hasattr(b, "all") else b):
+        raise ZeroDivisionError(f"integer {what} by zero")
+
+
+def floor_divide(a, b):
+    """a / b rounded down (integers stay integers); not differentiable, as in PyTorch."""
+    check_integer_divisor(a, b, "floor_divide")
+    return _promoted(backend.get_array_module(a, b).floor_divide(a, b), a, b)
+
+
+class Remainder(Function):
+    """PyTorch's ``remainder`` (``how="floor"``: the sign of the divisor, Python's ``%``) or ``fmod`` (``"trunc"``:
+    the sign of the dividend). a - q b with q = a / b rounded by ``how``, piecewise constant: d/da = 1, d/db = -q."""
+
+    def forward(self, a, b, how="floor"):
+        xp = backend.get_array_module(a, b)
+        check_integer_divisor(a, b, "remainder" if how == "floor" else "fmod")
+        if self.needs_grad[1]:
+            self.a, self.b, self.how = a, b, how
+        self.shapes = _shape(a), _shape(b)
+        return _promoted(xp.remainder(a, b) if how == "floor" else xp.fmod(a, b), a, b)
+
+    def backward(self, grad):
+        grad_b = None
+        if self.needs_grad[1]:
+            xp = backend.get_array_module(grad)
+            quotient = getattr(xp, self.how)(self.a / self.b)
+            grad_b = unbroadcast(-grad * quotient, self.shapes[1])
+        return unbroadcast(grad, self.shapes[0]) if self.needs_grad[0] else None, grad_b
+
+
+class Erf(Function):
+    def forward(self, a):
+        self.a = a
+        return special.erf(a)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        return grad * (2 / math.sqrt(math.pi)) * xp.exp(-self.a * self.a)  # d erf(a)/da = 2/sqrt(pi) e^(-a^2)
+
+
+def _bitwise(op):
+    """``op`` (``operator.and_`` ...) of bool or integer arrays and Python ints or bools: logical on bools, bitwise on
+    integers; floats refused, as PyTorch does."""
+    def on_integers(*arrays):
+        for x in arrays:
+            dtype = x.dtype if hasattr(x, "dtype") else np.result_type(x)
+            if dtype.kind not in "biu":
+                raise TypeError(f"bitwise {op.__name__.strip('_')}: only bool and integer tensors, got dtype {dtype}")
+        return op(*arrays)
+    return on_integers
+
+
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not = map(_bitwise, (operator.and_, operator.or_, operator.xor,
+                                                                    operator.invert))

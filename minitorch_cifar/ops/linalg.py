@@ -93,3 +93,25 @@ def _matmuls(pairs, owned):
     if switch.reference() or (pairs and backend.is_cupy_array(pairs[0][0])):
         return [backend.matmul(a, b) for a, b in pairs]
     return numba_kernels("workers").matmuls(pairs, owned)
+
+
+def check_product_shapes(what, a, b):
+    """PyTorch's checks of the shapes ``a`` and ``b`` for ``what`` (mm, bmm, dot, outer), with its messages."""
+    if what == "mm":
+        for name, shape in (("self", a), ("mat2", b)):
+            if len(shape) != 2:
+                raise ValueError(f"mm: {name} must be a matrix, got shape {shape}")
+        if a[1] != b[0]:
+            raise ValueError(f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and {b[0]}x{b[1]})")
+    elif what == "bmm":
+        for name, shape in (("batch1", a), ("batch2", b)):
+            if len(shape) != 3:
+                raise ValueError(f"bmm: {name} must be a 3D tensor, got shape {shape}")
+        if b[:2] != (a[0], a[2]):
+            raise ValueError(f"Expected size for first two dimensions of batch2 tensor to be: [{a[0]}, {a[2]}] but "
+                             f"got: [{b[0]}, {b[1]}].")
+    elif len(a) != 1 or len(b) != 1:
+        raise ValueError(f"{what}: 1D tensors expected, but got {len(a)}D and {len(b)}D tensors")
+    elif what == "dot" and a != b:
+        raise ValueError(f"dot: inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the same "
+                         f"number of elements, but got {a[0]} and {b[0]} elements respectively")

@@ -148,3 +148,94 @@ class LogSoftmax(Function):
         xp = backend.get_array_module(grad)
         # dL/da = g - softmax * sum(g)
         return grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True)
+
+
+def sort_order(a, axis, descending=False):
+    """The indices that sort ``a`` along ``axis``, ties in their original order (a stable sort). Descending, the
+    reversed array is sorted ascending and the order read backwards: NaN first, as in PyTorch, and bool and unsigned
+    arrays (which have no negation) sort too."""
+    xp = backend.get_array_module(a)
+    if not descending:
+        return xp.argsort(a, axis=axis, kind="stable")
+    n = a.shape[axis]
+    return (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
+
+
+def _flipped_cumsum(a, axis):
+    """The sums from each position to the end along ``axis``."""
+    xp = backend.get_array_module(a)
+    return xp.flip(xp.cumsum(xp.flip(a, axis), axis=axis), axis)
+
+
+class CumSum(Function):
+    saves_arrays = False
+
+    def forward(self, a, axis):
+        self.axis = axis
+        return backend.get_array_module(a).cumsum(a, axis=axis)
+
+    def backward(self, grad):
+        return _flipped_cumsum(grad, self.axis)  # out_j = sum_{i <= j} a_i: a_i gets the gradients of all j >= i
+
+
+class Prod(Function):
+    """The product along one axis. Its gradient, the product of the other elements, comes from the products before
+    and after each element (exclusive cumulative products), not from out / a: right where an element is 0."""
+
+    def forward(self, a, axis, keepdims=False):
+        if True in self.needs_grad:
+            self.a, self.axis, self.keepdims = a, axis, keepdims
+        return a.prod(axis=axis, keepdims=keepdims)
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        before = _products_before(self.a, self.axis)
+        after = xp.flip(_products_before(xp.flip(self.a, self.axis), self.axis), self.axis)
+        return expand_reduced(grad, (self.axis,), self.keepdims) * before * after
+
+
+def _products_before(a, axis):
+    """The product of the elements before each position along ``axis`` (1 at the first)."""
+    xp = backend.get_array_module(a)
+    head = (slice(None),) * axis
+    shifted = xp.concatenate([xp.ones_like(a[head + (slice(None, 1),)]), a[head + (slice(None, -1),)]], axis)
+    return xp.cumprod(shifted, axis=axis)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over axes, computed as m + log(sum(exp(a - m))) with m the largest element (no overflow);
+    its gradient is softmax(a) times the upstream gradient."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        xp = backend.get_array_module(a)
+        self.axes, self.keepdims = normalize_axes(axis, a.ndim), keepdims
+        largest = a.max(axis=self.axes, keepdims=True)
+        largest = xp.where(xp.isinf(largest), 0, largest)  # all -inf (or an inf): no inf - inf
+        with np.errstate(divide="ignore"):  # log(0) = -inf where every element is -inf, as PyTorch
+            out = xp.log(xp.exp(a - largest).sum(axis=self.axes, keepdims=True)) + largest
+        if True in self.needs_grad:
+            self.a, self.out = a, out
+        return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in self.axes])
+
+    def backward(self, grad):
+        xp = backend.get_array_module(grad)
+        with np.errstate(invalid="ignore"):  # -inf - -inf: NaN where every element is -inf, as PyTorch
+            return expand_reduced(grad, self.axes, self.keepdims) * xp.exp(self.a - self.out)
+
+
+def unique(a, return_inverse, return_counts, axis=None):
+    """[the distinct values (slices along ``axis``), sorted] + [each element's (slice's) position among them] +
+    [how often each occurs], the last two on request (PyTorch's ``unique``)."""
+    values, inverse, counts = backend.get_array_module(a).unique(a, return_inverse=True, return_counts=True, axis=axis)
+    inverse = inverse.reshape(a.shape if axis is None else -1)
+    return [values] + [inverse] * return_inverse + [counts] * return_counts
+
+
+def bincount(a, weights=None, minlength=0):
+    """How often each of 0, 1, ... occurs in the 1-d non-negative integer array ``a`` (or the sum of the ``weights``
+    at its occurrences: in the weights' float dtype, float64 for integer weights, as PyTorch)."""
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and int(a.min()) < 0):
+        raise ValueError(f"bincount only supports 1-d non-negative integral inputs (got shape {a.shape}, dtype "
+                         f"{a.dtype})")
+    counts = backend.get_array_module(a).bincount(a, weights=weights, minlength=minlength)
+    return counts if weights is None or weights.dtype.kind != "f" else counts.astype(weights.dtype)

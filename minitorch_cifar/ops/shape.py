@@ -215,3 +215,13 @@ def _pad_sources(shape, widths, mode):
             src = np.pad(np.arange(shape[axis]), (lo, hi), mode=_NUMPY_PAD_MODES[mode])
             sources.append((axis, src))
     return sources
+
+
+def triangle(like, diagonal, lower):
+    """A bool mask of the last two axes of ``like``'s shape, on its device: True on and below the ``diagonal``-th
+    diagonal (``lower``: tril's mask), or on and above it (triu's). Diagonal 0 is the main one, positive ones above."""
+    rows, cols = like.shape[-2:]
+    xp = backend.get_array_module(like)
+    with backend.on_device_of(like):
+        below = xp.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)
+    return below if lower else ~below
