@@ -1,6 +1,7 @@
-"""Learning-rate schedulers: each one's learning rates (and OneCycleLR's momentum or beta1) step by step
-against PyTorch's, with two parameter groups; state-dict round trips mid-schedule (also through NumPy
-values, as a checkpoint gives them back, and from PyTorch's own state dicts); errors."""
+"""Learning-rate schedulers: each one's learning rates (and OneCycleLR's and CyclicLR's momentum or beta1) step
+by step against PyTorch's, with two parameter groups, over restarts and cycles; state-dict round trips
+mid-schedule (also through NumPy values, as a checkpoint gives them back, and from PyTorch's own state dicts);
+errors."""
 import math
 import warnings
 
@@ -68,6 +69,16 @@ class Halving:
         return 0.5 ** (epoch // self.every)
 
 
+class Shrinking:
+    """A callable object for CyclicLR's scale_fn (saved in the state dict)."""
+
+    def __init__(self):
+        self.rate = 0.8
+
+    def __call__(self, x):
+        return self.rate ** x
+
+
 SCHEDULES = {
     "StepLR": (lambda m, opt: m.StepLR(opt, step_size=3, gamma=0.5), 20),
     "MultiStepLR": (lambda m, opt: m.MultiStepLR(opt, milestones=[2, 5, 5, 9], gamma=0.3), 15),
@@ -89,6 +100,27 @@ SCHEDULES = {
         div_factor=10.0, final_div_factor=100.0, base_momentum=0.8, max_momentum=[0.9, 0.95]), 40),
     "OneCycleLR-no-momentum": (lambda m, opt: m.OneCycleLR(opt, max_lr=0.2, total_steps=25, pct_start=0.5,
                                                            cycle_momentum=False), 25),
+    "MultiplicativeLR": (lambda m, opt: m.MultiplicativeLR(opt, lambda epoch: 0.9), 15),
+    "MultiplicativeLR-per-group": (lambda m, opt: m.MultiplicativeLR(opt, [lambda e: 0.95, Halving()]), 15),
+    "ConstantLR": (lambda m, opt: m.ConstantLR(opt), 10),
+    "ConstantLR-half": (lambda m, opt: m.ConstantLR(opt, factor=0.5, total_iters=3), 8),
+    "PolynomialLR": (lambda m, opt: m.PolynomialLR(opt), 8),
+    "PolynomialLR-squared": (lambda m, opt: m.PolynomialLR(opt, total_iters=9, power=2.0), 12),
+    "CosineAnnealingWarmRestarts": (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=5), 23),
+    "CosineAnnealingWarmRestarts-T_mult": (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2,
+                                                                                        eta_min=1e-3), 50),
+    "CyclicLR": (lambda m, opt: m.CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4), 30),
+    "CyclicLR-triangular2": (lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, step_size_up=3, step_size_down=5,
+                                                       mode="triangular2", base_momentum=[0.8, 0.7]), 40),
+    "CyclicLR-exp_range": (lambda m, opt: m.CyclicLR(opt, [0.01, 0.02], 0.1, step_size_up=5, mode="exp_range",
+                                                     gamma=0.95, max_momentum=0.95), 40),
+    "CyclicLR-scale_fn": (lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, step_size_up=2, step_size_down=3,
+                                                    scale_fn=Shrinking(), scale_mode="iterations"), 25),
+    "CyclicLR-no-momentum": (lambda m, opt: m.CyclicLR(opt, 0.001, 0.05, step_size_up=3, cycle_momentum=False), 15),
+    "ChainedScheduler": (lambda m, opt: m.ChainedScheduler([m.ConstantLR(opt, factor=0.1, total_iters=2),
+                                                            m.ExponentialLR(opt, gamma=0.9)]), 10),
+    "ChainedScheduler-warm-restarts": (lambda m, opt: m.ChainedScheduler(
+        [m.LinearLR(opt, 0.2, total_iters=4), m.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2)], opt), 20),
 }
 
 
@@ -104,6 +136,36 @@ RESUMED = {  # built with last_epoch=4, as when resuming from a checkpoint
     "CosineAnnealingLR": lambda m, opt: m.CosineAnnealingLR(opt, T_max=10, eta_min=1e-3, last_epoch=4),
     "LinearLR": lambda m, opt: m.LinearLR(opt, start_factor=0.1, total_iters=6, last_epoch=4),
 }
+
+
+def test_cyclic_lr_cycles_adam_beta1():
+    history = assert_same_schedule(lambda m, opt: m.CyclicLR(opt, 1e-3, 1e-2, step_size_up=3, base_momentum=0.85,
+                                                             max_momentum=0.95), 12, kind="Adam",
+                                   options={"betas": (0.9, 0.99)})
+    assert [h[2][0] for h in history[:4]] == pytest.approx([0.95, 0.95 - 0.1 / 3, 0.95 - 0.2 / 3, 0.85])
+
+
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_warm_restarts_with_fractional_epochs(T_mult):
+    """The per-batch loop of PyTorch's docs, ``scheduler.step(epoch + i / iters)``, and jumps back and forth."""
+    epochs = [epoch + i / 7 for epoch in range(16) for i in range(7)] + [2, 30.5, 0.25, 11, 3]
+
+    def make(m, opt):
+        return m.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=0.005)
+    ours_opt, their_opt = optimizers("SGD", momentum=0.9)
+    ours, theirs = make(lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, their_opt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # step(epoch) is not deprecated here
+        for epoch in epochs:
+            ours.step(epoch)
+            theirs.step(epoch)
+            assert ours.get_last_lr() == theirs.get_last_lr(), f"epoch {epoch}"
+            assert (ours.last_epoch, ours.T_cur, ours.T_i) == (theirs.last_epoch, theirs.T_cur, theirs.T_i)
+    ours.step()  # a whole epoch on from there
+    theirs.step()
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        ours.step(-1)
 
 
 @pytest.mark.parametrize("name", RESUMED)
@@ -182,7 +244,9 @@ def npz_like(value):
 
 
 ROUND_TRIPS = ["StepLR", "MultiStepLR", "CosineAnnealingLR", "LinearLR-warmup", "LambdaLR-per-group",
-               "SequentialLR-warmup-cosine", "SequentialLR-three", "OneCycleLR", "OneCycleLR-linear-three-phase"]
+               "SequentialLR-warmup-cosine", "SequentialLR-three", "OneCycleLR", "OneCycleLR-linear-three-phase",
+               "MultiplicativeLR-per-group", "ConstantLR", "PolynomialLR-squared", "CosineAnnealingWarmRestarts-T_mult",
+               "CyclicLR-triangular2", "CyclicLR-scale_fn", "ChainedScheduler-warm-restarts"]
 
 
 @pytest.mark.parametrize("through_npz", [False, True], ids=["dict", "npz-like"])
@@ -191,8 +255,10 @@ def test_state_dict_round_trip_mid_schedule(name, through_npz):
     make, steps = SCHEDULES[name]
     opt, _ = optimizers(momentum=0.9)
     scheduler = make(lr_scheduler, opt)
-    if name == "LambdaLR-per-group":
+    if name in ("LambdaLR-per-group", "MultiplicativeLR-per-group"):
         scheduler.lr_lambdas[1].every = 3  # saved with the callable object
+    if name == "CyclicLR-scale_fn":
+        scheduler._scale_fn_custom.rate = 0.7
     record(opt, scheduler, steps // 2)
     saved_optimizer, saved_scheduler = opt.state_dict(), scheduler.state_dict()
     if through_npz:
@@ -207,8 +273,10 @@ def test_state_dict_round_trip_mid_schedule(name, through_npz):
     assert all(type(lr) is float for lr in resumed.get_last_lr())
 
 
-def test_loads_pytorch_scheduler_state():
-    make, steps = SCHEDULES["SequentialLR-warmup-cosine"]
+@pytest.mark.parametrize("name", ["SequentialLR-warmup-cosine", "CosineAnnealingWarmRestarts-T_mult",
+                                  "CyclicLR-scale_fn", "ChainedScheduler-warm-restarts", "PolynomialLR-squared"])
+def test_loads_pytorch_scheduler_state(name):
+    make = SCHEDULES[name][0]
     ours_opt, their_opt = optimizers(momentum=0.9)
     ours, theirs = make(lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, their_opt)
     with warnings.catch_warnings():
@@ -223,6 +291,19 @@ def test_lambdas_are_not_saved():
     opt, _ = optimizers()
     state = lr_scheduler.LambdaLR(opt, [lambda e: 1.0, Halving()]).state_dict()
     assert state["lr_lambdas"] == [None, {"every": 4}]
+    assert lr_scheduler.CyclicLR(opt, 0.1, 1.0, scale_fn=lambda x: 1.0).state_dict()["_scale_fn_custom"] is None
+    assert lr_scheduler.CyclicLR(opt, 0.1, 1.0, scale_fn=Shrinking()).state_dict()["_scale_fn_custom"] == {"rate": 0.8}
+
+
+@pytest.mark.parametrize("name", ["CosineAnnealingWarmRestarts", "CyclicLR-exp_range", "MultiplicativeLR",
+                                  "ConstantLR", "PolynomialLR", "ChainedScheduler"])
+def test_state_dict_keys_are_pytorch_s(name):
+    make = SCHEDULES[name][0]
+    ours_opt, their_opt = optimizers(momentum=0.9)
+    ours, theirs = make(lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, their_opt)
+    expected = {key for key in theirs.state_dict() if key not in ("_get_lr_called_within_step", "_is_initial")}
+    assert set(ours.state_dict()) == expected
+    assert set(ours_opt.param_groups[0]) <= set(their_opt.param_groups[0])
 
 
 def test_multistep_state_lists_its_milestones():
@@ -263,6 +344,47 @@ def test_constructor_errors():
         lr_scheduler.ReduceLROnPlateau(opt, mode="lowest")
     with pytest.raises(TypeError, match="expected an Optimizer"):
         lr_scheduler.StepLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), 2)
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=0), ValueError, "positive integer T_0"),
+    (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=2.5), ValueError, "positive integer T_0"),
+    (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=0), ValueError, "T_mult >= 1"),
+    (lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=3, eta_min="0"), ValueError, "eta_min"),
+    (lambda m, opt: m.CyclicLR(opt, 0.1, 1.0, mode="sawtooth"), ValueError, "mode"),
+    (lambda m, opt: m.CyclicLR(opt, [0.1, 0.2, 0.3], 1.0), ValueError, "base_lr has 3 values"),
+    (lambda m, opt: m.ConstantLR(opt, factor=1.5), ValueError, "factor must be in"),
+    (lambda m, opt: m.MultiplicativeLR(opt, 0.9), TypeError, "lr_lambda should be a function"),
+    (lambda m, opt: m.MultiplicativeLR(opt, [lambda e: 0.9]), ValueError, "expected 2 lr_lambdas"),
+    (lambda m, opt: m.ChainedScheduler([]), ValueError, "at least one scheduler"),
+    (lambda m, opt: m.ChainedScheduler([m.ReduceLROnPlateau(opt)]), ValueError, "ReduceLROnPlateau"),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_new_scheduler_errors_as_pytorch(make, error, message):
+    """Our error (with a message naming the problem) where PyTorch's constructor raises the same type."""
+    ours_opt, their_opt = optimizers(momentum=0.9)
+    with pytest.raises(error, match=message):
+        make(lr_scheduler, ours_opt)
+    with pytest.raises(error):
+        make(torch.optim.lr_scheduler, their_opt)
+
+
+def test_cyclic_lr_needs_momentum_to_cycle_it():
+    ours = optim.Adagrad([mt.nn.Parameter(mt.zeros(2))])
+    theirs = torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(2))])
+    with pytest.raises(ValueError, match="cycle_momentum needs an optimizer with momentum or betas"):
+        lr_scheduler.CyclicLR(ours, 0.01, 0.1)
+    with pytest.raises(ValueError, match="momentum"):
+        torch.optim.lr_scheduler.CyclicLR(theirs, 0.01, 0.1)
+    scheduler = lr_scheduler.CyclicLR(ours, 0.01, 0.1, step_size_up=2, cycle_momentum=False)
+    scheduler.step()
+    assert scheduler.get_last_lr() == [pytest.approx(0.055)] and "momentum" not in ours.param_groups[0]
+
+
+def test_chained_scheduler_of_another_optimizer_fails():
+    opt, _ = optimizers()
+    other, _ = optimizers()
+    with pytest.raises(ValueError, match=r"schedulers\[1\] \(StepLR\) belongs to another optimizer"):
+        lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 2), lr_scheduler.StepLR(other, 2)])
 
 
 def test_cosine_closed_form_at_t_max():

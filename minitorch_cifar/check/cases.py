@@ -294,6 +294,11 @@ OPTIMIZERS = [
     OptimizerStep("Adam", lambda p: optim.Adam(p, lr=1e-2, weight_decay=1e-2)),
     OptimizerStep("Adam amsgrad", lambda p: optim.Adam(p, lr=1e-2, amsgrad=True)),
     OptimizerStep("AdamW", lambda p: optim.AdamW(p, lr=1e-2, weight_decay=1e-2)),
+    # its momentum buffer sums steps g / sqrt(v) of about 10 each: float32 leaves ~2e-6 where they cancel
+    OptimizerStep("RMSprop momentum, weight decay", lambda p: optim.RMSprop(p, momentum=0.9, weight_decay=5e-4),
+                  tolerance=(1e-5, 1e-5)),
+    OptimizerStep("RMSprop centered", lambda p: optim.RMSprop(p, centered=True)),
+    OptimizerStep("Adagrad", lambda p: optim.Adagrad(p, lr_decay=1e-2, weight_decay=5e-4)),
 ]
 
 DROPOUT = [

@@ -3,7 +3,7 @@ from .. import backend
 from ..kernels import switch
 from ..kernels import optim as kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, fused_views
+from .optimizer import Optimizer, check_nonnegative, fused_views
 
 
 class Adam(Optimizer):
@@ -20,15 +20,10 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False):
         name = type(self).__name__
-        if lr < 0:
-            raise ValueError(f"{name}: invalid learning rate {lr} (must be >= 0)")
-        if eps < 0:
-            raise ValueError(f"{name}: invalid eps {eps} (must be >= 0)")
+        check_nonnegative(name, lr=lr, eps=eps, weight_decay=weight_decay)
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: invalid betas[{i}] = {beta} (must be in [0, 1))")
-        if weight_decay < 0:
-            raise ValueError(f"{name}: invalid weight_decay {weight_decay} (must be >= 0)")
         super().__init__(params, dict(lr=lr, betas=(float(betas[0]), float(betas[1])), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay))

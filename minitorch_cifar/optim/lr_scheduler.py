@@ -1,7 +1,7 @@
 """Learning-rate schedulers with PyTorch's formulas, attribute names and stepping rules.
 
 Create the scheduler after the optimizer and call ``scheduler.step()`` after ``optimizer.step()``: once
-per epoch for most, once per batch for OneCycleLR, once per validation (with the metric) for
+per epoch for most, once per batch for OneCycleLR and CyclicLR, once per validation (with the metric) for
 ReduceLROnPlateau. Most schedulers are *chainable*: each step updates the optimizer's current
 ``group['lr']`` by a factor, as PyTorch's do, so their sequences agree with PyTorch's to the last bit.
 """
@@ -133,6 +133,41 @@ def _per_group(name, optimizer, value):
     return [value] * len(optimizer.param_groups)
 
 
+def _callable_state(fn):
+    """What a state dict keeps of a user's function: None for a plain function or lambda, a callable
+    object's attributes (as in PyTorch)."""
+    return None if fn is None or isinstance(fn, types.FunctionType) else copy.deepcopy(vars(fn))
+
+
+def _restore_callable(fn, attributes):
+    if attributes is not None:
+        vars(fn).update({key: _plain(value, getattr(fn, key, None)) for key, value in attributes.items()})
+
+
+def _set_momentum(group, momentum, use_beta1):
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _start_momentum_cycle(name, optimizer, base_momentum, max_momentum, last_epoch):
+    """For a scheduler that cycles momentum (or Adam's beta1): check the optimizer has one; on a fresh
+    start set each group's to its max_momentum and record ``max_momentum``, ``base_momentum`` in the
+    group. Returns use_beta1 and the per-group base and max momenta."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{name}: cycle_momentum needs an optimizer with momentum or betas "
+                         f"(or pass cycle_momentum=False)")
+    use_beta1 = "betas" in optimizer.defaults
+    base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+    max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for group, group_max, group_base in zip(optimizer.param_groups, max_momentums, base_momentums):
+            _set_momentum(group, group_max, use_beta1)
+            group["max_momentum"], group["base_momentum"] = group_max, group_base
+    return use_beta1, base_momentums, max_momentums
+
+
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch), with one function for all groups or one per group.
     Plain functions and lambdas are not saved in the state dict (``None`` takes their place); callable
@@ -142,29 +177,40 @@ class LambdaLR(LRScheduler):
         self.optimizer = _check_optimizer(optimizer)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas (one per "
-                                 f"parameter group), got {len(lr_lambda)}")
+                raise ValueError(f"{type(self).__name__}: expected {len(optimizer.param_groups)} lr_lambdas (one "
+                                 f"per parameter group), got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{type(self).__name__}: lr_lambda should be a function, got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     _not_saved = ("optimizer", "lr_lambdas")
 
     def state_dict(self):
         state = super().state_dict()
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(vars(fn))
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         for fn, attributes in zip(self.lr_lambdas, state_dict["lr_lambdas"]):
-            if attributes is not None:
-                vars(fn).update({key: _plain(value, getattr(fn, key, None)) for key, value in attributes.items()})
+            _restore_callable(fn, attributes)
 
     def get_lr(self):
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the learning rate by ``lr_lambda(epoch)`` at each step (one function for all groups or one
+    per group); saved in the state dict as LambdaLR's are."""
+
+    def get_lr(self):
+        if self._is_initial:
+            return _current(self.optimizer, "lr")
+        return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 class StepLR(LRScheduler):
@@ -260,6 +306,47 @@ class LinearLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """Scale the learning rate by ``factor`` for the first ``total_iters`` steps, then back to its own."""
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in self.optimizer.param_groups]
+        if self.last_epoch != self.total_iters:
+            return _current(self.optimizer, "lr")
+        return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr_t = initial_lr * (1 - t / total_iters) ** power until ``total_iters`` (0 from then on), computed
+    recursively from the current lr as PyTorch does."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        t, T = self.last_epoch, self.total_iters
+        if self._is_initial or t > T:
+            return _current(self.optimizer, "lr")
+        decay_factor = ((1.0 - t / T) / (1.0 - (t - 1) / T)) ** self.power
+        return [group["lr"] * decay_factor for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
     """lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2, computed recursively
     from the current lr as PyTorch does (and continuing past T_max as a cosine, without restarts)."""
@@ -283,25 +370,51 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
+class _Wrapper(LRScheduler):
+    """A scheduler that steps others (SequentialLR, ChainedScheduler): its state dict holds theirs."""
+
+    _not_saved = ("optimizer", "_schedulers")
+
+    def _wrap(self, schedulers, optimizer=None):
+        """Check and keep ``schedulers``: at least one, none a ReduceLROnPlateau, all of ``optimizer`` (by
+        default the first one's)."""
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name} expects at least one scheduler")
+        self.optimizer = _check_optimizer(optimizer or schedulers[0].optimizer)
+        for i, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name}: schedulers[{i}] is a ReduceLROnPlateau, whose step() needs a metric; "
+                                 f"it cannot be wrapped")
+            if getattr(scheduler, "optimizer", None) is not self.optimizer:
+                raise ValueError(f"{name}: schedulers[{i}] ({type(scheduler).__name__}) belongs to another "
+                                 f"optimizer")
+        self._schedulers = list(schedulers)
+
+    def state_dict(self):
+        """Our attributes plus ``_schedulers``: the wrapped schedulers' state dicts, in order."""
+        return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
+
+    def load_state_dict(self, state_dict):
+        name = type(self).__name__
+        inner = state_dict.get("_schedulers")
+        if inner is not None and len(inner) != len(self._schedulers):
+            raise ValueError(f"{name}.load_state_dict: the state dict holds {len(inner)} scheduler state(s), this "
+                             f"{name} has {len(self._schedulers)} schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, inner):
+            scheduler.load_state_dict(saved)
+
+
+class SequentialLR(_Wrapper):
     """Run ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``; at a milestone the next
     scheduler starts from its epoch 0 (in closed form where it has one), as in PyTorch."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
-        self.optimizer = _check_optimizer(optimizer)
-        if len(schedulers) < 1:
-            raise ValueError("SequentialLR expects at least one scheduler")
-        for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose step() needs a "
-                                 f"metric; it cannot be sequenced")
-            if getattr(scheduler, "optimizer", None) is not optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another "
-                                 f"optimizer")
+        self._wrap(schedulers, _check_optimizer(optimizer))
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} milestone(s) for {len(schedulers)} "
                              f"schedulers, got {len(milestones)}")
-        self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
         for group in optimizer.param_groups:
@@ -330,20 +443,19 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    _not_saved = ("optimizer", "_schedulers")
 
-    def state_dict(self):
-        """Our attributes plus ``_schedulers``: the wrapped schedulers' state dicts, in order."""
-        return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
+class ChainedScheduler(_Wrapper):
+    """Step every scheduler of ``schedulers`` at each step, in order, so that their factors multiply (say,
+    a ConstantLR warm-up on top of an ExponentialLR decay). ``optimizer`` defaults to the first one's."""
 
-    def load_state_dict(self, state_dict):
-        inner = state_dict.get("_schedulers")
-        if inner is not None and len(inner) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state dict holds {len(inner)} scheduler state(s), "
-                             f"this SequentialLR has {len(self._schedulers)} schedulers")
-        super().load_state_dict(state_dict)
-        for scheduler, saved in zip(self._schedulers, inner):
-            scheduler.load_state_dict(saved)
+    def __init__(self, schedulers, optimizer=None):
+        self._wrap(schedulers, optimizer)
+        self._last_lr = _current(self.optimizer, "lr")
+
+    def step(self):
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _current(self.optimizer, "lr")
 
 
 class OneCycleLR(LRScheduler):
@@ -398,23 +510,9 @@ class OneCycleLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas "
-                                 "(or pass cycle_momentum=False)")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for group, group_max, group_base in zip(optimizer.param_groups, max_momentums, base_momentums):
-                    self._set_momentum(group, group_max)
-                    group["max_momentum"], group["base_momentum"] = group_max, group_base
+            self.use_beta1 = _start_momentum_cycle("OneCycleLR", optimizer, base_momentum, max_momentum,
+                                                   last_epoch)[0]
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, momentum):
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
-        else:
-            group["momentum"] = momentum
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -436,8 +534,8 @@ class OneCycleLR(LRScheduler):
                     pct = (step - start_step) / (end_step - start_step)
                     lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
                     if self.cycle_momentum:
-                        self._set_momentum(group, self._anneal(group[phase["start_momentum"]],
-                                                               group[phase["end_momentum"]], pct))
+                        _set_momentum(group, self._anneal(group[phase["start_momentum"]],
+                                                          group[phase["end_momentum"]], pct), self.use_beta1)
                     break
                 start_step = phase["end_step"]
         return lrs
@@ -525,3 +623,7 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+# PyTorch's lr_scheduler holds these too; they live in a module of their own (which imports the base from here)
+from .cyclic_lr import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402,F401

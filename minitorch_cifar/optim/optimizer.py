@@ -1,4 +1,5 @@
-"""``Optimizer``: the base of SGD, Adam and AdamW: parameter groups, per-parameter state, state dicts.
+"""``Optimizer``: the base of every optimizer (SGD, Adam, AdamW, RMSprop, Adagrad): parameter groups,
+per-parameter state, state dicts.
 
 A subclass sets its default options and implements ``_update_group(group)``, which changes each
 parameter's ``data`` in place from its ``grad`` (never writing into the gradient itself).
@@ -155,6 +156,14 @@ class Optimizer:
             options = {key: _plain(value, group.get(key)) for key, value in saved.items() if key != "params"}
             groups.append({**self.defaults, **options, "params": group["params"]})  # defaults: options it lacks
         self.state, self.param_groups = state, groups
+
+
+def check_nonnegative(optimizer_name, **options):
+    """Raise a ValueError naming the first option below 0 (``lr`` is called the learning rate)."""
+    for name, value in options.items():
+        if not value >= 0:
+            label = "learning rate" if name == "lr" else name
+            raise ValueError(f"{optimizer_name}: invalid {label} {value} (must be >= 0)")
 
 
 def _snapshot(value):
