@@ -193,6 +193,12 @@ CONVOLUTIONS = [
        tolerance=(1e-4, 1e-4), directions=12),
     op("conv2d 5x5 72 channels", [x(1, 72, 4, 4), x(2, 72, 5, 5)], lambda a, w: F.conv2d(a, w, padding=2),
        tolerance=(1e-4, 1e-4), directions=12),
+    op("conv_transpose2d stride 2 outpad 1", [x(2, 4, 3, 4), x(4, 3, 3, 3), x(3)],
+       lambda a, w, b: F.conv_transpose2d(a, w, b, stride=2, padding=1, output_padding=1), tolerance=(1e-5, 1e-4)),
+    op("conv_transpose2d groups, dilation", [x(2, 4, 3, 3), x(4, 3, 3, 3)],
+       lambda a, w: F.conv_transpose2d(a, w, groups=2, dilation=2), tolerance=(1e-5, 1e-4)),
+    op("conv_transpose2d 16 channels", [x(2, 16, 3, 3), x(16, 4, 3, 3)],
+       lambda a, w: F.conv_transpose2d(a, w, padding=1), tolerance=(1e-4, 1e-4), directions=12),
 ]
 
 # Pooling: overlapping windows (kernel 3, stride 2), ceil mode, padding, dilation, and a channels-last input (what
@@ -209,6 +215,10 @@ POOLING = [
     op("avg_pool2d channels-last", [x(2, 3, 6, 6), x(4, 3, 1, 1)], lambda a, w: F.avg_pool2d(F.conv2d(a, w), 2)),
     op("adaptive_avg_pool2d", [x(2, 3, 7, 5)], lambda a: F.adaptive_avg_pool2d(a, (3, 2))),
     op("adaptive_max_pool2d", [x(2, 3, 7, 5)], lambda a: F.adaptive_max_pool2d(a, (3, 2))),
+    op("interpolate nearest", [x(2, 3, 3, 4)], lambda a: F.interpolate(a, size=(7, 6))),
+    op("interpolate bilinear", [x(2, 3, 3, 4)], lambda a: F.interpolate(a, scale_factor=1.5, mode="bilinear")),
+    op("interpolate bilinear align_corners", [x(2, 3, 3, 4)],
+       lambda a: F.interpolate(a, size=(5, 3), mode="bilinear", align_corners=True)),
 ]
 
 LOSSES = [
@@ -247,6 +257,10 @@ LOSSES = [
 LAYERS = [
     layer("Linear", [x(3, 4)], lambda: nn.Linear(4, 5)),
     layer("Conv2d", [x(2, 3, 6, 6)], lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), tolerance=(1e-5, 1e-4)),
+    layer("ConvTranspose2d", [x(2, 4, 3, 3)], lambda: nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
+          tolerance=(1e-5, 1e-4)),
+    layer("Embedding", [labels(2, 3, classes=6)], lambda: nn.Embedding(6, 4)),
+    op("embedding", [labels(2, 3, classes=6), x(6, 4)], F.embedding),
     layer("BatchNorm2d train", [x(4, 3, 3, 3)], lambda: nn.BatchNorm2d(3), tolerance=(1e-4, 1e-4)),
     layer("BatchNorm2d eval", [x(4, 3, 3, 3)], lambda: _with_statistics(nn.BatchNorm2d(3)).eval()),
     layer("BatchNorm2d channels-last", [x(4, 3, 4, 4), x(5, 3, 1, 1)], lambda: nn.BatchNorm2d(5),
@@ -262,6 +276,8 @@ LAYERS = [
     layer("AvgPool2d", [x(2, 3, 7, 7)], lambda: nn.AvgPool2d(3, 2, padding=1)),
     layer("AdaptiveAvgPool2d", [x(2, 3, 5, 5)], lambda: nn.AdaptiveAvgPool2d(1)),
     layer("AdaptiveMaxPool2d", [x(2, 3, 5, 5)], lambda: nn.AdaptiveMaxPool2d(1)),
+    layer("Upsample", [x(2, 3, 3, 3)], lambda: nn.Upsample(scale_factor=2)),
+    layer("UpsamplingBilinear2d", [x(2, 3, 3, 3)], lambda: nn.UpsamplingBilinear2d(scale_factor=2)),
     layer("Flatten", [x(2, 3, 2, 2)], lambda: nn.Flatten()),
     layer("ReLU", [away(3, 4)], lambda: nn.ReLU()),
     layer("LeakyReLU", [away(3, 4)], lambda: nn.LeakyReLU(0.2)),

@@ -7,9 +7,11 @@ from .. import backend
 from ..ops import elementwise as ew
 from ..ops import linalg, loss, pad  # noqa: F401  (pad is part of this namespace, as in PyTorch)
 from ..ops.conv import conv2d  # noqa: F401
+from ..ops.conv_transpose import conv_transpose2d  # noqa: F401
 from ..ops.norm import batch_norm, group_norm, layer_norm  # noqa: F401
 from ..ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from ..ops.random import Dropout
+from ..ops.upsample import interpolate  # noqa: F401
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -356,3 +358,39 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError(f"one_hot: Class values must be smaller than num_classes ({num_classes}), got "
                            f"{labels.max()}")
     return Tensor._wrap((labels[..., None] == xp.arange(num_classes)).astype(np.int64))
+
+
+def check_embedding_options(max_norm, scale_grad_by_freq, sparse):
+    """NotImplementedError for the options of embedding that this framework lacks."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding: max_norm (renormalising the picked rows in place) is not supported here")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported here")
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """The rows of ``weight`` (num_embeddings, embedding_dim) at the integer indices ``input`` (any shape), of shape
+    (*input.shape, embedding_dim). Each row's gradient adds up over the places it was picked; row ``padding_idx``
+    (negative: counted from the end) gets none."""
+    check_embedding_options(max_norm, scale_grad_by_freq, sparse)
+    if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected a tensor of integer indices (int64 or int32), got "
+                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape {weight.shape}")
+    rows = weight.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"Padding_idx must be within num_embeddings: got padding_idx={padding_idx} for {rows}")
+        padding_idx %= rows
+    indices = input.array
+    if backend.get_array_module(indices) is not np:
+        _track_target_range(indices, rows, "embedding")  # checked at the next check_targets(), without a sync now
+    elif indices.size and (indices.min() < 0 or indices.max() >= rows):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise IndexError(f"embedding: index {bad} is out of range for {rows} embeddings (0..{rows - 1})")
+    out = weight[input]  # its backward adds each output row's gradient into its source row, repeats in order
+    if padding_idx is None:
+        return out
+    # the same values, but where the padding row was picked the gradient goes to a constant copy, not to the row
+    return ew.Where.apply((indices != padding_idx)[..., None], out, out.detach())

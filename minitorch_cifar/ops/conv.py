@@ -68,12 +68,17 @@ def reference_conv2d_backward(x, weight, grad_y, geometry, needs=(True, True, Tr
         grad_weight = kernels_of(grad_weights, weight.shape)
     if need_bias:
         grad_bias = dy.sum(axis=0)  # db: every output pixel added b
-    if need_x:
-        weights = weight_matrices(weight, groups)
-        grad_patches = xp.concatenate([backend.matmul(d, w.T) for d, w in zip(dy_groups, weights)],
-                                      axis=1)  # dP_g = dY_g W_g^T
-        grad_x = col2im(grad_patches, geometry, x.shape)  # dx: each entry of dP back where im2col copied it from
+    if need_x:  # dx: each entry of dP back where im2col copied it from
+        grad_x = col2im(patch_gradient(dy, weight, groups), geometry, x.shape)
     return grad_x, grad_weight, grad_bias
+
+
+def patch_gradient(dy, weight, groups):
+    """dP_g = dY_g W_g^T of every group side by side: the gradient (N * OH * OW, KH * KW * C) of the patch matrix, for
+    dY (N * OH * OW, C_out) and the kernels (C_out, C/groups, KH, KW)."""
+    xp = backend.get_array_module(dy)
+    return xp.concatenate([backend.matmul(d, w.T) for d, w in zip(xp.split(dy, groups, axis=1),
+                                                                   weight_matrices(weight, groups))], axis=1)
 
 
 # ----------------------------------------------------------------------------- the fast kernels' choice
@@ -183,16 +188,22 @@ def padding_amounts(padding, kernel, stride, dilation):
     return tuple((p, p) for p in pair(padding, "padding", "conv2d", 0))
 
 
+def check_tensors(input, weight, bias, where, weight_layout):
+    """The checks conv2d and conv_transpose2d share: (N, C, H, W) or (C, H, W) input, a 4-d weight (its layout named
+    in the error), one floating dtype."""
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{where}: expected input of shape (N, C, H, W) or (C, H, W), got {input.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{where}: expected weight of shape {weight_layout}, got {weight.shape}")
+    if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise TypeError(f"{where}: input, weight and bias must share one floating dtype, got {input.dtype}, "
+                        f"{weight.dtype}" + ("" if bias is None else f" and {bias.dtype}"))
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Cross-correlate (N, C, H, W) (or unbatched (C, H, W)) input with weight (C_out, C/groups, KH, KW), as
     torch.nn.functional.conv2d; zero padding (other padding modes: pad first with ``pad``)."""
-    if input.ndim not in (3, 4):
-        raise ValueError(f"conv2d: expected input of shape (N, C, H, W) or (C, H, W), got {input.shape}")
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d: expected weight of shape (C_out, C_in/groups, KH, KW), got {weight.shape}")
-    if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
-        raise TypeError(f"conv2d: input, weight and bias must share one floating dtype, got {input.dtype}, "
-                        f"{weight.dtype}" + ("" if bias is None else f" and {bias.dtype}"))
+    check_tensors(input, weight, bias, "conv2d", "(C_out, C_in/groups, KH, KW)")
     unbatched = input.ndim == 3
     x = input.unsqueeze(0) if unbatched else input
     out_channels, per_group, kh, kw = weight.shape
