@@ -3,15 +3,17 @@
 A ``Function`` computes one op on raw arrays in ``forward`` and, given the gradient of the loss with
 respect to its output, returns the gradients with respect to each input in ``backward``. Calling
 ``SomeFunction.apply(*tensors)`` runs the forward and, when a gradient will be needed, records the
-function as the creator of its output. ``Tensor.backward`` then walks that graph once, in reverse
-topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)),  and checks that
-each gradient a ``backward`` returns fits its input.
+function as the creator of its output. ``Tensor.backward`` (``backward`` here) then walks that graph once, in
+reverse topological order, applying the chain rule:  dL/d(input) = backward(dL/d(output)),  and checks that
+each gradient a ``backward`` returns fits its input. ``grad`` takes the same walk (``_walk``) but returns the
+gradients w.r.t. chosen tensors instead of adding to ``.grad``; hooks a tensor registered run on its gradient.
 
 The modules stack without a cycle: autograd <- ops (each op a Function) <- tensor (Tensor's methods
 call the ops). Tensor registers its class here, so that ``apply`` can wrap results without an import.
 """
 import contextlib
 import functools
+import itertools
 import weakref
 
 import numpy as np
@@ -124,6 +126,7 @@ class Function:
     changes_seen = None  # how many in-place changes there had been when a recorded op that saves arrays ran
     released = False  # True once backward (without retain_graph) dropped what forward saved
     gpu = None  # the id of the GPU that holds the inputs (and runs forward and backward); None on the CPU
+    _hooks = None  # the hooks registered on the output tensor (register_hook), by handle id
 
     def __init__(self, needs_grad):
         self.needs_grad = needs_grad
@@ -202,76 +205,269 @@ def _check_saved(fn):
                                f"first")
 
 
-def _consumers(root):
-    """For each function reachable from ``root`` through its parents (by id), how many gradients it receives: one
-    from each use of its output by a function of the graph."""
-    counts, stack = {id(root): 0}, [root]
+class RemovableHandle:
+    """What ``register_hook`` and the modules' ``register_*_hook`` return; ``remove()`` takes the hook off."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks):
+        self.hooks, self.id = hooks, next(self._ids)
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+
+def register_hook(tensor, hook):
+    """``Tensor.register_hook``: keep ``hook`` in the node that stands for ``tensor`` in the graph (the creator of an
+    intermediate tensor, so that an in-place change of it later leaves the hook on the value it was given for)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    node = _node(tensor)
+    if node._hooks is None:
+        node._hooks = {}
+    handle = RemovableHandle(node._hooks)
+    node._hooks[handle.id] = hook
+    return handle
+
+
+def _as_tuple(tensors):
+    return tuple(tensors) if isinstance(tensors, (tuple, list)) else (tensors,)
+
+
+def _seeds(tensors, gradients, what):
+    """Each of ``tensors`` (outputs to differentiate) paired with its gradient array: a copy of the given Tensor; an
+    array as it is, handed over (it may become a .grad), unless it needs converting; ones for a one-element tensor."""
+    tensors = _as_tuple(tensors)
+    gradients = (None,) * len(tensors) if gradients is None else _as_tuple(gradients)
+    if len(gradients) != len(tensors):
+        raise RuntimeError(f"{what}: got {len(tensors)} tensors and {len(gradients)} gradients")
+    seeds = []
+    for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"{what}: element {index} of tensors does not require grad and does not have a "
+                               f"grad_fn (was it made under no_grad(), or from tensors without requires_grad=True?)")
+        array, xp = tensor.array, backend.get_array_module(tensor.array)
+        if gradient is None:
+            if array.size != 1:
+                raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs: element {index} "
+                                   f"of tensors, a non-scalar tensor of shape {tensor.shape} needs a gradient of that "
+                                   f"shape (or reduce it first, e.g. loss.sum())")
+            with backend.on_device_of(array):  # the first gradient on this tensor's GPU, not on CuPy's current one
+                seeds.append((tensor, xp.ones(array.shape, array.dtype)))  # ones_like: 3x the time
+            continue
+        given = isinstance(gradient, _Tensor)  # the caller keeps a Tensor: its array is copied
+        gradient = gradient.array if given else gradient
+        backend.check_same_device([array, gradient], what)
+        if given or getattr(gradient, "shape", None) != array.shape or getattr(gradient, "dtype", None) != array.dtype:
+            with backend.on_device_of(array):
+                gradient = xp.array(gradient, dtype=array.dtype)
+        if gradient.shape != array.shape:
+            raise RuntimeError(f"{what}: mismatch in shape: the gradient of element {index} has shape "
+                               f"{tuple(gradient.shape)} but the tensor has shape {tensor.shape}")
+        seeds.append((tensor, gradient))
+    return seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """PyTorch's ``torch.autograd.backward``: add the gradient of ``tensors`` (weighted by ``grad_tensors``) w.r.t.
+    every leaf that requires one (or only w.r.t. ``inputs``) to its ``.grad``."""
+    _no_create_graph(create_graph)
+    seeds = _seeds(tensors, grad_tensors, "backward")
+    given = set()  # arrays already stored as some .grad: a second holder gets a copy
+    targets = None if inputs is None else {id(_node(t)): t for t in _as_tuple(inputs)}
+    if targets == {}:
+        raise RuntimeError("backward(): the `inputs` argument cannot be empty")
+
+    def to_grad(node, g):
+        if targets is None:  # a leaf (an intermediate tensor keeps its gradient only after retain_grad())
+            tensor = node
+        else:
+            tensor = targets.get(id(node))
+            if tensor is None:
+                return
+        if tensor._creator is not None:  # an intermediate tensor among ``inputs``
+            tensor._accumulate_grad(g, owned=False)
+            return
+        flags = g.flags  # CuPy's flags have no `writeable`: its arrays cannot be read-only
+        owned = (g.base is None and flags.c_contiguous and getattr(flags, "writeable", True) and id(g) not in given
+                 and tensor._hooks is None)  # else a hook may still hold g
+        tensor._accumulate_grad(g, owned)
+        given.add(id(tensor.grad.array))
+
+    _walk(seeds, create_graph if retain_graph is None else retain_graph, to_grad, targets)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """PyTorch's ``torch.autograd.grad``: the gradients of ``outputs`` (weighted by ``grad_outputs``) w.r.t. each of
+    ``inputs`` (leaves or intermediate tensors), as a tuple, leaving every ``.grad`` as it is. The graph is freed
+    unless ``retain_graph``; ``only_inputs`` is accepted and ignored, as PyTorch does."""
+    _no_create_graph(create_graph)
+    if is_grads_batched:
+        raise NotImplementedError("grad(is_grads_batched=True) is not supported: call grad once per grad_outputs")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+                         "allow_unused=False.")
+    inputs = _as_tuple(inputs)
+    for index, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad(): one of the differentiated Tensors (inputs[{index}]) does not require grad")
+    seeds = _seeds(outputs, grad_outputs, "grad")
+    found = {}
+
+    def keep(node, g):
+        if id(node) in targets:
+            found[id(node)] = g
+
+    targets = {id(_node(t)) for t in inputs}
+    _walk(seeds, create_graph if retain_graph is None else retain_graph, keep, targets)
+    results = []
+    for index, tensor in enumerate(inputs):
+        g = found.get(id(_node(tensor)))
+        if g is None and not (allow_unused or materialize_grads):
+            raise RuntimeError(f"grad(): the differentiated Tensor at index {index} appears to not have been used "
+                               f"in the graph. Set allow_unused=True if this is the desired behavior.")
+        if g is None and materialize_grads:
+            g = backend.get_array_module(tensor.array).zeros_like(tensor.array)
+        results.append(None if g is None else _Tensor._wrap(g))
+    return tuple(results)
+
+
+def _no_create_graph(create_graph):
+    if create_graph:
+        raise NotImplementedError("create_graph=True is not supported: this engine's backward computes on arrays, "
+                                  "so the gradients it returns have no graph to differentiate again (no "
+                                  "higher-order gradients, e.g. no gradient-penalty term that needs the gradient's "
+                                  "own gradient)")
+
+
+def _consumers(roots, kept=None):
+    """For each node reachable from ``roots`` (by id), how many gradients it receives: one from each use of its output
+    by a function of the graph (only by those in ``kept``, ids, where given). A node is a function, standing for the
+    tensor it made, or a leaf tensor that requires a gradient."""
+    counts, stack = {}, []
+    for node in roots:
+        if id(node) not in counts:
+            counts[id(node)] = 0
+            if isinstance(node, Function):
+                stack.append(node)
     while stack:
-        fn = stack.pop()
-        if fn.released:
-            raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
-                               "first backward; pass retain_graph=True to the first call if you need this")
-        for parent in fn.parents:
-            if isinstance(parent, Function):
+        for parent in _parents(stack.pop()):
+            if parent is not None and (kept is None or id(parent) in kept):
                 key = id(parent)
                 if key in counts:
                     counts[key] += 1
                 else:
                     counts[key] = 1
-                    stack.append(parent)
+                    if isinstance(parent, Function):
+                        stack.append(parent)
     return counts
 
 
-def backward(root, grad, retain_graph=False):
-    """Accumulate d(root)/d(leaf) · grad into ``.grad`` of every leaf that requires a gradient.
+def _parents(fn):
+    """``fn.parents``, which a backward without retain_graph frees."""
+    if fn.released:
+        raise RuntimeError("backward through a graph a second time: its saved arrays were freed by the "
+                           "first backward; pass retain_graph=True to the first call if you need this")
+    return fn.parents
 
-    The gradient reaching each function is the sum over every op that used its output; a function runs once all
-    of those have passed theirs on (``_consumers`` counts them), so that sum is complete."""
-    given = set()  # arrays already stored as some .grad: a second holder gets a copy
 
-    def to_leaf(leaf, g):
-        flags = g.flags  # CuPy's flags have no `writeable`: its arrays cannot be read-only
-        owned = g.base is None and flags.c_contiguous and getattr(flags, "writeable", True) and id(g) not in given
-        leaf._accumulate_grad(g, owned)
-        given.add(id(leaf.grad.array))
+def _leading_to(roots, targets):
+    """The ids of the nodes from which one of ``targets`` (ids) is reached through the parents, targets included:
+    only they need a gradient. A depth-first walk that decides each node after its parents."""
+    leads, stack = {}, [(node, False) for node in roots]
+    while stack:
+        node, parents_done = stack.pop()
+        key = id(node)
+        if parents_done:
+            leads[key] = key in targets or any(leads[id(p)] for p in node.parents if p is not None)
+        elif key not in leads:
+            leads[key] = key in targets  # final for a leaf; a function's is decided after its parents
+            if isinstance(node, Function):
+                stack.append((node, True))
+                stack.extend((p, False) for p in _parents(node) if p is not None and id(p) not in leads)
+    return {key for key, yes in leads.items() if yes}
 
-    if root._creator is None:
-        to_leaf(root, grad)
-        return
-    waiting = _consumers(root._creator)
-    grads, ready = {id(root._creator): grad}, [root._creator]
+
+def _node(tensor):
+    """The node that stands for ``tensor`` in the graph: its creator, or the tensor itself for a leaf."""
+    return tensor if tensor._creator is None else tensor._creator
+
+
+def _walk(seeds, retain_graph, deliver, targets=None):
+    """The chain rule from ``seeds`` (pairs of a tensor and the gradient array w.r.t. it) back through the graph.
+
+    Each node is visited once its gradient is complete: the sum over every use of its output (``_consumers`` counts
+    them). Its tensor's hooks run on that gradient, a tensor that called retain_grad() keeps it as ``.grad``, then
+    ``deliver(node, grad)`` takes it, and a function's backward passes it on to its parents: dL/d(input) =
+    backward(dL/d(output)). With ``targets`` (ids of nodes), only the functions on a path to one of them run."""
+    roots, grads = {}, {}
+    for tensor, grad in seeds:
+        key = id(_node(tensor))
+        roots[key] = _node(tensor)
+        grads[key] = grad if key not in grads else grads[key] + grad
+    kept = None if targets is None else _leading_to(roots.values(), targets)
+    waiting = _consumers([node for key, node in roots.items() if kept is None or key in kept], kept)
+    ready = [node for key, node in roots.items() if waiting.get(key) == 0]
+
+    def take(node, g, is_function):
+        """The complete gradient ``g`` w.r.t. node's tensor after its hooks, kept by retain_grad(), delivered."""
+        if node._hooks:
+            g = _hooked(node, g)
+        if is_function and node.retained is not None:
+            node.retained._accumulate_grad(g, owned=False)
+        if targets is not None or not is_function:  # without targets only the leaves' gradients are wanted
+            deliver(node, g)
+        return g
 
     def run(fn):
-        """fn's backward, its gradients passed on; what fn saved goes before they are summed, and its own gradient
-        and those it returned on return (not after the next function's backward)."""
-        g = grads.pop(id(fn), None)  # None: each use of the output returned None as its gradient
+        """fn's gradient taken and its backward's passed on; what fn saved goes before they are summed, and its own
+        gradient and those it returned on return (not after the next function's backward)."""
+        g, parents = grads.pop(id(fn), None), fn.parents  # None: each use of fn's output returned None
+        if g is not None and (fn._hooks or fn.retained is not None or targets is not None):
+            g = take(fn, g, True)
         if fn.changes_seen is not None and fn.changes_seen != _inplace_changes:
             _check_saved(fn)
-        if fn.retained is not None and g is not None:
-            fn.retained._accumulate_grad(g, owned=False)
-        parents = fn.parents
-        input_grads = _one_per_input(fn, fn.backward(g), len(parents)) if g is not None else (None,) * len(parents)
+        if g is None:
+            input_grads = (None,) * len(parents)
+        elif targets is None:
+            input_grads = _one_per_input(fn, fn.backward(g), len(parents))
+        else:  # backward computes the gradients only of the inputs that lead to a target
+            needs_grad = fn.needs_grad
+            fn.needs_grad = tuple([parent is not None and id(parent) in waiting for parent in parents])
+            try:
+                input_grads = _one_per_input(fn, fn.backward(g), len(parents))
+            finally:
+                fn.needs_grad = needs_grad
         del g
         if not retain_graph:
             fn.release()
-        leaves = []  # given their gradients once all of fn's are checked
+        complete = []  # leaves whose gradient is complete: taken once all of fn's gradients are checked
         for index, parent in enumerate(parents):
+            key = id(parent)
+            if parent is None or targets is not None and key not in waiting:  # None: needs no gradient
+                continue
+            is_function = isinstance(parent, Function)
             ig = input_grads[index]
-            if isinstance(parent, Function):
-                key = id(parent)
-                if ig is not None:
-                    ig = _fitted(fn, index, ig, parent.out_shape, parent.out_dtype)
-                    grads[key] = ig if key not in grads else grads[key] + ig
-                waiting[key] -= 1
-                if not waiting[key]:
+            if ig is not None:
+                shape, dtype = (parent.out_shape, parent.out_dtype) if is_function else \
+                    (parent.array.shape, parent.array.dtype)
+                ig = _fitted(fn, index, ig, shape, dtype)
+                grads[key] = ig if key not in grads else grads[key] + ig
+            waiting[key] -= 1
+            if not waiting[key]:
+                if is_function:
                     ready.append(parent)
-            elif ig is not None and parent is not None:
-                leaves.append((parent, _fitted(fn, index, ig, parent.array.shape, parent.array.dtype)))
-        for leaf, ig in leaves:
-            to_leaf(leaf, ig)
+                elif key in grads:  # a leaf: nothing is left to pass on
+                    complete.append(parent)
+        for leaf in complete:
+            take(leaf, grads.pop(id(leaf)), False)
 
     gpu = caller_gpu = None  # the GPU made current last, and the one current when backward was called
     try:
+        for leaf in [node for node in ready if not isinstance(node, Function)]:  # backward() on a leaf itself
+            ready.remove(leaf)
+            take(leaf, grads.pop(id(leaf)), False)
         while ready:
             fn = ready.pop()
             if fn.gpu is not None and fn.gpu != gpu:  # each function runs on its inputs' GPU, as its forward did
@@ -281,6 +477,23 @@ def backward(root, grad, retain_graph=False):
     finally:
         if caller_gpu is not None:
             backend.use_gpu(caller_gpu)
+
+
+def _hooked(node, grad):
+    """``grad`` after the hooks registered on the node's tensor, each given the gradient so far as a Tensor and
+    returning None or a replacement."""
+    for hook in list(node._hooks.values()):
+        replaced = hook(_Tensor._wrap(grad))
+        if replaced is not None:
+            new = replaced.array if isinstance(replaced, _Tensor) else replaced
+            if getattr(new, "shape", None) != grad.shape or new.dtype != grad.dtype:
+                change = "size" if getattr(new, "shape", None) != grad.shape else "type"
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the {change} of value: it "
+                                   f"returned {type(replaced).__name__} of shape {getattr(new, 'shape', None)} and "
+                                   f"dtype {getattr(new, 'dtype', None)} for a gradient of shape {grad.shape} and "
+                                   f"dtype {grad.dtype}")
+            grad = new
+    return grad
 
 
 def _one_per_input(fn, grads, count):

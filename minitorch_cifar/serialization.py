@@ -22,7 +22,8 @@ from .train.checkpoint import pack, unpack, write_archive
 FORMAT = "minitorch_cifar.save"
 VERSION = 1
 _META = "__meta__"
-_TABLES = ("_parameters", "_buffers", "_non_persistent_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks")
+_TABLES = ("_parameters", "_buffers", "_non_persistent_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks",
+           "_backward_hooks", "_backward_pre_hooks")  # hooks are code: a saved model has none
 
 
 def save(obj, path):

@@ -73,7 +73,7 @@ class Tensor:
     recorded, and ``backward()`` fills ``grad`` with d(result)/d(this tensor).
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "_creator", "_version", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_creator", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor is handled by Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -101,6 +101,7 @@ class Tensor:
         self.grad = None
         self._creator = None
         self._version = 0  # counts in-place modifications, for autograd's check of saved tensors
+        self._hooks = None  # register_hook's hooks of a leaf, by handle id (an intermediate tensor's: its creator's)
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
@@ -111,6 +112,7 @@ class Tensor:
         t.grad = None
         t._creator = None
         t._version = 0
+        t._hooks = None
         return t
 
     # ------------------------------------------------------------------ properties
@@ -185,24 +187,15 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph=False):
-        """Compute d(self)/d(leaf) for every leaf that requires a gradient and add it to ``leaf.grad``."""
-        if not self.requires_grad:
-            raise RuntimeError("backward(): this tensor does not require a gradient and has no graph "
-                               "(was it made under no_grad(), or from tensors without requires_grad=True?)")
-        if gradient is None:
-            if self.array.size != 1:
-                raise RuntimeError(f"backward() on a non-scalar tensor of shape {self.shape} needs a gradient "
-                                   f"argument of that shape (or reduce it first, e.g. loss.sum().backward())")
-        else:
-            gradient = gradient.array if isinstance(gradient, Tensor) else gradient
-            backend.check_same_device([self.array, gradient], "backward")
-        xp = backend.get_array_module(self.array)
-        with backend.on_device_of(self.array):  # the first gradient on this tensor's GPU, not on CuPy's current one
-            grad = xp.ones_like(self.array) if gradient is None else xp.array(gradient, dtype=self.array.dtype)
-        if grad.shape != self.array.shape:  # the given gradient was copied: it may become a .grad
-            raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} does not match tensor of shape {self.shape}")
-        autograd.backward(self, grad, retain_graph=retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Add d(self)/d(leaf) to ``.grad`` of every leaf that requires a gradient (or of each of ``inputs``)."""
+        if gradient is not None and not isinstance(gradient, Tensor):
+            gradient = Tensor(gradient)  # as a Tensor, copied: the caller keeps its array
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient w.r.t. this tensor is computed; it may return a replacement."""
+        return autograd.register_hook(self, hook)
 
     def _accumulate_grad(self, g, owned):
         """Add ``g`` to ``.grad``; ``owned`` says g is a fresh array that nothing else holds."""

@@ -7,7 +7,8 @@ import itertools
 
 import numpy as np
 
-from .. import backend
+from .. import autograd, backend
+from ..autograd import RemovableHandle
 from ..tensor import Tensor
 
 
@@ -26,18 +27,6 @@ class Parameter(Tensor):
 
 class StateDictError(ValueError):
     """A state dict that does not fit the module: missing, unexpected or mis-shaped entries."""
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` takes the hook off."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks):
-        self.hooks, self.id = hooks, next(self._ids)
-
-    def remove(self):
-        self.hooks.pop(self.id, None)
 
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -130,29 +119,47 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        state = self.__dict__
+        backward_hooks = state.get("_backward_hooks") or state.get("_backward_pre_hooks")  # made by the first one
+        if not (self._forward_pre_hooks or self._forward_hooks or backward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             changed = hook(self, args)
             if changed is not None:
                 args = changed if isinstance(changed, tuple) else (changed,)
+        catcher = _BackwardHooks(self, args) if backward_hooks and autograd.is_grad_enabled() else None
+        if catcher is not None:
+            args = catcher.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             changed = hook(self, args, out)
             if changed is not None:
                 out = changed
-        return out
+        return out if catcher is None else catcher.wrap_output(out)
 
     def register_forward_hook(self, hook):
         """Call ``hook(module, inputs, output)`` after each forward; it may return a replacement output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+        return self._add_hook("_forward_hooks", hook)
 
     def register_forward_pre_hook(self, hook):
         """Call ``hook(module, inputs)`` before each forward; it may return replacement inputs."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+        return self._add_hook("_forward_pre_hooks", hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call ``hook(module, grad_input, grad_output)`` (tuples of gradient tensors, None for an input that needs
+        none) once the gradients w.r.t. the module's inputs are computed; it may return a replacement grad_input."""
+        return self._add_hook("_backward_hooks", hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """Call ``hook(module, grad_output)`` once the gradient w.r.t. the module's output is computed, before it flows
+        into the module; it may return a replacement grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook)
+
+    def _add_hook(self, table, hook):
+        """Keep ``hook`` in the table of that name, made on first use (the backward ones: most modules have none)."""
+        hooks = self.__dict__.setdefault(table, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         return handle
 
     def train(self, mode=True):
@@ -335,3 +342,78 @@ def _array_of(value):
     if hasattr(value, "detach"):  # a torch.Tensor
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+class _Pass(autograd.Function):
+    """The identity, as PyTorch's BackwardHookFunction: a node of its own in the graph, whose tensor hooks see the
+    gradient w.r.t. a module's input or output."""
+
+    saves_arrays = False
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad):
+        return grad
+
+
+class _BackwardHooks:
+    """A module's full backward hooks for one call: an identity op on its output and one on its input catch the
+    gradients w.r.t. them. The pre-hooks run on the output's gradient; the hooks run once the input's gradient is
+    computed, or right after the pre-hooks when no input needs one (with None as each grad_input, as PyTorch)."""
+
+    def __init__(self, module, args):
+        self.module, self.count = module, len(args)
+        self.wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if len(self.wanted) > 1:
+            raise NotImplementedError(f"{type(module).__name__}: full backward hooks support a module with one input "
+                                      f"that requires grad, got {len(self.wanted)}")
+        self.grad_output = None
+
+    def wrap_inputs(self, args):
+        if not self.wanted:
+            return args
+        index = self.wanted[0]
+        wrapped = _Pass.apply(args[index])
+        wrapped.register_hook(lambda grad: self._on_input_grad(index, grad))
+        return args[:index] + (wrapped,) + args[index + 1:]
+
+    def wrap_output(self, out):
+        if not isinstance(out, Tensor):
+            raise NotImplementedError(f"{type(self.module).__name__}: full backward hooks support a module whose "
+                                      f"output is one Tensor, got {type(out).__name__}")
+        if not out.requires_grad:
+            return out
+        out = _Pass.apply(out)
+        out.register_hook(self._on_output_grad)
+        return out
+
+    def _on_output_grad(self, grad):
+        grad_output = (grad,)
+        for hook in list(self.module.__dict__.get("_backward_pre_hooks", {}).values()):
+            changed = hook(self.module, grad_output)
+            if changed is not None:
+                grad_output = changed if isinstance(changed, tuple) else (changed,)
+        self.grad_output = grad_output
+        if not self.wanted:
+            changed = self._run_hooks((None,) * self.count)
+            if any(g is not None for g in changed):
+                raise RuntimeError("Backward hook for Modules where no input requires gradient should always return "
+                                   "None or None for all gradients.")
+        return grad_output[0]
+
+    def _on_input_grad(self, index, grad):
+        grad_input = tuple(grad if i == index else None for i in range(self.count))
+        return self._run_hooks(grad_input)[index]
+
+    def _run_hooks(self, grad_input):
+        """grad_input after each full backward hook, given it and grad_output, returned None or a replacement."""
+        for hook in list(self.module.__dict__.get("_backward_hooks", {}).values()):
+            changed = hook(self.module, grad_input, self.grad_output)
+            if changed is not None:
+                changed = changed if isinstance(changed, tuple) else (changed,)
+                if len(changed) != len(grad_input):
+                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
+                                       f"{len(changed)}, but expected {len(grad_input)}")
+                grad_input = changed
+        return grad_input
