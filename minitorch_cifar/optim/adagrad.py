@@ -33,11 +33,7 @@ class Adagrad(Optimizer):
     def _update_group(self, group):
         lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
         eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param, grad = p.array, p.grad.array
-            state = self.state[p]
+        for p, param, grad, state in self._with_gradients(group):
             if not state:  # a parameter of a group added later
                 self._init_state(p)
             elif state["sum"].device != p.device:  # the parameter was moved (model.to(device)) after

@@ -33,11 +33,7 @@ class Adam(Optimizer):
         options = dict(eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
                        amsgrad=bool(group["amsgrad"]), decoupled=bool(group["decoupled_weight_decay"]),
                        maximize=bool(group["maximize"]), lr=lr, beta1=beta1, beta2=beta2)
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param, grad = p.array, p.grad.array
-            state = self.state[p]
+        for p, param, grad, state in self._with_gradients(group):
             if not state:
                 xp = backend.get_array_module(param)
                 state["step"] = 0

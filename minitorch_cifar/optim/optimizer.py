@@ -72,6 +72,12 @@ class Optimizer:
             group.setdefault(name, default)
         self.param_groups.append(group)
 
+    def _with_gradients(self, group):
+        """(parameter, its array, its gradient's array, its state) for each parameter of ``group`` with a gradient."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p.array, p.grad.array, self.state[p]
+
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (or, with ``set_to_none=False``, fill it with zeros)."""
         for group in self.param_groups:

@@ -25,11 +25,7 @@ class RMSprop(Optimizer):
         # float(): NumPy float64 options would turn float32 arithmetic into float64
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param, grad = p.array, p.grad.array
-            state = self.state[p]
+        for p, param, grad, state in self._with_gradients(group):
             if not state:
                 xp = backend.get_array_module(param)
                 names = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) + \

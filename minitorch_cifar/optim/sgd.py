@@ -30,13 +30,9 @@ class SGD(Optimizer):
         options = dict(lr=float(group["lr"]), momentum=float(group["momentum"]),
                        dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
                        nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param, grad = p.array, p.grad.array
+        for p, param, grad, state in self._with_gradients(group):
             buf, first = None, False
             if options["momentum"] != 0:
-                state = self.state[p]
                 first = "momentum_buffer" not in state
                 if first:
                     state["momentum_buffer"] = Tensor._wrap(backend.get_array_module(param).empty_like(param))
