@@ -473,6 +473,12 @@ def test_todays_blocks_and_training_tricks_run_as_in_pytorch(tmp_path, monkeypat
     run_sample(["modern_blocks.py", "train_loop_tricks.py"], tmp_path, monkeypatch, tiny_images())
 
 
+def test_an_autoencoder_trains_and_its_gradients_are_read_as_in_pytorch(tmp_path, monkeypatch):
+    """ConvTranspose2d, bilinear Upsample and Embedding; RMSprop under CyclicLR; a Grad-CAM map from forward and full
+    backward hooks, a tensor hook, a saliency map and an FGSM step from autograd.grad."""
+    run_sample(["autoencoder.py", "train_loop_gradients.py"], tmp_path, monkeypatch, tiny_images())
+
+
 def assert_same_figure(theirs, ours, name):
     """The figure ``name`` both sides wrote has the same pixels, but for a few: a curve drawn to the scale of its
     own narrow range (a loss over a few steps) shows float32's last digits."""
