@@ -1,9 +1,11 @@
-"""Map-style datasets as ``torch.utils.data`` has them (``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``),
+"""Map-style datasets as ``torch.utils.data`` has them (``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
+``random_split``),
 in-memory image datasets (images ``(N, C, H, W)`` and integer labels) and a seeded train/validation split.
 
 A dataset held whole in memory as arrays says so with ``stacked_arrays()``: the arrays whose rows batch its
 items, which the ``DataLoader`` gathers a batch from with one index array instead of reading item by item.
 """
+import bisect
 import math
 
 import numpy as np
@@ -106,6 +108,39 @@ class Subset(Dataset):
 
     def __repr__(self):
         return f"Subset({self.dataset!r}, {len(self.indices)} indices)"
+
+
+class ConcatDataset(Dataset):
+    """The items of ``datasets`` one after another, as ``torch.utils.data.ConcatDataset``; ``cumulative_sizes[k]``
+    is the number of items in the first k + 1 datasets."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise AssertionError("datasets should not be an empty iterable")  # PyTorch's exception and message
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += len(self)
+        if index >= len(self):
+            raise IndexError(f"index {index} is out of range for a ConcatDataset of {len(self)} items")
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        return self.datasets[which][index - (self.cumulative_sizes[which - 1] if which else 0)]
+
+    def stacked_arrays(self):
+        parts = [d.stacked_arrays() if isinstance(d, Dataset) else None for d in self.datasets]
+        if any(arrays is None for arrays in parts) or len({len(arrays) for arrays in parts}) != 1:
+            return None
+        return tuple(backend.get_array_module(*column).concatenate(column) for column in zip(*parts))
+
+    def __repr__(self):
+        return f"ConcatDataset({', '.join(repr(d) for d in self.datasets)})"
 
 
 def random_split(dataset, lengths, generator=None):

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from .dataset import _on_host
 
 _WORD = (1 << 64) - 1
 
@@ -180,6 +181,41 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self):
         return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices in ``[0, len(weights))``, each drawn with probability proportional to its weight
+    (``replacement=False``: distinct indices), as PyTorch's; a fresh draw every time. ``generator`` as
+    ``RandomSampler``'s."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        weights = _on_host(weights).astype(np.float64)
+        if weights.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {weights.shape}")
+        self.weights, self.num_samples, self.replacement = Tensor._wrap(weights), int(num_samples), replacement
+        self.generator = generator
+
+    def __iter__(self):
+        weights, n = self.weights.array, len(self.weights)
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise RuntimeError("invalid multinomial distribution: the weights contain inf, nan or an entry < 0")
+        if weights.sum() <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        rng = self.generator if self.generator is not None else backend.generator(np)
+        if self.replacement:
+            return iter(rng.choice(n, size=self.num_samples, p=weights / weights.sum()).tolist())
+        if self.num_samples > n:
+            raise RuntimeError(f"cannot sample num_samples={self.num_samples} > {n} weights without replacement")
+        # weight / Exp(1) keys: the k largest are a weighted draw of k without replacement (Efraimidis-Spirakis)
+        keys = weights / rng.exponential(size=n)
+        return iter(np.argsort(-keys, kind="stable")[:self.num_samples].tolist())
+
+    def __len__(self):
+        return self.num_samples
 
 
 class BatchSampler(Sampler):
