@@ -14,7 +14,8 @@ from .factories import (Generator, arange, empty, empty_like, eye, from_numpy, f
                         ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import cat, maximum, minimum, pad, stack, where
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64, long, set_printoptions, uint8
-from . import data, models, nn, optim, train
+from . import amp, data, models, nn, optim, train
+from .amp import autocast, is_autocast_enabled
 from .nn.functional import avg_pool2d, max_pool2d
 from .serialization import load, save
 from . import viz  # summary() and to_dot(); its plots load matplotlib only when first used

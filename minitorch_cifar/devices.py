@@ -35,7 +35,7 @@ class device(str):
 
 class cuda:
     """``cuda.is_available()``, ``device_count()``, ``current_device()``, ``get_device_name()``, ``manual_seed()``,
-    ``synchronize()`` and ``empty_cache()``, as in PyTorch."""
+    ``synchronize()``, ``empty_cache()`` and ``cuda.amp`` (``autocast``, ``GradScaler``), as in PyTorch."""
 
     is_available = staticmethod(backend.cuda_is_available)
     # one seed drives the CPU's and every GPU's generator, so these seed the CPU's too
@@ -72,3 +72,16 @@ class cuda:
         if not backend.cuda_is_available():
             return 0
         return backend.cupy().cuda.runtime.getDeviceCount()
+
+
+# imported last: amp imports tensor, which imports ``device`` from here
+from . import amp as _amp  # noqa: E402
+
+
+class _CudaAmp:
+    """``torch.cuda.amp``: ``autocast`` and ``GradScaler`` with the device fixed to 'cuda'."""
+    autocast = _amp.CudaAutocast
+    GradScaler = _amp.CudaGradScaler
+
+
+cuda.amp = _CudaAmp
