@@ -30,6 +30,16 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return ew.LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
+def prelu(input, weight):
+    """max(0, x) + weight min(0, x), with ``weight`` one slope or one per channel (axis 1) of the input."""
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.ndim > 1 or weight.numel() not in (1, channels):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.numel()} and channel size = {channels}.")
+    shape = (1,) * input.ndim if weight.numel() == 1 else (channels,) + (1,) * (input.ndim - 2)
+    return ew.Where.apply(input.detach() > 0, input, weight.reshape(shape) * input)
+
+
 def gelu(input, approximate="none"):
     return ew.GELU.apply(input, approximate=approximate)
 
@@ -93,6 +103,15 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, None)
 
 
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p`` (and scale the rest by 1/(1-p))
+    while training."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input (N, C, L) or (C, L), but received a {input.ndim}D "
+                           f"input of shape {input.shape}")
+    return _dropout(input, p, training, input.shape[:-1] + (1,))
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) input with probability ``p`` (and scale the rest by 1/(1-p)) while
     training. A 3-D input is taken as (N, C, L), as PyTorch does."""
@@ -109,6 +128,70 @@ def _dropout(input, p, training, mask_shape):
     if p == 1:
         return input * 0
     return Dropout.apply(input, p=p, mask_shape=mask_shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample of (N, C, ...) input over its positions, then scale and shift each
+    channel by ``weight`` and ``bias`` of shape (C,): group norm with a group per channel."""
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        raise NotImplementedError("instance_norm: running statistics (running_mean, running_var, "
+                                  "use_input_stats=False) are not supported here; each sample's own are used")
+    if input.ndim < 3 or np.prod(input.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, ...) with more than 1 spatial element, "
+                         f"got input size {input.shape}")
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p, eps) along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` of the shape that x1 and x2 broadcast to."""
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise RuntimeError(f"cosine_similarity: x1 of shape {x1.shape} and x2 of shape {x2.shape} do not "
+                           f"broadcast") from None
+
+    def unit(x):  # as PyTorch's: divided by the clamped norm, whose gradient is the norm's own, clamped or not
+        norm = x.norm(2, dim, keepdim=True)
+        return x / (norm + (norm.detach().clamp(min=eps) - norm.detach()))
+
+    return (unit(x1.expand(shape)) * unit(x2.expand(shape))).sum(dim)
+
+
+def _check_shuffle(input, factor, name, what):
+    if input.ndim < 3:
+        raise RuntimeError(f"{name} expects input of shape (*, C, H, W), got {input.shape}")
+    if not isinstance(factor, int) or factor <= 0:
+        raise RuntimeError(f"{name} expects a positive integer {what}, got {factor!r}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each pixel's r^2 channels of a group become an r x r block."""
+    _check_shuffle(input, upscale_factor, "pixel_shuffle", "upscale_factor")
+    *batch, channels, height, width = input.shape
+    r, n = upscale_factor, len(batch)
+    if channels % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects the channels of input {input.shape} to be divisible by "
+                         f"upscale_factor^2 = {r * r}")
+    blocks = input.reshape(*batch, channels // (r * r), r, r, height, width)
+    return blocks.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2).reshape(*batch, -1, height * r, width * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle."""
+    _check_shuffle(input, downscale_factor, "pixel_unshuffle", "downscale_factor")
+    *batch, channels, height, width = input.shape
+    r, n = downscale_factor, len(batch)
+    if height % r or width % r:
+        raise RuntimeError(f"pixel_unshuffle expects the height and width of input {input.shape} to be divisible by "
+                         f"downscale_factor={r}")
+    blocks = input.reshape(*batch, channels, height // r, r, width // r, r)
+    return blocks.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3).reshape(*batch, -1, height // r, width // r)
 
 
 def _check_reduction(reduction, known=_REDUCTIONS):

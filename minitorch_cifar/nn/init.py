@@ -57,6 +57,46 @@ def constant_(tensor, val):
     return tensor
 
 
+@no_grad()
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std^2) truncated to [a, b] (values, not multiples of std): values outside are drawn again."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+    mass = (math.erf((b - mean) / (std * math.sqrt(2))) - math.erf((a - mean) / (std * math.sqrt(2)))) / 2
+    if mass < 1e-3:
+        raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] holds only {mass:.2g} of N({mean}, {std}^2); "
+                         f"redrawing until values fall in it would take too long")
+    xp = backend.get_array_module(tensor.array)
+    with backend.on_device(tensor.device):
+        def draw(shape):
+            return backend.generator(xp).standard_normal(shape, dtype=tensor.dtype) * std + mean
+        values = draw(tensor.shape)
+        outside = (values < a) | (values > b)
+        while outside.any():
+            values[outside] = draw(int(outside.sum()))
+            outside = (values < a) | (values > b)
+        tensor.array[...] = values
+    return tensor
+
+
+@no_grad()
+def orthogonal_(tensor, gain=1.0):
+    """``gain`` times a uniformly random (semi-)orthogonal matrix, of the first axis by all the others flattened:
+    the Q of a Gaussian matrix's QR decomposition, each column's sign made that of R's diagonal entry."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    xp = backend.get_array_module(tensor.array)
+    with backend.on_device(tensor.device):
+        q, r = xp.linalg.qr(backend.generator(xp).standard_normal((max(rows, cols), min(rows, cols))))
+        q *= xp.sign(xp.diag(r))
+        tensor.array[...] = (gain * (q.T if rows < cols else q)).reshape(tensor.shape).astype(tensor.dtype)
+    return tensor
+
+
 def zeros_(tensor):
     return constant_(tensor, 0.0)
 

@@ -1,4 +1,6 @@
-"""Basic layers: Linear, Identity, Flatten, the activations, and Dropout."""
+"""Basic layers: Linear, Identity, Flatten, Unflatten, the activations, and Dropout (Dropout1d)."""
+import math
+
 from .. import factories
 from . import functional as F
 from . import init
@@ -46,6 +48,27 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits axis ``dim`` into ``unflattened_size`` (a tuple or list of ints, one of which may be -1)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(isinstance(n, int) for n in unflattened_size):
+            raise TypeError(f"unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        dim, sizes = self.dim % x.ndim, tuple(self.unflattened_size)
+        known = math.prod(n for n in sizes if n != -1)
+        if x.shape[dim] % known if -1 in sizes else x.shape[dim] != known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                               f"{self.dim} ({x.shape[dim]}) in the input tensor of shape {x.shape}")
+        return x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class _Activation(Module):
@@ -153,6 +176,25 @@ class GELU(Module):
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
+
+
+class PReLU(Module):
+    """max(0, x) + a min(0, x) with a learnable slope ``a`` (``weight``): one, or one per channel."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(factories.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.constant_(self.weight, self.init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Sigmoid(Module):

@@ -1,6 +1,8 @@
-"""GroupNorm and LayerNorm with PyTorch's arguments, parameters and initialisation (weight 1, bias 0)."""
+"""GroupNorm, LayerNorm and InstanceNorm2d with PyTorch's arguments, parameters and initialisation (weight 1,
+bias 0)."""
 from .. import factories
 from ..ops.norm import group_norm, layer_norm
+from . import functional as F
 from . import init
 from .module import Module, Parameter
 
@@ -55,3 +57,32 @@ class LayerNorm(_AffineNorm):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class InstanceNorm2d(_AffineNorm):
+    """Normalises each channel of each (C, H, W) image over its positions, then (``affine``) scales and shifts each
+    channel. Running statistics (``track_running_stats=True``) are not supported."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__()
+        if track_running_stats:
+            raise NotImplementedError("InstanceNorm2d: track_running_stats=True (normalising with running statistics "
+                                      "in eval mode) is not supported here; use the default, False")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self._affine_parameters((num_features,), affine, bias, device, dtype)
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"expected 3D or 4D input (got {x.ndim}D input of shape {x.shape})")
+        if self.affine and x.shape[-3] != self.num_features:
+            raise ValueError(f"expected input's size at dim={x.ndim - 3} to match num_features ({self.num_features}), "
+                             f"but got: {x.shape[-3]}.")
+        batched = x if x.ndim == 4 else x.unsqueeze(0)
+        out = F.instance_norm(batched, weight=self.weight, bias=self.bias, eps=self.eps)
+        return out if x.ndim == 4 else out.squeeze(0)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
