@@ -232,8 +232,13 @@ def test_one_hot_refuses_what_pytorch_refuses(labels, num_classes, message):
         F.one_hot(mt.tensor(labels, dtype=mt.int64), num_classes)
     with pytest.raises(RuntimeError):
         TF.one_hot(torch.tensor(labels, dtype=torch.int64), num_classes)
+
+
+def test_one_hot_refuses_float_classes_as_pytorch():
     with pytest.raises(RuntimeError, match="index tensor"):
         F.one_hot(mt.tensor([1.0]))
+    with pytest.raises(RuntimeError):
+        TF.one_hot(torch.tensor([1.0]))
 
 
 # ----------------------------------------------------------------------------- the modules
