@@ -55,17 +55,17 @@ class ConvTranspose2d(Function):
         need_bias = len(self.needs_grad) == 3 and self.needs_grad[2]
         grad_x = grad_weight = None
         only_weight = (False, True, False)
-        if switch.reference():
-            if need_x:  # dx = conv2d(dY, W)
-                grad_x = reference_conv2d(grad_y, self.weight, None, self.geometry)
-            if need_weight:  # dW_g = P_g^T X_g: the convolution's dW, with X as its output's gradient
-                grad_weight = reference_conv2d_backward(grad_y, self.weight, self.x, self.geometry, only_weight)[1]
-        else:
+        if need_x and not switch.reference():
             method = choose_method(grad_y, self.weight, self.geometry)
             # the convolution of dY is dx; run_forward also cuts the batch into the chunks run_backward takes
             grad_x = method.run_forward(grad_y, None, keep=need_weight)
             if need_weight:
                 grad_weight = method.run_backward(grad_y, self.x, only_weight)[1]
+        else:  # the reference code, and dW alone (a generator's first layer) without the fast methods' forward
+            if need_x:  # dx = conv2d(dY, W)
+                grad_x = reference_conv2d(grad_y, self.weight, None, self.geometry)
+            if need_weight:  # dW_g = P_g^T X_g: the convolution's dW, with X as its output's gradient
+                grad_weight = reference_conv2d_backward(grad_y, self.weight, self.x, self.geometry, only_weight)[1]
         grad_bias = grad_y.sum(axis=(0, 1, 2)) if need_bias else None
         return grad_x.transpose(0, 3, 1, 2) if need_x else None, grad_weight, grad_bias
 
