@@ -643,11 +643,7 @@ class Tensor:
             raise TypeError(f"{what}(): src must be a tensor or a number, got {type(src).__name__}")
         return shape_ops.Scatter.apply(self, src, index, axis=dim, accumulate=accumulate)
 
-    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
-        return self._inplace(lambda t: t.scatter(dim, index, src, value, reduce=reduce))
-
-    def scatter_add_(self, dim, index, src):
-        return self._inplace(lambda t: t.scatter_add(dim, index, src))
+    scatter_, scatter_add_ = _in_place(scatter), _in_place(scatter_add)
 
     def flip(self, *dims):
         """A copy with the entries in reverse order along each of ``dims`` (a copy, as PyTorch's: writing into it
@@ -660,8 +656,8 @@ class Tensor:
         """The entries moved ``shifts`` places along ``dims``, those pushed off the end coming back at the start;
         without ``dims``, along the flattened tensor."""
         if dims is None:
-            return self.flatten().roll(shifts, 0).reshape(self.shape)
-        shifts, dims = ((shifts,), (dims,)) if isinstance(dims, numbers.Integral) else (tuple(shifts), tuple(dims))
+            return self.flatten().roll(shifts, (0,)).reshape(self.shape)
+        shifts, dims = (tuple(v) if isinstance(v, (tuple, list)) else (v,) for v in (shifts, dims))
         if len(shifts) != len(dims):
             raise ValueError(f"roll(): {len(shifts)} shifts for {len(dims)} dims; give one shift per dim")
         out = self

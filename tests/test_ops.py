@@ -560,6 +560,13 @@ def test_chunk_and_split_give_pytorchs_pieces(n):
     assert first.tolist() == [[0], [4], [8]] and rest.tolist() == a[:, 1:].tolist()
 
 
+@pytest.mark.parametrize("shifts, dims", [(1, None), ((1,), None), ([2], None), (-1, 1), ((1, -2), (0, 1)), ([1], [1])])
+def test_roll_takes_pytorchs_forms_of_shifts_and_dims(shifts, dims):
+    values = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(mt.tensor(values).roll(shifts, dims).numpy(),
+                                  torch.tensor(values).roll(shifts, dims).numpy())
+
+
 def test_flip_and_roll_copy_as_in_pytorch():
     """Their results are new tensors: writing into one leaves the input as it was (split's pieces are views)."""
     x, before = mt.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3)

@@ -175,6 +175,7 @@ def test_integer_tensors_with_floats_give_float32_as_in_pytorch(op):
             assert ours.dtype == np.float32 and expected.dtype == torch.float32
             np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-6)
     assert eval(f"labels {op} mt.ones(2, dtype=mt.float64)").dtype == np.float64
+    assert eval(f"labels {op} mt.ones(2, dtype=mt.float16)").dtype == np.float16  # the float tensor's dtype
 
 
 @pytest.mark.parametrize("name", ["all", "any"])

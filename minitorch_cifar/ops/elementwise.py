@@ -22,11 +22,13 @@ _FLOAT64 = np.dtype(np.float64)
 
 def _promoted(result, a, b):
     """``result`` in PyTorch's dtype where NumPy's promotion differs: integer or bool arrays with a Python float
-    (``labels * 0.9``), with a float32 array, or divided by integers give float64 in NumPy but PyTorch's default
-    float32; a float64 input keeps float64."""
-    if result.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and \
-            getattr(b, "dtype", None) is not _FLOAT64:
-        return result.astype(np.float32)
+    (``labels * 0.9``) or divided by integers give float64 in NumPy but PyTorch's default float32, and with a
+    float32 or float16 array that array's dtype; a float64 input keeps float64."""
+    dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    # identity, not `in`: a dtype equals None (NumPy reads None as float64)
+    if result.dtype is _FLOAT64 and dtypes[0] is not _FLOAT64 and dtypes[1] is not _FLOAT64:
+        floats = [d for d in dtypes if d is not None and d.kind == "f"]
+        return result.astype(floats[0] if floats else np.float32)
     return result
 
 
@@ -394,7 +396,8 @@ class Remainder(Function):
         check_integer_divisor(a, b, "remainder" if how == "floor" else "fmod")
         if self.needs_grad[1]:
             self.a, self.b, self.how = a, b, how
-        self.shapes = _shape(a), _shape(b)
+        if True in self.needs_grad:  # what backward needs; skipped where none will run
+            self.shapes = _shape(a), _shape(b)
         return _promoted(xp.remainder(a, b) if how == "floor" else xp.fmod(a, b), a, b)
 
     def backward(self, grad):
