@@ -134,17 +134,12 @@ class GradScaler:
         if state["stage"] is _Stage.STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         inv_scale = np.float32(1.0 / np.float64(self._scale))  # PyTorch's: the reciprocal in float64, then float32
-        found_inf = False
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad.array
-                if grad.dtype == np.float16:
-                    raise ValueError("Attempting to unscale FP16 gradients.")
-                found_inf |= not bool(backend.get_array_module(grad).isfinite(grad).all())
-                grad *= inv_scale  # every gradient, as PyTorch's, even when one is not finite
-        state["found_inf"] = found_inf
+        grads = [p.grad.array for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if any(grad.dtype == np.float16 for grad in grads):
+            raise ValueError("Attempting to unscale FP16 gradients.")
+        state["found_inf"] = not backend.all_finite(grads)  # as PyTorch's kernel: checked before unscaling
+        for grad in grads:
+            grad *= inv_scale  # every gradient, as PyTorch's, even when one is not finite
         state["stage"] = _Stage.UNSCALED
 
     def step(self, optimizer, *args, **kwargs):

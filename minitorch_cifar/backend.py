@@ -59,6 +59,15 @@ def get_array_module(*arrays):
     return np
 
 
+def all_finite(arrays):
+    """Whether every element of every array (all on one device) is finite: one flag per array, read once (one GPU
+    synchronisation, not one per array)."""
+    if not arrays:
+        return True
+    xp = get_array_module(*arrays)
+    return bool(xp.stack([xp.isfinite(a).all() for a in arrays]).all())
+
+
 def parse_device(device):
     """Normalise 'cpu', 'cuda', 'cuda:N' (or None = 'cpu') to a canonical string."""
     if device is None:

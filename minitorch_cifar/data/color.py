@@ -36,7 +36,7 @@ def rgb_to_grayscale(batch, num_output_channels=1):
     xp = backend.get_array_module(batch)
     gray = batch
     if batch.shape[1] == 3:
-        red, green, blue = (batch[:, c:c + 1].astype(_work_dtype(batch)) for c in range(3))
+        red, green, blue = (batch[:, c:c + 1].astype(_work_dtype(batch), copy=False) for c in range(3))
         weights = np.asarray(GRAY_WEIGHTS, _work_dtype(batch))
         gray = (weights[0] * red + weights[1] * green + weights[2] * blue).astype(batch.dtype)
     return xp.repeat(gray, num_output_channels, axis=1)
@@ -59,7 +59,7 @@ def adjust_brightness(batch, factors):
 def adjust_contrast(batch, factors):
     """Each image blended with the mean of its grey."""
     gray = rgb_to_grayscale(batch) if batch.shape[1] == 3 else batch
-    return blend(batch, gray.astype(_work_dtype(batch)).mean(axis=(1, 2, 3), keepdims=True), factors)
+    return blend(batch, gray.mean(axis=(1, 2, 3), dtype=_work_dtype(batch), keepdims=True), factors)
 
 
 def adjust_saturation(batch, factors):

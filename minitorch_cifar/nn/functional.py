@@ -443,29 +443,31 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._wrap((labels[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
-def check_embedding_options(max_norm, scale_grad_by_freq, sparse):
-    """NotImplementedError for the options of embedding that this framework lacks."""
+def check_embedding_options(rows, padding_idx, max_norm, scale_grad_by_freq, sparse):
+    """``padding_idx`` counted from the start (None stays None), checked against the ``rows`` of the weight; and
+    NotImplementedError for the options of embedding that this framework lacks."""
     if max_norm is not None:
         raise NotImplementedError("embedding: max_norm (renormalising the picked rows in place) is not supported here")
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported here")
+    if padding_idx is None:
+        return None
+    if not -rows <= padding_idx < rows:
+        raise ValueError(f"Padding_idx must be within num_embeddings: got padding_idx={padding_idx} for {rows}")
+    return padding_idx % rows
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """The rows of ``weight`` (num_embeddings, embedding_dim) at the integer indices ``input`` (any shape), of shape
     (*input.shape, embedding_dim). Each row's gradient adds up over the places it was picked; row ``padding_idx``
     (negative: counted from the end) gets none."""
-    check_embedding_options(max_norm, scale_grad_by_freq, sparse)
     if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected a tensor of integer indices (int64 or int32), got "
                         f"{getattr(input, 'dtype', type(input).__name__)}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got shape {weight.shape}")
     rows = weight.shape[0]
-    if padding_idx is not None:
-        if not -rows <= padding_idx < rows:
-            raise ValueError(f"Padding_idx must be within num_embeddings: got padding_idx={padding_idx} for {rows}")
-        padding_idx %= rows
+    padding_idx = check_embedding_options(rows, padding_idx, max_norm, scale_grad_by_freq, sparse)
     indices = input.array
     if backend.get_array_module(indices) is not np:
         _track_target_range(indices, rows, "embedding")  # checked at the next check_targets(), without a sync now

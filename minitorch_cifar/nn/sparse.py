@@ -14,12 +14,7 @@ class Embedding(Module):
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Padding_idx must be within num_embeddings: got padding_idx={padding_idx} for "
-                                 f"{num_embeddings}")
-            padding_idx %= num_embeddings
-        F.check_embedding_options(max_norm, scale_grad_by_freq, sparse)
+        padding_idx = F.check_embedding_options(num_embeddings, padding_idx, max_norm, scale_grad_by_freq, sparse)
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:

@@ -411,7 +411,7 @@ class SequentialLR(_Wrapper):
     scheduler starts from its epoch 0 (in closed form where it has one), as in PyTorch."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
-        self._wrap(schedulers, _check_optimizer(optimizer))
+        self._wrap(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} milestone(s) for {len(schedulers)} "
                              f"schedulers, got {len(milestones)}")

@@ -199,9 +199,7 @@ class Trainer:
 
     def _check_weights(self, epoch):
         """Refuse to record or save an epoch whose last update left NaN or infinite weights."""
-        xp = backend.get_array_module(*[p.array for p in self.model.parameters()])
-        finite = xp.stack([xp.isfinite(p.array).all() for p in self.model.parameters()])
-        if not bool(finite.all()):
+        if not backend.all_finite([p.array for p in self.model.parameters()]):
             raise NonFiniteLossError(self._divergence_message(
                 f"the weights became NaN or infinite in the last step of epoch {epoch}"), epoch, None)
 
