@@ -24,12 +24,13 @@ def _promoted(result, a, b):
     """``result`` in PyTorch's dtype where NumPy's promotion differs: integer or bool arrays with a Python float
     (``labels * 0.9``) or divided by integers give float64 in NumPy but PyTorch's default float32, and with a
     float32 or float16 array that array's dtype; a float64 input keeps float64."""
+    if result.dtype is not _FLOAT64:  # the common case, decided first: this runs for every addition and product
+        return result
     dtypes = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    # identity, not `in`: a dtype equals None (NumPy reads None as float64)
-    if result.dtype is _FLOAT64 and dtypes[0] is not _FLOAT64 and dtypes[1] is not _FLOAT64:
-        floats = [d for d in dtypes if d is not None and d.kind == "f"]
-        return result.astype(floats[0] if floats else np.float32)
-    return result
+    if dtypes[0] is _FLOAT64 or dtypes[1] is _FLOAT64:  # identity, not `in`: a dtype equals None (read as float64)
+        return result
+    floats = [d for d in dtypes if d is not None and d.kind == "f"]
+    return result.astype(floats[0] if floats else np.float32)
 
 
 class Add(Function):
